@@ -1,0 +1,33 @@
+import { DURATION_PATTERN, parseDuration } from "../../spec/duration.js";
+import { ActionError, type Action } from "../types.js";
+
+/**
+ * An in-process sleep that honours the abort signal. For delays that must survive
+ * restarts (hours, days), use `wait`, which the engine turns into a durable timer.
+ */
+export const sleep: Action<{ duration: string }, { sleptMs: number }> = {
+  name: "sleep",
+  description: "Sleeps in the worker for a short duration, aborting on timeout or cancel.",
+  input: {
+    type: "object",
+    additionalProperties: false,
+    required: ["duration"],
+    properties: { duration: { type: "string", pattern: DURATION_PATTERN } },
+  },
+  output: { type: "object", properties: { sleptMs: { type: "integer" } }, required: ["sleptMs"] },
+  run(input, ctx) {
+    const ms = parseDuration(input.duration);
+    return new Promise((resolve, reject) => {
+      if (ctx.signal.aborted) return reject(new ActionError("timeout", "aborted before sleeping"));
+      const timer = setTimeout(() => {
+        ctx.signal.removeEventListener("abort", onAbort);
+        resolve({ sleptMs: ms });
+      }, ms);
+      const onAbort = (): void => {
+        clearTimeout(timer);
+        reject(new ActionError("timeout", `sleep aborted: ${String(ctx.signal.reason ?? "aborted")}`));
+      };
+      ctx.signal.addEventListener("abort", onAbort, { once: true });
+    });
+  },
+};

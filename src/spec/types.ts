@@ -1,0 +1,77 @@
+/**
+ * The shapes of the two documents users write (DESIGN.md §3). These types are
+ * what the rest of the system consumes after validation; the JSON Schemas in
+ * `src/spec/schemas/` are the authority on what a valid document is.
+ */
+
+export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
+export type JsonObject = { [key: string]: JsonValue };
+/** A JSON Schema (draft 2020-12 subset accepted by ajv). */
+export type JsonSchema = Record<string, unknown>;
+
+export const API_VERSION = "clutch-luigi/v1";
+
+/** Error classes a step's `retry.on` may name, besides an action's own codes. */
+export const BUILTIN_ERROR_CLASSES = ["timeout", "connection", "http-5xx", "http-429", "http-4xx", "interrupted"] as const;
+export type BuiltinErrorClass = (typeof BUILTIN_ERROR_CLASSES)[number];
+
+export interface RetrySpec {
+  /** Total attempts including the first (1 = no retry). */
+  attempts: number;
+  /** Delay before the second attempt, e.g. `2s`. Default `1s`. */
+  backoff?: string;
+  /** `exponential` (default) doubles the delay each attempt; `fixed` keeps it. */
+  strategy?: "fixed" | "exponential";
+  /** Upper bound on any single delay. Default `5m`. */
+  maxBackoff?: string;
+  /** Randomise each delay by up to ±50% (default true) so retries of many runs spread out. */
+  jitter?: boolean;
+  /** Error classes that are retried; any other error fails the step at once. */
+  on: string[];
+}
+
+export interface RollbackSpec {
+  uses: string;
+  with?: Record<string, unknown>;
+}
+
+export interface StepSpec {
+  id: string;
+  description?: string;
+  uses: string;
+  needs?: string[];
+  with?: Record<string, unknown>;
+  retry?: RetrySpec;
+  /** Per-attempt timeout, e.g. `30s`. */
+  timeout?: string;
+  /** Durable delay after the step's dependencies completed, before it starts. */
+  after?: string;
+  rollback?: RollbackSpec;
+}
+
+export interface ApprovalSpec {
+  minApprovals?: number;
+  /** Users (`@alice`) or teams (`@org/team`) whose approvals count toward minApprovals. */
+  from?: string[];
+}
+
+export interface WorkflowSpec {
+  apiVersion: typeof API_VERSION;
+  kind: "Workflow";
+  name: string;
+  description?: string;
+  params?: JsonSchema;
+  approval?: ApprovalSpec;
+  lock?: string;
+  /** Whole-run timeout, e.g. `30m`. */
+  timeout?: string;
+  steps: StepSpec[];
+}
+
+export interface RequestSpec {
+  apiVersion: typeof API_VERSION;
+  kind: "Request";
+  workflow: string;
+  reason: string;
+  params?: Record<string, unknown>;
+}
