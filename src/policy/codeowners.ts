@@ -1,0 +1,235 @@
+/**
+ * CODEOWNERS as GitHub documents it ("About code owners"): gitignore-style
+ * patterns with GitHub's exceptions, the last matching line wins, a pattern
+ * without owners un-owns. The file is compiled once into a matcher; matching
+ * a path consults an index instead of every line, so large files stay fast.
+ */
+import { compilePattern, type CompiledPattern } from "./pattern.js";
+
+/** GitHub refuses to load a CODEOWNERS file of 3 MB or more. */
+export const CODEOWNERS_MAX_BYTES = 3 * 1024 * 1024;
+
+/** Where GitHub looks, in order; the first file found wins. */
+export const CODEOWNERS_LOCATIONS = [".github/CODEOWNERS", "CODEOWNERS", "docs/CODEOWNERS"] as const;
+
+export type OwnerKind = "user" | "team" | "email";
+
+export interface Owner {
+  kind: OwnerKind;
+  /** As written, e.g. `@octocat`, `@octo-org/octocats`, `docs@example.com`. */
+  text: string;
+}
+
+export interface CodeownersRule {
+  /** 1-based line number in the file. */
+  line: number;
+  pattern: string;
+  owners: Owner[];
+  /** The line as written, trimmed, for explanations. */
+  source: string;
+}
+
+export interface CodeownersError {
+  line: number;
+  column: number;
+  message: string;
+}
+
+export interface OwnerMatch {
+  owners: string[];
+  /** The deciding line, or null when no line matches (the path is unowned). */
+  line: number | null;
+  rule: CodeownersRule | null;
+}
+
+export interface CodeownersMatcher {
+  rules: readonly CodeownersRule[];
+  /** Lines GitHub's error view would flag; they are skipped, as GitHub skips them. */
+  errors: readonly CodeownersError[];
+  match(path: string): OwnerMatch;
+}
+
+// GitHub logins: alphanumerics and single inner hyphens, up to 39 characters.
+const USER = /^@[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}$/;
+const TEAM = /^@[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}\/[A-Za-z0-9][A-Za-z0-9_.-]*$/;
+const EMAIL = /^[^@\s]+@[^@\s]+\.[^@\s]+$/;
+
+export function parseOwner(text: string): Owner | null {
+  if (TEAM.test(text)) return { kind: "team", text };
+  if (USER.test(text)) return { kind: "user", text };
+  if (EMAIL.test(text)) return { kind: "email", text };
+  return null;
+}
+
+/** First of GitHub's locations for which `exists` answers true, or null. */
+export function findCodeownersPath(exists: (path: string) => boolean): string | null {
+  for (const p of CODEOWNERS_LOCATIONS) if (exists(p)) return p;
+  return null;
+}
+
+interface Token {
+  text: string;
+  column: number;
+}
+
+/** Splits on unescaped whitespace; `\ ` keeps a space inside a pattern. */
+function tokenize(line: string): Token[] {
+  const tokens: Token[] = [];
+  let i = 0;
+  while (i < line.length) {
+    while (i < line.length && (line[i] === " " || line[i] === "\t")) i++;
+    if (i >= line.length) break;
+    const start = i;
+    let text = "";
+    while (i < line.length && line[i] !== " " && line[i] !== "\t") {
+      if (line[i] === "\\" && i + 1 < line.length && (line[i + 1] === " " || line[i + 1] === "\t")) {
+        text += "\\" + line[i + 1];
+        i += 2;
+      } else {
+        text += line[i];
+        i++;
+      }
+    }
+    tokens.push({ text, column: start + 1 });
+  }
+  return tokens;
+}
+
+interface CompiledRule {
+  rule: CodeownersRule;
+  index: number;
+  pattern: CompiledPattern;
+}
+
+class TrieNode {
+  children = new Map<string, TrieNode>();
+  rules: number[] = [];
+}
+
+class Matcher implements CodeownersMatcher {
+  readonly rules: CodeownersRule[] = [];
+  readonly errors: CodeownersError[] = [];
+  private readonly compiled: CompiledRule[] = [];
+  // Anchored patterns are filed under their leading literal directories.
+  private readonly anchored = new TrieNode();
+  // Floating single-segment patterns: by literal name, or by extension for `*.ext`.
+  private readonly byName = new Map<string, number[]>();
+  private readonly byExtension = new Map<string, number[]>();
+  // Everything else is tried for every path; realistic files keep this short.
+  private readonly general: number[] = [];
+
+  add(rule: CodeownersRule, pattern: CompiledPattern): void {
+    const index = this.compiled.length;
+    this.rules.push(rule);
+    this.compiled.push({ rule, index, pattern });
+    const key = pattern.index;
+    if (key.kind === "anchored") {
+      let node = this.anchored;
+      for (const seg of key.prefix) {
+        let next = node.children.get(seg);
+        if (!next) node.children.set(seg, (next = new TrieNode()));
+        node = next;
+      }
+      node.rules.push(index);
+    } else if (key.kind === "name") {
+      push(this.byName, key.value, index);
+    } else if (key.kind === "extension") {
+      push(this.byExtension, key.value, index);
+    } else {
+      this.general.push(index);
+    }
+  }
+
+  match(path: string): OwnerMatch {
+    const clean = path.startsWith("/") ? path.slice(1) : path;
+    let best = -1;
+    const consider = (list: readonly number[] | undefined): void => {
+      if (!list) return;
+      for (let k = list.length - 1; k >= 0; k--) {
+        const i = list[k]!;
+        if (i <= best) break; // lists are in line order
+        if (this.compiled[i]!.pattern.test(clean)) {
+          best = i;
+          break;
+        }
+      }
+    };
+    consider(this.general);
+    const segments = clean.split("/");
+    let node: TrieNode | undefined = this.anchored;
+    consider(node.rules);
+    for (const seg of segments) {
+      consider(this.byName.get(seg));
+      const dot = seg.lastIndexOf(".");
+      if (dot >= 0) consider(this.byExtension.get(seg.slice(dot + 1)));
+      if (node) {
+        node = node.children.get(seg);
+        if (node) consider(node.rules);
+      }
+    }
+    if (best < 0) return { owners: [], line: null, rule: null };
+    const rule = this.compiled[best]!.rule;
+    return { owners: rule.owners.map((o) => o.text), line: rule.line, rule };
+  }
+}
+
+function push(map: Map<string, number[]>, key: string, value: number): void {
+  const list = map.get(key);
+  if (list) list.push(value);
+  else map.set(key, [value]);
+}
+
+/**
+ * Compiles CODEOWNERS text. Never throws on content: each bad line becomes an
+ * error with its line and column and is left out, as GitHub leaves it out.
+ * A file over the size limit yields no rules and one error, as GitHub refuses it.
+ */
+export function compileCodeowners(text: string): CodeownersMatcher {
+  const m = new Matcher();
+  const bytes = Buffer.byteLength(text, "utf8");
+  if (bytes >= CODEOWNERS_MAX_BYTES) {
+    m.errors.push({ line: 1, column: 1, message: `CODEOWNERS is ${bytes} bytes; GitHub ignores files of 3 MB or more` });
+    return m;
+  }
+  const lines = text.split(/\r\n|\n|\r/);
+  for (let n = 0; n < lines.length; n++) {
+    const raw = lines[n]!;
+    const lineNo = n + 1;
+    const tokens = tokenize(raw);
+    if (tokens.length === 0 || tokens[0]!.text.startsWith("#")) continue;
+    const first = tokens[0]!;
+    const err = (column: number, message: string): void => {
+      m.errors.push({ line: lineNo, column, message });
+    };
+    if (first.text.startsWith("\\#")) {
+      err(first.column, `escaped "#" is not supported in CODEOWNERS; the line would be read as a comment`);
+      continue;
+    }
+    if (first.text.startsWith("!")) {
+      err(first.column, `negation ("!") is not supported in CODEOWNERS`);
+      continue;
+    }
+    const compiled = compilePattern(first.text);
+    if (typeof compiled === "string") {
+      err(first.column, compiled);
+      continue;
+    }
+    const owners: Owner[] = [];
+    let bad = false;
+    for (const tok of tokens.slice(1)) {
+      if (tok.text.startsWith("#")) break; // inline comment
+      const owner = parseOwner(tok.text);
+      if (!owner) {
+        err(tok.column, `invalid owner "${tok.text}": expected @user, @org/team or an email address`);
+        bad = true;
+        continue;
+      }
+      owners.push(owner);
+    }
+    // A line with an unparseable owner is dropped whole: keeping its valid
+    // owners would quietly change who decides, which is worse than no rule.
+    if (bad) continue;
+    m.add({ line: lineNo, pattern: first.text, owners, source: raw.trim() }, compiled);
+  }
+  return m;
+}
