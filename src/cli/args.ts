@@ -1,0 +1,16 @@
+/**
+ * A small, strict argument parser: unknown flags are usage errors rather than being
+ * silently ignored, because a mistyped `--resume` must not start a fresh run.
+ */
+import { parseArgs } from "node:util";
+import { UsageError } from "./command.js";
+
+type Spec = Record<string, { type: "string" | "boolean"; multiple?: boolean; short?: string }>;
+
+export function parseCli<S extends Spec>(argv: string[], options: S) {
+  try {
+    return parseArgs({ args: argv, options: { ...options, help: { type: "boolean", short: "h" } }, allowPositionals: true, strict: true });
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+}

@@ -1,0 +1,53 @@
+/**
+ * The `clutch-luigi` command: dispatch to a subcommand, turn usage errors into exit
+ * code 2 with a message, and never show a user a stack trace for their own mistake.
+ */
+import type { CliIO, Command } from "./command.js";
+import { UsageError } from "./command.js";
+
+const COMMANDS: Record<string, () => Promise<{ command: Command }>> = {
+  validate: () => import("./commands/validate.js"),
+  plan: () => import("./commands/plan.js"),
+  schema: () => import("./commands/schema.js"),
+};
+
+async function help(io: CliIO): Promise<void> {
+  const lines = ["Usage: clutch-luigi <command> [options]", "", "Commands:"];
+  for (const [name, load] of Object.entries(COMMANDS)) {
+    const { command } = await load();
+    lines.push(`  ${name.padEnd(10)} ${command.summary}`);
+  }
+  lines.push("", "Run clutch-luigi <command> --help for a command's options.");
+  io.stdout.write(lines.join("\n") + "\n");
+}
+
+export async function main(argv: string[], io: CliIO): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === "--help" || name === "-h" || name === "help") {
+    await help(io);
+    return name ? 0 : 2;
+  }
+  const load = COMMANDS[name];
+  if (!load) {
+    io.stderr.write(`clutch-luigi: unknown command "${name}"\n`);
+    await help(io);
+    return 2;
+  }
+  const { command } = await load();
+  if (rest.includes("--help") || rest.includes("-h")) {
+    io.stdout.write(command.usage + "\n");
+    return 0;
+  }
+  try {
+    return await command.run(rest, io);
+  } catch (e) {
+    if (e instanceof UsageError) {
+      io.stderr.write(`clutch-luigi ${name}: ${e.message}\n${command.usage}\n`);
+      return 2;
+    }
+    const err = e as Error;
+    io.stderr.write(`clutch-luigi ${name}: ${err.message}\n`);
+    if (io.env.LOG_LEVEL === "debug" || io.env.LOG_LEVEL === "trace") io.stderr.write(`${err.stack}\n`);
+    return 1;
+  }
+}

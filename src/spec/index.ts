@@ -1,0 +1,11 @@
+export * from "./types.js";
+export * from "./problems.js";
+export { parseSource, MAX_FILE_BYTES, type SourceDoc } from "./source.js";
+export { checkWorkflow, WORKFLOW_SCHEMA } from "./check-workflow.js";
+export { checkRequest, REQUEST_SCHEMA, type Catalog } from "./check-request.js";
+export { buildCatalog, workflowNameOf, type SourceFile } from "./catalog.js";
+export { validatePaths, loadRequestForRun, type LoadedRequest, type FileReport } from "./validate-files.js";
+export { loadCatalogDir, findWorkflowsDir } from "./files.js";
+export { buildPlan, renderPlanText, renderPlanMermaid, type Plan, type PlannedStep } from "./plan.js";
+export { parseDuration, formatDuration } from "./duration.js";
+export { findCycle, stages, ancestors } from "./dag.js";

@@ -1,0 +1,174 @@
+/**
+ * The plan: what a request will do, resolved as far as it can be before running.
+ * Params and request fields are substituted; step outputs are only known at run
+ * time and stay as their expressions. Rendered as text (CLI), Mermaid (check runs,
+ * PR comments, which GitHub draws), or JSON.
+ */
+import { stages } from "./dag.js";
+import { parseTemplate, type ExpressionRef } from "./expressions.js";
+import type { RequestSpec, StepSpec, WorkflowSpec } from "./types.js";
+
+export interface PlannedStep {
+  id: string;
+  uses: string;
+  needs: string[];
+  stage: number;
+  with: Record<string, unknown>;
+  timeout?: string;
+  after?: string;
+  retry?: StepSpec["retry"];
+  rollback?: { uses: string; with: Record<string, unknown> };
+}
+
+export interface Plan {
+  requestPath: string;
+  workflow: string;
+  description?: string;
+  reason: string;
+  params: Record<string, unknown>;
+  lock?: string;
+  timeout?: string;
+  approval?: WorkflowSpec["approval"];
+  stages: string[][];
+  steps: PlannedStep[];
+}
+
+function lookupStatic(ref: ExpressionRef, scope: Record<string, unknown>): unknown {
+  let cur: unknown = scope[ref.root];
+  for (const key of ref.path) {
+    if (cur === null || typeof cur !== "object") return undefined;
+    cur = (cur as Record<string | number, unknown>)[key];
+  }
+  return cur;
+}
+
+/** Substitute params/request references; leave step outputs as written. */
+function resolveStatic(value: unknown, scope: Record<string, unknown>): unknown {
+  if (typeof value === "string") {
+    if (!value.includes("${{")) return value;
+    const parts = parseTemplate(value);
+    const known = (p: ExpressionRef): boolean => p.root !== "steps" && lookupStatic(p, scope) !== undefined;
+    if (parts.length === 1 && typeof parts[0] !== "string" && known(parts[0]!)) return lookupStatic(parts[0]!, scope);
+    return parts
+      .map((p) => {
+        if (typeof p === "string") return p;
+        if (!known(p)) return `\${{ ${p.source} }}`;
+        const v = lookupStatic(p, scope);
+        return typeof v === "string" ? v : JSON.stringify(v);
+      })
+      .join("");
+  }
+  if (Array.isArray(value)) return value.map((v) => resolveStatic(v, scope));
+  if (value && typeof value === "object") {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, resolveStatic(v, scope)]));
+  }
+  return value;
+}
+
+export function buildPlan(
+  requestPath: string,
+  request: RequestSpec,
+  workflow: WorkflowSpec,
+  requestFields: Record<string, unknown> = {},
+): Plan {
+  const params = request.params ?? {};
+  const scope = {
+    params,
+    request: { path: requestPath, reason: request.reason, workflow: workflow.name, ...requestFields },
+  };
+  const grouped = stages(workflow.steps);
+  const stageOf = new Map<string, number>();
+  grouped.forEach((g, i) => g.forEach((s) => stageOf.set(s.id, i + 1)));
+  const lock = workflow.lock === undefined ? undefined : resolveStatic(workflow.lock, scope);
+  return {
+    requestPath,
+    workflow: workflow.name,
+    ...(workflow.description ? { description: workflow.description } : {}),
+    reason: request.reason,
+    params,
+    ...(lock !== undefined ? { lock: String(lock) } : {}),
+    ...(workflow.timeout ? { timeout: workflow.timeout } : {}),
+    ...(workflow.approval ? { approval: workflow.approval } : {}),
+    stages: grouped.map((g) => g.map((s) => s.id)),
+    steps: workflow.steps.map((s) => ({
+      id: s.id,
+      uses: s.uses,
+      needs: s.needs ?? [],
+      stage: stageOf.get(s.id) ?? 1,
+      with: resolveStatic(s.with ?? {}, scope) as Record<string, unknown>,
+      ...(s.timeout ? { timeout: s.timeout } : {}),
+      ...(s.after ? { after: s.after } : {}),
+      ...(s.retry ? { retry: s.retry } : {}),
+      ...(s.rollback
+        ? { rollback: { uses: s.rollback.uses, with: resolveStatic(s.rollback.with ?? {}, scope) as Record<string, unknown> } }
+        : {}),
+    })),
+  };
+}
+
+function stepTraits(s: PlannedStep): string {
+  const traits: string[] = [];
+  if (s.after) traits.push(`after ${s.after}`);
+  if (s.timeout) traits.push(`timeout ${s.timeout}`);
+  if (s.retry) traits.push(`retry ${s.retry.attempts}× on ${s.retry.on.join(",")}`);
+  if (s.rollback) traits.push(`rollback ${s.rollback.uses}`);
+  return traits.length ? `  [${traits.join(" · ")}]` : "";
+}
+
+function compact(value: unknown, max = 100): string {
+  const text = JSON.stringify(value);
+  return text.length > max ? `${text.slice(0, max - 1)}…` : text;
+}
+
+/** Human-readable plan: header, parallel stages, and the DAG as an indented tree. */
+export function renderPlanText(plan: Plan): string {
+  const out: string[] = [];
+  const kv = (k: string, v: string): void => void out.push(`  ${k.padEnd(9)} ${v}`);
+  out.push(`Plan for ${plan.requestPath}`);
+  kv("workflow", plan.description ? `${plan.workflow} — ${plan.description}` : plan.workflow);
+  kv("reason", plan.reason);
+  const params = Object.entries(plan.params).map(([k, v]) => `${k}=${typeof v === "string" ? v : JSON.stringify(v)}`);
+  kv("params", params.join(", ") || "(none)");
+  if (plan.lock) kv("lock", plan.lock);
+  if (plan.timeout) kv("timeout", plan.timeout);
+  if (plan.approval) {
+    const n = plan.approval.minApprovals ?? 1;
+    const from = plan.approval.from?.length ? ` from ${plan.approval.from.join(", ")}` : "";
+    kv("approval", `${n} approval${n === 1 ? "" : "s"}${from}, on top of CODEOWNERS`);
+  }
+  out.push("", "Stages (steps in one stage run in parallel):");
+  plan.stages.forEach((ids, i) => out.push(`  ${i + 1}. ${ids.join(", ")}`));
+
+  out.push("", "Steps:");
+  const byId = new Map(plan.steps.map((s) => [s.id, s]));
+  // Each step hangs under its latest-stage dependency; other dependencies are named.
+  const parentOf = new Map<string, string>();
+  for (const s of plan.steps) {
+    const deps = s.needs.map((d) => byId.get(d)).filter((d): d is PlannedStep => !!d);
+    if (deps.length) parentOf.set(s.id, deps.reduce((a, b) => (b.stage > a.stage ? b : a)).id);
+  }
+  const children = (id: string | undefined): PlannedStep[] => plan.steps.filter((s) => parentOf.get(s.id) === id);
+  const draw = (s: PlannedStep, prefix: string, last: boolean, root: boolean): void => {
+    const branch = root ? "" : last ? "└── " : "├── ";
+    const also = s.needs.filter((d) => d !== parentOf.get(s.id));
+    const alsoText = root || also.length === 0 ? "" : `  (also needs ${also.join(", ")})`;
+    out.push(`  ${prefix}${branch}${s.id}  ${s.uses}${stepTraits(s)}${alsoText}`);
+    const inner = prefix + (root ? "" : last ? "    " : "│   ");
+    if (Object.keys(s.with).length) out.push(`  ${inner}${children(s.id).length ? "│" : " "}   with ${compact(s.with)}`);
+    const kids = children(s.id);
+    kids.forEach((k, i) => draw(k, inner, i === kids.length - 1, false));
+  };
+  for (const r of children(undefined)) draw(r, "", true, true);
+  return out.join("\n") + "\n";
+}
+
+const mermaidLabel = (text: string): string => text.replace(/"/g, "#quot;").replace(/[<>]/g, (c) => (c === "<" ? "#lt;" : "#gt;"));
+
+/** A Mermaid `graph TD` of the DAG; node ids are positional so any step id is safe. */
+export function renderPlanMermaid(plan: Plan): string {
+  const node = new Map(plan.steps.map((s, i) => [s.id, `s${i}`]));
+  const lines = ["graph TD"];
+  for (const s of plan.steps) lines.push(`  ${node.get(s.id)}["${mermaidLabel(s.id)}<br/>${mermaidLabel(s.uses)}"]`);
+  for (const s of plan.steps) for (const d of s.needs) if (node.has(d)) lines.push(`  ${node.get(d)} --> ${node.get(s.id)}`);
+  return lines.join("\n") + "\n";
+}

@@ -1,0 +1,146 @@
+/**
+ * JSON Schema validation (ajv) whose errors become positioned problems. One Ajv
+ * instance compiles every schema: the document schemas, action input schemas and the
+ * params schemas platform teams write in workflows.
+ */
+import { Ajv, type ErrorObject, type ValidateFunction } from "ajv";
+import addFormatsModule from "ajv-formats";
+import type { JsonSchema } from "./types.js";
+import type { PathSegment } from "./source.js";
+import { hasExpression } from "./expressions.js";
+import { closest } from "./suggest.js";
+
+// ajv-formats is CommonJS; under NodeNext its default export arrives wrapped.
+const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
+
+const ajv = new Ajv({ allErrors: true, strict: false, allowUnionTypes: true });
+addFormats(ajv);
+
+const cache = new Map<string, ValidateFunction>();
+
+export function compileSchema(schema: JsonSchema): ValidateFunction {
+  const key = JSON.stringify(schema);
+  let fn = cache.get(key);
+  if (!fn) {
+    fn = ajv.compile(schema);
+    cache.set(key, fn);
+  }
+  return fn;
+}
+
+/** Problems with a user-written schema itself (e.g. a workflow's `params`), or [] if it is valid. */
+export function schemaErrors(schema: JsonSchema): string[] {
+  try {
+    if (!ajv.validateSchema(schema)) return (ajv.errors ?? []).map((e) => `${e.instancePath || "schema"} ${e.message}`);
+    compileSchema(schema);
+    return [];
+  } catch (e) {
+    return [(e as Error).message];
+  }
+}
+
+export interface SchemaIssue {
+  /** Path of the node to point at, relative to the validated value. */
+  path: PathSegment[];
+  which: "key" | "value";
+  message: string;
+}
+
+function pointerToPath(pointer: string, data: unknown): PathSegment[] {
+  if (pointer === "") return [];
+  const out: PathSegment[] = [];
+  let cur: unknown = data;
+  for (const raw of pointer.slice(1).split("/")) {
+    const seg = raw.replace(/~1/g, "/").replace(/~0/g, "~");
+    const next: PathSegment = Array.isArray(cur) && /^\d+$/.test(seg) ? Number(seg) : seg;
+    out.push(next);
+    cur = cur !== null && typeof cur === "object" ? (cur as Record<string, unknown>)[seg] : undefined;
+  }
+  return out;
+}
+
+function valueAt(data: unknown, path: PathSegment[]): unknown {
+  let cur = data;
+  for (const seg of path) {
+    if (cur === null || typeof cur !== "object") return undefined;
+    cur = (cur as Record<string | number, unknown>)[seg];
+  }
+  return cur;
+}
+
+const label = (path: PathSegment[]): string => (path.length ? path.join(".") : "document");
+
+function describe(e: ErrorObject, path: PathSegment[]): SchemaIssue {
+  const where = label(path);
+  switch (e.keyword) {
+    case "additionalProperties": {
+      const key = String((e.params as { additionalProperty: string }).additionalProperty);
+      const props = Object.keys((e.parentSchema as { properties?: object } | undefined)?.properties ?? {});
+      const hint = closest(key, props);
+      const known = props.length ? ` (known keys: ${props.join(", ")})` : "";
+      return {
+        path: [...path, key],
+        which: "key",
+        message: `unknown key "${key}" in ${where}${hint ? `; did you mean "${hint}"?` : known}`,
+      };
+    }
+    case "required":
+      return {
+        path,
+        which: path.length ? "key" : "value",
+        message: `missing required key "${(e.params as { missingProperty: string }).missingProperty}" in ${where}`,
+      };
+    case "const":
+      return { path, which: "value", message: `${where} must be ${JSON.stringify((e.params as { allowedValue: unknown }).allowedValue)}` };
+    case "enum":
+      return {
+        path,
+        which: "value",
+        message: `${where} must be one of: ${((e.params as { allowedValues: unknown[] }).allowedValues ?? []).map((v) => JSON.stringify(v)).join(", ")}`,
+      };
+    case "type":
+      return { path, which: "value", message: `${where} must be ${(e.params as { type: string }).type}` };
+    case "pattern": {
+      const pattern = (e.params as { pattern: string }).pattern;
+      const isDuration = pattern.includes("(ms|s|m|h|d)");
+      return {
+        path,
+        which: "value",
+        message: isDuration
+          ? `${where} is not a duration; write e.g. 500ms, 30s, 5m, 4h or 1d`
+          : `${where} does not match the pattern ${pattern}`,
+      };
+    }
+    default:
+      return { path, which: "value", message: `${where} ${e.message ?? "is invalid"}` };
+  }
+}
+
+export interface CheckOptions {
+  /** Skip errors on values that hold a `${{ … }}` expression (their type is known only at run time). */
+  allowExpressions?: boolean;
+}
+
+/** Validate `data` against `schema`; each error becomes an issue with the path of the node to blame. */
+export function checkAgainstSchema(schema: JsonSchema, data: unknown, opts: CheckOptions = {}): SchemaIssue[] {
+  const validate = compileSchema(schema);
+  if (validate(data)) return [];
+  const issues: SchemaIssue[] = [];
+  const seen = new Set<string>();
+  for (const e of validate.errors ?? []) {
+    // anyOf/oneOf report every branch plus a summary; the branch errors say more.
+    if (e.keyword === "anyOf" || e.keyword === "oneOf" || e.keyword === "if") continue;
+    const path = pointerToPath(e.instancePath, data);
+    if (opts.allowExpressions) {
+      const v = valueAt(data, path);
+      if (typeof v === "string" && hasExpression(v)) continue;
+    }
+    const issue = describe(e, path);
+    const key = `${issue.path.join("\u0000")}|${issue.message}`;
+    if (!seen.has(key)) {
+      seen.add(key);
+      issues.push(issue);
+    }
+  }
+  return issues;
+}

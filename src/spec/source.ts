@@ -1,0 +1,167 @@
+/**
+ * Turning the bytes of a YAML file into a value *and* a way to point back at the
+ * node any later check complains about. We use the `yaml` package rather than
+ * js-yaml because js-yaml cannot give node positions after parsing, and every
+ * problem must name the line of the offending node, not of the document.
+ *
+ * Hostile input is handled here, before anything else sees the value: size limit,
+ * strict UTF-8, one document, a mapping at the top, unique keys, and no aliases at
+ * all (an alias bomb is refused before expansion, so it costs nothing).
+ */
+import { isAlias, isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, visit, type Node } from "yaml";
+import type { Problem } from "./problems.js";
+
+export const MAX_FILE_BYTES = 1024 * 1024;
+
+export type PathSegment = string | number;
+
+export interface SourceDoc {
+  file: string;
+  /** The parsed mapping (plain JSON-compatible data). */
+  value: Record<string, unknown>;
+  /** Position of the node at `path`: the key of a map entry when `key`, otherwise the value. */
+  locate(path: readonly PathSegment[], which?: "key" | "value"): { line: number; col: number };
+  /** A problem pointing at the node at `path`. */
+  problem(path: readonly PathSegment[], message: string, which?: "key" | "value"): Problem;
+}
+
+export type ParseResult = { ok: true; doc: SourceDoc } | { ok: false; problems: Problem[] };
+
+function positionOfByte(bytes: Uint8Array, offset: number): { line: number; col: number } {
+  let line = 1;
+  let lineStart = 0;
+  for (let i = 0; i < offset; i++) {
+    if (bytes[i] === 0x0a) {
+      line++;
+      lineStart = i + 1;
+    }
+  }
+  return { line, col: offset - lineStart + 1 };
+}
+
+/** Index of the first byte that is not valid UTF-8, or -1. */
+function firstInvalidUtf8(bytes: Uint8Array): number {
+  let i = 0;
+  while (i < bytes.length) {
+    const b = bytes[i]!;
+    let need = 0;
+    let min = 0;
+    if (b < 0x80) {
+      i++;
+      continue;
+    } else if (b >= 0xc2 && b <= 0xdf) (need = 1), (min = 0x80);
+    else if (b >= 0xe0 && b <= 0xef) (need = 2), (min = 0x800);
+    else if (b >= 0xf0 && b <= 0xf4) (need = 3), (min = 0x10000);
+    else return i;
+    let cp = b & (0xff >> (need + 2));
+    for (let k = 1; k <= need; k++) {
+      const c = bytes[i + k];
+      if (c === undefined || (c & 0xc0) !== 0x80) return i;
+      cp = (cp << 6) | (c & 0x3f);
+    }
+    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return i;
+    i += need + 1;
+  }
+  return -1;
+}
+
+export function parseSource(file: string, input: Uint8Array | string): ParseResult {
+  const fail = (line: number, col: number, message: string): ParseResult => ({
+    ok: false,
+    problems: [{ file, line, col, message }],
+  });
+  const bytes = typeof input === "string" ? new TextEncoder().encode(input) : input;
+  if (bytes.length > MAX_FILE_BYTES) {
+    return fail(1, 1, `file is ${bytes.length} bytes; the limit is ${MAX_FILE_BYTES} bytes (1 MiB)`);
+  }
+  const bad = firstInvalidUtf8(bytes);
+  if (bad >= 0) {
+    const pos = positionOfByte(bytes, bad);
+    return fail(pos.line, pos.col, `invalid UTF-8 byte 0x${bytes[bad]!.toString(16).padStart(2, "0")}; files must be UTF-8`);
+  }
+  let text = new TextDecoder("utf-8").decode(bytes);
+  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+  const nul = text.indexOf("\u0000");
+  if (nul >= 0) {
+    const pos = positionOfByte(new TextEncoder().encode(text.slice(0, nul)), nul);
+    return fail(pos.line, pos.col, "NUL byte in file; YAML files must be text");
+  }
+  if (text.trim() === "" || /^(\s*(#.*)?\n?)*$/.test(text)) return fail(1, 1, "file is empty");
+
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true, prettyErrors: false });
+  const pos = (offset: number): { line: number; col: number } => lines.linePos(offset);
+
+  const problems: Problem[] = [];
+  for (const err of doc.errors) {
+    const at = err.linePos?.[0] ?? pos(err.pos[0]);
+    const message =
+      err.code === "DUPLICATE_KEY"
+        ? "duplicate key: each key may appear once in a mapping"
+        : err.code === "MULTIPLE_DOCS"
+          ? "more than one YAML document; a file holds exactly one request or workflow"
+          : `malformed YAML: ${err.message.split(" at line")[0]}`;
+    problems.push({ file, line: at.line, col: at.col, message });
+  }
+  visit(doc, {
+    Alias(_key, node) {
+      const at = pos(node.range?.[0] ?? 0);
+      problems.push({
+        file,
+        line: at.line,
+        col: at.col,
+        message: `YAML alias *${node.source} is not allowed: write the value out in full`,
+      });
+    },
+  });
+  if (problems.length > 0) return { ok: false, problems };
+
+  if (!isMap(doc.contents)) {
+    const kind = isSeq(doc.contents) ? "a list" : doc.contents === null ? "empty" : "a scalar";
+    const at = doc.contents?.range ? pos(doc.contents.range[0]) : { line: 1, col: 1 };
+    return fail(at.line, at.col, `the document is ${kind}; expected a mapping with apiVersion, kind, …`);
+  }
+  const value = doc.toJS({ maxAliasCount: 0 }) as Record<string, unknown>;
+
+  /** Walk the AST along `path`; returns the deepest node reached and whether the full path was found. */
+  const walk = (path: readonly PathSegment[], which: "key" | "value"): Node | undefined => {
+    let node: unknown = doc.contents;
+    let last: Node | undefined = doc.contents ?? undefined;
+    for (let i = 0; i < path.length; i++) {
+      const seg = path[i]!;
+      const isLast = i === path.length - 1;
+      if (isMap(node)) {
+        const pair = node.items.find((p) => isPair(p) && isScalar(p.key) && String(p.key.value) === String(seg));
+        if (!pair) return last;
+        if (isLast && which === "key" && pair.key) return pair.key as Node;
+        node = pair.value;
+        if (node && (isScalar(node) || isMap(node) || isSeq(node) || isAlias(node))) last = node as Node;
+        else return (pair.key as Node) ?? last;
+      } else if (isSeq(node) && typeof seg === "number") {
+        const item = node.items[seg];
+        if (!item) return last;
+        node = item;
+        last = item as Node;
+      } else return last;
+    }
+    return last;
+  };
+
+  const locate = (path: readonly PathSegment[], which: "key" | "value" = "value"): { line: number; col: number } => {
+    const node = walk(path, which);
+    return node?.range ? pos(node.range[0]) : { line: 1, col: 1 };
+  };
+
+  return {
+    ok: true,
+    doc: {
+      file,
+      value,
+      locate,
+      problem(path, message, which = "value") {
+        const at = locate(path, which);
+        return { file, line: at.line, col: at.col, message };
+      },
+    },
+  };
+}
