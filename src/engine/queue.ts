@@ -1,0 +1,76 @@
+/**
+ * The contract between the worker loop (pure: decides what to do with a step) and
+ * the store (applies it in SQL). Plain data both ways so the loop can be tested
+ * against an in-memory queue and the store against SQL, separately.
+ */
+import type { RequestSpec, WorkflowSpec } from "../spec/types.js";
+import type { Outputs } from "./scope.js";
+
+export type Phase = "forward" | "rollback";
+
+export interface ClaimedStep {
+  runId: string;
+  stepId: string;
+  phase: Phase;
+  /** Attempt number of this phase, from 1. */
+  attempt: number;
+  /** Failed forward attempts before this one (interrupted ones excluded). */
+  failures: number;
+  /** A `wait` step whose timer already fired: complete it without running anything. */
+  timerDone: boolean;
+  idempotencyKey: string;
+  /** When the run must be over, if it has a timeout. */
+  deadline: Date | null;
+}
+
+export interface RunIdentity {
+  repository: string;
+  pullRequest?: number;
+  commit?: string;
+  requester: { login: string; type: string };
+  approvers: { login: string; reviewId?: number }[];
+  breakGlass?: boolean;
+}
+
+export interface RunDefinition {
+  runId: string;
+  workflow: WorkflowSpec;
+  request: RequestSpec;
+  requestPath: string;
+  identity: RunIdentity;
+}
+
+export type StepResult =
+  | { kind: "succeeded"; outputs: Record<string, unknown>; secretOutputs: string[] }
+  | { kind: "skipped"; outputs: Record<string, unknown>; secretOutputs: string[] }
+  /** Retry after `retryInMs`; null means the step failed for good. */
+  | { kind: "failed"; errorClass: string; message: string; retryInMs: number | null }
+  | { kind: "park"; delayMs: number }
+  | { kind: "rolled_back" }
+  | { kind: "rollback_failed"; errorClass: string; message: string }
+  /** The worker is shutting down: give the step back now rather than when the lease expires. */
+  | { kind: "interrupted"; message: string };
+
+export interface WorkQueue {
+  readonly workerId: string;
+  /** Lease up to `limit` claimable steps. */
+  claim(limit: number): Promise<ClaimedStep[]>;
+  loadRun(runId: string): Promise<RunDefinition>;
+  /** Decrypted outputs of the named steps of a run. */
+  loadOutputs(runId: string, stepIds: string[]): Promise<Outputs>;
+  /** Record an attempt's end. False when the lease was lost (another worker took the step). */
+  complete(step: ClaimedStep, result: StepResult, dependents: string[]): Promise<boolean>;
+  /** Extend the leases of steps still running here. Returns the keys of steps to abort (cancelled or lease lost). */
+  heartbeat(steps: ClaimedStep[]): Promise<Set<string>>;
+  /** Hand steps whose lease expired back to the queue, recording their attempts as interrupted. */
+  reclaimExpired(): Promise<number>;
+  /** Fail runs past their deadline. */
+  expireRuns(): Promise<number>;
+  /** Resolve when new work may be there (a notification, or `ms` elapsed). */
+  waitForWork(ms: number, signal: AbortSignal): Promise<void>;
+  close?(): Promise<void>;
+}
+
+export function stepKey(s: { runId: string; stepId: string }): string {
+  return `${s.runId}/${s.stepId}`;
+}

@@ -1,0 +1,94 @@
+/**
+ * The run and step state machines as data. The store applies transitions in SQL;
+ * these tables are what it (and the tests) check a transition against, so an
+ * illegal move is a loud bug rather than a silently corrupted run.
+ */
+
+export const STEP_STATES = [
+  "pending", // dependencies not done, or queued behind the run's parallelism limit
+  "waiting", // on a durable timer (`after:` or the `wait` action)
+  "ready", // claimable by a worker
+  "running",
+  "succeeded",
+  "skipped", // the action's check() said the work was already done
+  "failed",
+  "cancelled", // never ran: the run failed or was cancelled first
+  "rolling_back", // rollback queued or running
+  "rolled_back",
+  "rollback_failed",
+] as const;
+export type StepState = (typeof STEP_STATES)[number];
+
+export const RUN_STATES = [
+  "waiting", // for its lock
+  "running",
+  "rolling_back", // a step failed for good, the run timed out, or it was cancelled
+  "succeeded",
+  "failed", // failed with nothing to roll back
+  "rolled_back",
+  "rollback_failed",
+  "cancelled",
+] as const;
+export type RunState = (typeof RUN_STATES)[number];
+
+export const STEP_TRANSITIONS: Readonly<Record<StepState, readonly StepState[]>> = {
+  pending: ["ready", "waiting", "cancelled"],
+  waiting: ["running", "cancelled"],
+  ready: ["running", "cancelled"],
+  // running → ready: a retry after backoff, or an interrupted attempt handed back to the queue;
+  // running → waiting: a `wait` step parked on its timer, or a retry with a long backoff.
+  running: ["succeeded", "skipped", "failed", "ready", "waiting", "cancelled"],
+  succeeded: ["rolling_back"],
+  skipped: [],
+  failed: [],
+  cancelled: [],
+  rolling_back: ["rolled_back", "rollback_failed"],
+  rolled_back: [],
+  rollback_failed: [],
+};
+
+export const RUN_TRANSITIONS: Readonly<Record<RunState, readonly RunState[]>> = {
+  waiting: ["running", "cancelled"],
+  running: ["succeeded", "rolling_back"],
+  rolling_back: ["failed", "rolled_back", "rollback_failed", "cancelled"],
+  succeeded: [],
+  failed: [],
+  rolled_back: [],
+  rollback_failed: [],
+  cancelled: [],
+};
+
+export class IllegalTransitionError extends Error {
+  constructor(kind: "step" | "run", from: string, to: string) {
+    super(`illegal ${kind} transition ${from} → ${to}`);
+    this.name = "IllegalTransitionError";
+  }
+}
+
+export function canStepMove(from: StepState, to: StepState): boolean {
+  return STEP_TRANSITIONS[from].includes(to);
+}
+
+export function canRunMove(from: RunState, to: RunState): boolean {
+  return RUN_TRANSITIONS[from].includes(to);
+}
+
+export function assertStepMove(from: StepState, to: StepState): void {
+  if (!canStepMove(from, to)) throw new IllegalTransitionError("step", from, to);
+}
+
+export function assertRunMove(from: RunState, to: RunState): void {
+  if (!canRunMove(from, to)) throw new IllegalTransitionError("run", from, to);
+}
+
+export function isFinalRunState(s: RunState): boolean {
+  return RUN_TRANSITIONS[s].length === 0;
+}
+
+export function isStepState(s: string): s is StepState {
+  return (STEP_STATES as readonly string[]).includes(s);
+}
+
+export function isRunState(s: string): s is RunState {
+  return (RUN_STATES as readonly string[]).includes(s);
+}

@@ -1,0 +1,357 @@
+/**
+ * The worker loop: claim steps, run their actions under a deadline, report results.
+ * It decides nothing durable by itself — every decision is handed to the WorkQueue,
+ * which applies it in one transaction — so a worker can die at any instruction.
+ */
+import type { Action } from "../actions/types.js";
+import type { ActionRegistry } from "../actions/registry.js";
+import { classifyError } from "../actions/types.js";
+import type { RequestSpec } from "../spec/types.js";
+import { plainContextFactory, redactSecrets, type SecretsSeen, type StepContextFactory } from "./context.js";
+import { buildGraph, type RunGraph } from "./graph.js";
+import { stepKey, type ClaimedStep, type RunDefinition, type StepResult, type WorkQueue } from "./queue.js";
+import { decideRetry } from "./retry.js";
+import { outputsNeeded, resolveInput } from "./scope.js";
+
+export interface WorkerOptions {
+  queue: WorkQueue;
+  registry: ActionRegistry;
+  contextFactory?: StepContextFactory;
+  /** Steps this worker runs at once. */
+  concurrency?: number;
+  /** Longest sleep between looks for work when no notification arrives. */
+  pollMs?: number;
+  /** Heartbeats run every third of this; the store's lease length must match. */
+  leaseMs?: number;
+  signal?: AbortSignal;
+  /** Unexpected errors (database down, …). The loop keeps going after them. */
+  onError?: (err: unknown) => void;
+  random?: () => number;
+}
+
+type AbortKind = "timeout" | "run-timeout" | "cancelled" | "shutdown" | "lease-lost";
+
+class StepAbort extends Error {
+  constructor(readonly kind: AbortKind, message: string) {
+    super(message);
+    this.name = "StepAbort";
+  }
+}
+
+interface Loaded {
+  def: RunDefinition;
+  graph: RunGraph;
+  request: Record<string, unknown>;
+  params: Record<string, unknown>;
+}
+
+const sleep = (ms: number, signal?: AbortSignal): Promise<void> =>
+  new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const t = setTimeout(done, ms);
+    function done(): void {
+      clearTimeout(t);
+      signal?.removeEventListener("abort", done);
+      resolve();
+    }
+    signal?.addEventListener("abort", done, { once: true });
+  });
+
+/** Settle with `p`, or reject as soon as `signal` aborts: an action that ignores its signal is abandoned. */
+function untilAborted<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(signal.reason);
+    if (signal.aborted) return onAbort();
+    signal.addEventListener("abort", onAbort, { once: true });
+    p.then(
+      (v) => {
+        signal.removeEventListener("abort", onAbort);
+        resolve(v);
+      },
+      (e: unknown) => {
+        signal.removeEventListener("abort", onAbort);
+        reject(e);
+      },
+    );
+  });
+}
+
+export function requestFields(def: RunDefinition): Record<string, unknown> {
+  const request: RequestSpec = def.request;
+  return {
+    path: def.requestPath,
+    reason: request.reason,
+    workflow: request.workflow,
+    repository: def.identity.repository,
+    pullRequest: def.identity.pullRequest ?? null,
+    commit: def.identity.commit ?? null,
+    requester: def.identity.requester.login,
+    approvers: def.identity.approvers.map((a) => a.login),
+    runId: def.runId,
+    breakGlass: def.identity.breakGlass ?? false,
+  };
+}
+
+export class Worker {
+  private readonly queue: WorkQueue;
+  private readonly registry: ActionRegistry;
+  private readonly contextFactory: StepContextFactory;
+  private readonly concurrency: number;
+  private readonly pollMs: number;
+  private readonly leaseMs: number;
+  private readonly onError: (err: unknown) => void;
+  private readonly random: () => number;
+  private readonly inflight = new Map<string, { step: ClaimedStep; controller: AbortController }>();
+  private readonly runs = new Map<string, Loaded>();
+  private wake: (() => void) | null = null;
+  /** Steps run to completion by this worker (for logs and tests). */
+  completed = 0;
+
+  constructor(opts: WorkerOptions) {
+    this.queue = opts.queue;
+    this.registry = opts.registry;
+    this.contextFactory = opts.contextFactory ?? plainContextFactory();
+    this.concurrency = Math.max(1, opts.concurrency ?? 4);
+    this.pollMs = opts.pollMs ?? 1_000;
+    this.leaseMs = opts.leaseMs ?? 30_000;
+    this.onError = opts.onError ?? (() => undefined);
+    this.random = opts.random ?? Math.random;
+  }
+
+  /** Run until `signal` aborts; then give running steps back and return. */
+  async run(signal: AbortSignal): Promise<void> {
+    const heartbeat = setInterval(() => void this.beat(), Math.max(50, Math.floor(this.leaseMs / 3)));
+    let lastMaintenance = 0;
+    let failures = 0;
+    try {
+      while (!signal.aborted) {
+        try {
+          if (Date.now() - lastMaintenance >= this.pollMs) {
+            lastMaintenance = Date.now();
+            await this.queue.reclaimExpired();
+            await this.queue.expireRuns();
+          }
+          const free = this.concurrency - this.inflight.size;
+          let claimed: ClaimedStep[] = [];
+          if (free > 0) claimed = await this.queue.claim(free);
+          failures = 0;
+          for (const step of claimed) this.start(step, signal);
+          if (claimed.length > 0 && claimed.length === free) continue;
+          await this.idle(signal);
+        } catch (err) {
+          // The database went away or refused: back off and try again; leases cover the gap.
+          this.onError(err);
+          failures++;
+          await sleep(Math.min(5_000, 100 * 2 ** Math.min(failures, 6)), signal);
+        }
+      }
+    } finally {
+      for (const { controller } of this.inflight.values()) {
+        controller.abort(new StepAbort("shutdown", "worker shutting down"));
+      }
+      while (this.inflight.size > 0) await sleep(20);
+      clearInterval(heartbeat);
+    }
+  }
+
+  private idle(signal: AbortSignal): Promise<void> {
+    const ctl = new AbortController();
+    const onStop = (): void => ctl.abort();
+    signal.addEventListener("abort", onStop, { once: true });
+    this.wake = () => ctl.abort();
+    // A full worker waits only for a slot; an idle one also for new work.
+    const wait = this.inflight.size >= this.concurrency ? sleep(this.pollMs, ctl.signal) : this.queue.waitForWork(this.pollMs, ctl.signal);
+    return wait.finally(() => {
+      signal.removeEventListener("abort", onStop);
+      this.wake = null;
+    });
+  }
+
+  private start(step: ClaimedStep, signal: AbortSignal): void {
+    const controller = new AbortController();
+    if (signal.aborted) controller.abort(new StepAbort("shutdown", "worker shutting down"));
+    const key = `${stepKey(step)}#${step.phase}`;
+    this.inflight.set(key, { step, controller });
+    void this.execute(step, controller)
+      .catch((err: unknown) => this.onError(err))
+      .finally(() => {
+        this.inflight.delete(key);
+        this.wake?.();
+      });
+  }
+
+  private async beat(): Promise<void> {
+    if (this.inflight.size === 0) return;
+    const entries = [...this.inflight.values()];
+    try {
+      const abort = await this.queue.heartbeat(entries.map((e) => e.step));
+      for (const e of entries) {
+        if (abort.has(stepKey(e.step))) {
+          e.controller.abort(new StepAbort("cancelled", "run cancelled or step taken over"));
+        }
+      }
+    } catch (err) {
+      this.onError(err);
+    }
+  }
+
+  private async load(runId: string): Promise<Loaded> {
+    let loaded = this.runs.get(runId);
+    if (!loaded) {
+      const def = await this.queue.loadRun(runId);
+      loaded = { def, graph: buildGraph(def.workflow), request: requestFields(def), params: def.request.params ?? {} };
+      if (this.runs.size > 1_000) this.runs.clear();
+      this.runs.set(runId, loaded);
+    }
+    return loaded;
+  }
+
+  private async execute(step: ClaimedStep, controller: AbortController): Promise<void> {
+    const loaded = await this.load(step.runId);
+    const node = loaded.graph.nodes.get(step.stepId);
+    const dependents = node?.dependents ?? [];
+    const secrets: SecretsSeen = new Set();
+    let result: StepResult;
+    try {
+      if (!node) throw new Error(`step "${step.stepId}" is not in the run's workflow`);
+      result = step.phase === "forward"
+        ? await this.forward(step, loaded, controller, secrets)
+        : await this.rollback(step, loaded, controller, secrets);
+    } catch (err) {
+      result = this.failure(step, loaded, controller.signal, err, secrets);
+    }
+    if (result.kind === "interrupted" && controller.signal.reason instanceof StepAbort && controller.signal.reason.kind === "lease-lost") {
+      return;
+    }
+    await this.report(step, result, dependents, controller.signal);
+  }
+
+  /** Persist a result, retrying through database outages for as long as the lease could still be ours. */
+  private async report(step: ClaimedStep, result: StepResult, dependents: string[], signal: AbortSignal): Promise<void> {
+    const giveUpAt = Date.now() + this.leaseMs * 4;
+    for (let i = 0; ; i++) {
+      try {
+        await this.queue.complete(step, result, dependents);
+        this.completed++;
+        return;
+      } catch (err) {
+        this.onError(err);
+        if (Date.now() > giveUpAt) throw err;
+        await sleep(Math.min(2_000, 50 * 2 ** Math.min(i, 6)));
+        void signal;
+      }
+    }
+  }
+
+  private timeouts(step: ClaimedStep, timeoutMs: number | undefined, controller: AbortController): () => void {
+    const timers: NodeJS.Timeout[] = [];
+    if (timeoutMs !== undefined) {
+      timers.push(setTimeout(() => controller.abort(new StepAbort("timeout", `step timed out after ${timeoutMs}ms`)), timeoutMs));
+    }
+    if (step.deadline) {
+      const left = Math.max(0, step.deadline.getTime() - Date.now());
+      timers.push(setTimeout(() => controller.abort(new StepAbort("run-timeout", "run timed out")), left));
+    }
+    return () => timers.forEach(clearTimeout);
+  }
+
+  private action(name: string): Action {
+    const action = this.registry.get(name);
+    if (!action) throw new Error(`unknown action "${name}"`);
+    return action;
+  }
+
+  private identity(step: ClaimedStep, loaded: Loaded) {
+    const id = loaded.def.identity;
+    return {
+      repository: id.repository,
+      ...(id.pullRequest !== undefined ? { pullRequest: id.pullRequest } : {}),
+      ...(id.commit !== undefined ? { commit: id.commit } : {}),
+      requestPath: loaded.def.requestPath,
+      workflow: loaded.def.workflow.name,
+      requester: id.requester,
+      approvers: id.approvers,
+      ...(id.breakGlass !== undefined ? { breakGlass: id.breakGlass } : {}),
+      runId: step.runId,
+      stepId: step.stepId,
+      attempt: step.attempt,
+      idempotencyKey: step.idempotencyKey,
+    };
+  }
+
+  private async forward(step: ClaimedStep, loaded: Loaded, controller: AbortController, secrets: SecretsSeen): Promise<StepResult> {
+    const node = loaded.graph.nodes.get(step.stepId)!;
+    const action = this.action(node.spec.uses);
+    const needed = outputsNeeded(loaded.graph, step.stepId, node.spec.with ?? {});
+    const outputs = needed.length > 0 ? await this.queue.loadOutputs(step.runId, needed) : {};
+    const input = resolveInput(loaded.graph, step.stepId, node.spec.with, loaded.params, loaded.request, outputs);
+    if (action.delayMs) {
+      if (step.timerDone) return { kind: "succeeded", outputs: {}, secretOutputs: [] };
+      return { kind: "park", delayMs: Math.max(0, action.delayMs(input)) };
+    }
+    const clear = this.timeouts(step, node.timeoutMs, controller);
+    try {
+      const ctx = this.contextFactory(this.identity(step, loaded), controller.signal, secrets);
+      if (action.check) {
+        const done = await untilAborted(action.check(input, ctx), controller.signal);
+        if (done !== undefined) return { kind: "skipped", outputs: done, secretOutputs: this.secretNames(action, done, secrets) };
+      }
+      const out = await untilAborted(action.run(input, ctx), controller.signal);
+      return { kind: "succeeded", outputs: out ?? {}, secretOutputs: this.secretNames(action, out ?? {}, secrets) };
+    } finally {
+      clear();
+    }
+  }
+
+  private async rollback(step: ClaimedStep, loaded: Loaded, controller: AbortController, secrets: SecretsSeen): Promise<StepResult> {
+    const node = loaded.graph.nodes.get(step.stepId)!;
+    const clear = this.timeouts({ ...step, deadline: null }, node.timeoutMs, controller);
+    try {
+      const ctx = this.contextFactory(this.identity(step, loaded), controller.signal, secrets);
+      const spec = node.spec.rollback;
+      if (spec) {
+        const needed = outputsNeeded(loaded.graph, step.stepId, spec.with ?? {}, true);
+        const outputs = needed.length > 0 ? await this.queue.loadOutputs(step.runId, needed) : {};
+        const input = resolveInput(loaded.graph, step.stepId, spec.with, loaded.params, loaded.request, outputs, true);
+        await untilAborted(this.action(spec.uses).run(input, ctx), controller.signal);
+      } else {
+        const action = this.action(node.spec.uses);
+        if (!action.rollback) return { kind: "rolled_back" };
+        const needed = [...new Set([...outputsNeeded(loaded.graph, step.stepId, node.spec.with ?? {}), step.stepId])];
+        const outputs = await this.queue.loadOutputs(step.runId, needed);
+        const input = resolveInput(loaded.graph, step.stepId, node.spec.with, loaded.params, loaded.request, outputs);
+        await untilAborted(action.rollback(input, outputs[step.stepId] ?? {}, ctx), controller.signal);
+      }
+      return { kind: "rolled_back" };
+    } finally {
+      clear();
+    }
+  }
+
+  private secretNames(action: Action, outputs: Record<string, unknown>, secrets: SecretsSeen): string[] {
+    const names = new Set(action.secretOutputs ?? []);
+    for (const [k, v] of Object.entries(outputs)) if (typeof v === "string" && secrets.has(v)) names.add(k);
+    return [...names].filter((n) => n in outputs);
+  }
+
+  private failure(step: ClaimedStep, loaded: Loaded, signal: AbortSignal, err: unknown, secrets: SecretsSeen): StepResult {
+    const reason: unknown = signal.aborted ? signal.reason : undefined;
+    let errorClass: string;
+    let message: string;
+    let retryable = true;
+    if (reason instanceof StepAbort) {
+      if (reason.kind === "shutdown" || reason.kind === "lease-lost") return { kind: "interrupted", message: reason.message };
+      errorClass = reason.kind === "cancelled" ? "cancelled" : "timeout";
+      retryable = reason.kind === "timeout";
+      message = reason.message;
+    } else {
+      errorClass = classifyError(err);
+      message = err instanceof Error ? err.message : String(err);
+    }
+    message = redactSecrets(message, secrets).slice(0, 2_000);
+    if (step.phase === "rollback") return { kind: "rollback_failed", errorClass, message };
+    const node = loaded.graph.nodes.get(step.stepId);
+    const decision = retryable ? decideRetry(node?.spec.retry, errorClass, step.failures + 1, this.random) : null;
+    return { kind: "failed", errorClass, message, retryInMs: decision?.retry ? decision.delayMs : null };
+  }
+}

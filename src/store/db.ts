@@ -1,0 +1,96 @@
+/**
+ * Opening the database. `DATABASE_URL` set → a real Postgres server shared by any
+ * number of workers; unset → an embedded PGlite under the data folder, so a fresh
+ * machine can `clutch-luigi run` with nothing installed. Same SQL on both.
+ */
+import knexFactory, { type Knex } from "knex";
+import ClientPgLite from "knex-pglite";
+import { mkdirSync } from "node:fs";
+import { resolve } from "node:path";
+import { loadCipher, type OutputCipher } from "./cipher.js";
+import { migrate } from "./migrate.js";
+
+export type Backend = "pg" | "pglite";
+
+export interface StoreOptions {
+  /** A postgres:// URL. Absent → embedded PGlite. */
+  databaseUrl?: string;
+  /** Where PGlite keeps its files and the generated encryption key; `:memory:` for a throwaway database. */
+  dataDir?: string;
+  /** Connections in the pg pool (ignored by PGlite, which has exactly one). */
+  poolMax?: number;
+  /** 32-byte key (base64 or hex) for secret outputs; see cipher.ts for the fallbacks. */
+  encryptionKey?: string;
+  /** Apply pending migrations on open (default true). */
+  migrate?: boolean;
+}
+
+export interface Store {
+  db: Knex;
+  backend: Backend;
+  databaseUrl: string | undefined;
+  /** Null when no key is available: secret outputs are then not stored at all. */
+  cipher: OutputCipher | null;
+  close(): Promise<void>;
+}
+
+export function storeOptionsFromEnv(env: NodeJS.ProcessEnv, cwd = process.cwd()): StoreOptions {
+  return {
+    ...(env.DATABASE_URL ? { databaseUrl: env.DATABASE_URL } : {}),
+    dataDir: resolve(cwd, env.CLUTCH_LUIGI_DATA_DIR ?? ".clutch-luigi"),
+    ...(env.CLUTCH_LUIGI_ENCRYPTION_KEY ? { encryptionKey: env.CLUTCH_LUIGI_ENCRYPTION_KEY } : {}),
+  };
+}
+
+export async function openStore(opts: StoreOptions = {}): Promise<Store> {
+  let db: Knex;
+  let backend: Backend;
+  if (opts.databaseUrl) {
+    backend = "pg";
+    db = knexFactory({
+      client: "pg",
+      connection: { connectionString: opts.databaseUrl, application_name: "clutch-luigi" },
+      pool: {
+        min: 0,
+        max: opts.poolMax ?? 4,
+        // A connection killed by the server must not be handed out again.
+        afterCreate: (conn: { on(e: string, f: (err: unknown) => void): void }, done: (err: Error | null, conn: unknown) => void) => {
+          conn.on("error", () => undefined);
+          done(null, conn);
+        },
+      },
+      acquireConnectionTimeout: 10_000,
+    });
+  } else {
+    backend = "pglite";
+    const dir = opts.dataDir ?? ".clutch-luigi";
+    let connection: Record<string, string> = {};
+    if (dir !== ":memory:") {
+      mkdirSync(dir, { recursive: true });
+      connection = { filename: resolve(dir, "pgdata") };
+    }
+    db = knexFactory({ client: ClientPgLite, dialect: "postgres", connection });
+  }
+  const dataDir = opts.dataDir && opts.dataDir !== ":memory:" ? opts.dataDir : undefined;
+  const store: Store = {
+    db,
+    backend,
+    databaseUrl: opts.databaseUrl,
+    cipher: loadCipher({ key: opts.encryptionKey, dataDir }),
+    close: () => db.destroy(),
+  };
+  try {
+    if (opts.migrate ?? true) await migrate(db);
+  } catch (err) {
+    await db.destroy();
+    throw err;
+  }
+  return store;
+}
+
+/** Rows of a `knex.raw` result on either driver. */
+export function rowsOf<T>(result: unknown): T[] {
+  if (Array.isArray(result)) return result as T[];
+  const r = result as { rows?: T[] };
+  return r.rows ?? [];
+}
