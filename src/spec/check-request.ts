@@ -41,8 +41,8 @@ export function checkRequest(doc: SourceDoc, catalog: Catalog): RequestCheck {
   }
   const params = value.params ?? {};
   if (workflow.params) {
-    for (const issue of checkAgainstSchema(workflow.params, params)) {
-      problems.push(doc.problem(["params", ...issue.path], issue.message.replace(/^document\b/, "params"), issue.which));
+    for (const issue of checkAgainstSchema(workflow.params, params, { root: "params" })) {
+      problems.push(doc.problem(["params", ...issue.path], issue.message, issue.which));
     }
   } else if (typeof params === "object" && params !== null && Object.keys(params).length > 0) {
     problems.push(doc.problem(["params"], `workflow "${name}" takes no params`));

@@ -129,10 +129,10 @@ export function checkWorkflow(doc: SourceDoc, registry: ActionRegistry, opts: { 
       at([...base, "uses"], `unknown action "${uses}"${hint ? `; did you mean "${hint}"?` : ""}`);
     } else {
       const input = isObject(withValue) ? withValue : {};
-      for (const issue of checkAgainstSchema(action.input, input, { allowExpressions: true })) {
+      for (const issue of checkAgainstSchema(action.input, input, { allowExpressions: true, root: "with" })) {
         const path = withValue === undefined ? [...base, "uses"] : [...base, "with", ...issue.path];
         const which = withValue === undefined ? "value" : issue.which;
-        at(path, `${action.name}: ${issue.message.replace(/\bdocument\b/, "with")}`, which);
+        at(path, `${action.name}: ${issue.message}`, which);
       }
     }
     checkExpressions(withValue, [...base, "with"], readable, context);

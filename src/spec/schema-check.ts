@@ -13,7 +13,8 @@ import { closest } from "./suggest.js";
 // ajv-formats is CommonJS; under NodeNext its default export arrives wrapped.
 const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
 
-const ajv = new Ajv({ allErrors: true, strict: false, allowUnionTypes: true });
+// verbose: errors carry their parent schema, which "did you mean" needs for unknown keys.
+const ajv = new Ajv({ allErrors: true, strict: false, allowUnionTypes: true, verbose: true });
 addFormats(ajv);
 
 const cache = new Map<string, ValidateFunction>();
@@ -68,10 +69,11 @@ function valueAt(data: unknown, path: PathSegment[]): unknown {
   return cur;
 }
 
-const label = (path: PathSegment[]): string => (path.length ? path.join(".") : "document");
+const label = (path: PathSegment[], root: string): string =>
+  [root, ...path].filter((x) => x !== "").join(".") || "document";
 
-function describe(e: ErrorObject, path: PathSegment[]): SchemaIssue {
-  const where = label(path);
+function describe(e: ErrorObject, path: PathSegment[], root: string): SchemaIssue {
+  const where = label(path, root);
   switch (e.keyword) {
     case "additionalProperties": {
       const key = String((e.params as { additionalProperty: string }).additionalProperty);
@@ -119,6 +121,8 @@ function describe(e: ErrorObject, path: PathSegment[]): SchemaIssue {
 export interface CheckOptions {
   /** Skip errors on values that hold a `${{ … }}` expression (their type is known only at run time). */
   allowExpressions?: boolean;
+  /** How messages name the validated value's root (default "document"). */
+  root?: string;
 }
 
 /** Validate `data` against `schema`; each error becomes an issue with the path of the node to blame. */
@@ -135,7 +139,7 @@ export function checkAgainstSchema(schema: JsonSchema, data: unknown, opts: Chec
       const v = valueAt(data, path);
       if (typeof v === "string" && hasExpression(v)) continue;
     }
-    const issue = describe(e, path);
+    const issue = describe(e, path, opts.root ?? "");
     const key = `${issue.path.join("\u0000")}|${issue.message}`;
     if (!seen.has(key)) {
       seen.add(key);

@@ -93,8 +93,12 @@ export function parseSource(file: string, input: Uint8Array | string): ParseResu
   const pos = (offset: number): { line: number; col: number } => lines.linePos(offset);
 
   const problems: Problem[] = [];
+  const reported = new Set<string>();
   for (const err of doc.errors) {
     const at = err.linePos?.[0] ?? pos(err.pos[0]);
+    // One syntax error tends to trip several parser rules at the same spot; the first says it.
+    if (reported.has(`${at.line}:${at.col}`)) continue;
+    reported.add(`${at.line}:${at.col}`);
     const message =
       err.code === "DUPLICATE_KEY"
         ? "duplicate key: each key may appear once in a mapping"
@@ -103,17 +107,24 @@ export function parseSource(file: string, input: Uint8Array | string): ParseResu
           : `malformed YAML: ${err.message.split(" at line")[0]}`;
     problems.push({ file, line: at.line, col: at.col, message });
   }
+  let aliases = 0;
+  let firstAlias: { line: number; col: number; name: string } | undefined;
   visit(doc, {
     Alias(_key, node) {
-      const at = pos(node.range?.[0] ?? 0);
-      problems.push({
-        file,
-        line: at.line,
-        col: at.col,
-        message: `YAML alias *${node.source} is not allowed: write the value out in full`,
-      });
+      aliases++;
+      firstAlias ??= { ...pos(node.range?.[0] ?? 0), name: node.source };
     },
   });
+  if (firstAlias) {
+    // One problem per file, not per alias: an alias bomb must not become an output bomb.
+    const more = aliases > 1 ? ` (${aliases - 1} more alias${aliases > 2 ? "es" : ""} in this file)` : "";
+    problems.push({
+      file,
+      line: firstAlias.line,
+      col: firstAlias.col,
+      message: `YAML alias *${firstAlias.name} is not allowed: write the value out in full${more}`,
+    });
+  }
   if (problems.length > 0) return { ok: false, problems };
 
   if (!isMap(doc.contents)) {

@@ -1,0 +1,135 @@
+/**
+ * Every error class validation knows, each against a real file in
+ * test/fixtures/spec/, asserting the exact line and column of the offending node.
+ */
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import { defaultRegistry } from "../../../src/actions/index.js";
+import { formatProblem } from "../../../src/spec/problems.js";
+import { validatePaths } from "../../../src/spec/validate-files.js";
+
+const FIXTURES = path.resolve(import.meta.dirname, "../../fixtures/spec");
+
+async function problemsOf(file: string): Promise<string[]> {
+  const reports = await validatePaths([file], {
+    registry: defaultRegistry(),
+    cwd: FIXTURES,
+    workflowsDir: "repo/workflows",
+  });
+  return reports.flatMap((r) => r.problems).map(formatProblem).sort();
+}
+
+/** [fixture, expected `file:line:col: message` lines (each a prefix of the real line)] */
+const CASES: [string, string[]][] = [
+  ["bad/unknown-keys.yaml", [
+    'bad/unknown-keys.yaml:4:1: unknown key "descripton" in document; did you mean "description"?',
+    'bad/unknown-keys.yaml:8:5: unknown key "neds" in steps.0; did you mean "needs"?',
+  ]],
+  ["bad/wrong-types.yaml", [
+    "bad/wrong-types.yaml:4:10: timeout must be string",
+    "bad/wrong-types.yaml:8:12: steps.0.needs must be array",
+    "bad/wrong-types.yaml:9:24: steps.0.retry.attempts must be integer",
+  ]],
+  ["bad/duplicate-ids.yaml", ['bad/duplicate-ids.yaml:9:9: duplicate step id "build"']],
+  ["bad/missing-needs.yaml", [
+    'bad/missing-needs.yaml:9:22: step "deploy" needs unknown step "prepair"; did you mean "prepare"?',
+    'bad/missing-needs.yaml:9:31: step "deploy" needs unknown step "verify"',
+  ]],
+  ["bad/cycle.yaml", ["bad/cycle.yaml:10:12: dependency cycle: a -> b -> c -> a"]],
+  ["bad/unknown-action.yaml", [
+    'bad/unknown-action.yaml:6:11: unknown action "nop"; did you mean "noop"?',
+    'bad/unknown-action.yaml:8:11: unknown action "kubernetes.apply"',
+  ]],
+  ["bad/bad-with.yaml", [
+    'bad/bad-with.yaml:12:17: sleep: with.duration is not a duration',
+    'bad/bad-with.yaml:15:22: log: with.message must be string',
+    'bad/bad-with.yaml:15:33: log: with.level must be one of: "info", "warn", "error"',
+    'bad/bad-with.yaml:8:7: log: missing required key "message" in with',
+    'bad/bad-with.yaml:8:7: log: unknown key "mesage" in with; did you mean "message"?',
+  ]],
+  ["bad/undeclared-dependency.yaml", [
+    'bad/undeclared-dependency.yaml:14:22: ${{ steps.first.outputs.message }}: step "second" reads step "first", which it does not depend on',
+    'bad/undeclared-dependency.yaml:19:16: ${{ steps.first.outputs.message }}: step "third" reads step "first", which it does not depend on',
+    'bad/undeclared-dependency.yaml:24:16: ${{ params.whom }} reads undeclared parameter "whom"; did you mean "who"?',
+    'bad/undeclared-dependency.yaml:24:16: ${{ steps.ghost.outputs.x }} reads unknown step "ghost"',
+    'bad/undeclared-dependency.yaml:24:16: ${{ steps.third.outputs.nope }}: action log has no output "nope"',
+    'bad/undeclared-dependency.yaml:28:16: invalid expression: unknown expression root "env"',
+  ]],
+  ["bad/retry-and-name.yaml", [
+    'bad/retry-and-name.yaml:3:7: workflow name "something-else" must match its file name "retry-and-name"',
+    'bad/retry-and-name.yaml:9:21: unknown error class "timout"; did you mean "timeout"?',
+  ]],
+  ["bad/malformed.yaml", ["bad/malformed.yaml:8:3: malformed YAML:"]],
+  ["bad/duplicate-keys.yaml", ["bad/duplicate-keys.yaml:6:1: duplicate key"]],
+  ["bad/alias.yaml", ["bad/alias.yaml:6:9: YAML alias *why is not allowed"]],
+  ["bad/alias-bomb.yaml", ["bad/alias-bomb.yaml:6:10: YAML alias *x0 is not allowed: write the value out in full (81 more aliases in this file)"]],
+  ["bad/latin1.yaml", ["bad/latin1.yaml:4:13: invalid UTF-8 byte 0xe9"]],
+  ["bad/list.yaml", ["bad/list.yaml:1:1: the document is a list"]],
+  ["bad/scalar.yaml", ["bad/scalar.yaml:1:1: the document is a scalar"]],
+  ["bad/empty.yaml", ["bad/empty.yaml:1:1: file is empty"]],
+  ["bad/comment-only.yaml", ["bad/comment-only.yaml:1:1: file is empty"]],
+  ["bad/two-documents.yaml", ["bad/two-documents.yaml:3:1: more than one YAML document"]],
+  ["bad/unknown-kind.yaml", ['bad/unknown-kind.yaml:2:7: unknown kind "Pipeline"']],
+  ["repo/requests/unknown-workflow.yaml", ['repo/requests/unknown-workflow.yaml:4:11: unknown workflow "gret"; did you mean "greet"?']],
+  ["repo/requests/bad-params.yaml", [
+    "repo/requests/bad-params.yaml:6:9: params.name does not match the pattern ^[a-z]+$",
+    "repo/requests/bad-params.yaml:7:10: params.times must be <= 3",
+    'repo/requests/bad-params.yaml:8:3: unknown key "colour" in params',
+  ]],
+  ["repo/requests/unknown-key.yaml", [
+    'repo/requests/unknown-key.yaml:1:1: missing required key "name" in params',
+    'repo/requests/unknown-key.yaml:5:1: unknown key "parmas" in document; did you mean "params"?',
+  ]],
+];
+
+describe("validate reports each error class at the offending node", () => {
+  it.each(CASES)("%s", async (file, expected) => {
+    const got = await problemsOf(file);
+    expect(got).toHaveLength(expected.length);
+    expected.sort().forEach((prefix, i) => expect(got[i]!.startsWith(prefix), `${got[i]} should start with ${prefix}`).toBe(true));
+  });
+
+  it("accepts the valid fixtures", async () => {
+    expect(await problemsOf("repo/workflows")).toEqual([]);
+    expect(await problemsOf("repo/requests/valid.yaml")).toEqual([]);
+  });
+
+  it("refuses a file over 1 MiB without reading it whole", async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "cl-big-"));
+    const file = path.join(dir, "big.yaml");
+    const text = `apiVersion: clutch-luigi/v1\nkind: Request\nreason: "${"x".repeat(1024 * 1024)}"\n`;
+    writeFileSync(file, text);
+    const reports = await validatePaths([file], { registry: defaultRegistry(), cwd: dir });
+    expect(reports[0]!.problems.map(formatProblem)).toEqual([
+      `big.yaml:1:1: file is ${Buffer.byteLength(text)} bytes; the limit is 1048576 bytes (1 MiB)`,
+    ]);
+  });
+
+  it("rejects an alias bomb before expanding it", async () => {
+    const before = process.memoryUsage().heapUsed;
+    await problemsOf("bad/alias-bomb.yaml");
+    // Expanded, the bomb is 9^10 strings; rejected up front it costs next to nothing.
+    expect(process.memoryUsage().heapUsed - before).toBeLessThan(64 * 1024 * 1024);
+  });
+
+  it("names paths that match nothing", async () => {
+    const reports = await validatePaths(["nope.yaml", "repo/**/*.yml"], { registry: defaultRegistry(), cwd: FIXTURES });
+    expect(reports.map((r) => r.problems[0]!.message)).toEqual([
+      "no such file, or no YAML files there",
+      "no such file, or no YAML files there",
+    ]);
+  });
+
+  it("expands globs relative to the working directory", async () => {
+    const reports = await validatePaths(["repo/**/*.yaml"], { registry: defaultRegistry(), cwd: FIXTURES });
+    expect(reports.map((r) => r.file).sort()).toEqual([
+      "repo/requests/bad-params.yaml",
+      "repo/requests/unknown-key.yaml",
+      "repo/requests/unknown-workflow.yaml",
+      "repo/requests/valid.yaml",
+      "repo/workflows/greet.yaml",
+    ]);
+  });
+});
