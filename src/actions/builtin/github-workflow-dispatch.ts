@@ -1,0 +1,143 @@
+import { DURATION_PATTERN, parseDuration } from "../../spec/duration.js";
+import { ActionError, type Action, type StepContext } from "../types.js";
+import { githubError, githubOf, pause, splitRepository, type GitHubRequester } from "./github-client.js";
+
+export interface WorkflowDispatchInput {
+  repository: string;
+  /** Workflow file name (`deploy.yml`) or numeric id. */
+  workflow: string | number;
+  ref: string;
+  inputs?: Record<string, string | number | boolean>;
+  /** Wait for the run's conclusion (default true). */
+  wait?: boolean;
+  /** Between status polls (default 10s). */
+  pollInterval?: string;
+}
+
+export interface WorkflowDispatchOutput {
+  runId: number;
+  htmlUrl: string;
+  status: string;
+  conclusion: string | null;
+}
+
+interface WorkflowRun {
+  id: number;
+  html_url: string;
+  status: string | null;
+  conclusion: string | null;
+  created_at: string;
+}
+
+export const githubWorkflowDispatch: Action<WorkflowDispatchInput, WorkflowDispatchOutput> = {
+  name: "github.workflow-dispatch",
+  description: "Starts a GitHub Actions workflow with inputs and (by default) waits for its conclusion.",
+  input: {
+    type: "object",
+    additionalProperties: false,
+    required: ["repository", "workflow", "ref"],
+    properties: {
+      repository: { type: "string", pattern: "^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$" },
+      workflow: { oneOf: [{ type: "string", pattern: "^[A-Za-z0-9_.-]+\\.ya?ml$" }, { type: "integer", minimum: 1 }] },
+      ref: { type: "string", minLength: 1, maxLength: 255, pattern: "^[^\\u0000-\\u001f ~^:?*\\[\\\\]+$" },
+      // GitHub caps a dispatch at 25 inputs.
+      inputs: { type: "object", maxProperties: 25, additionalProperties: { type: ["string", "number", "boolean"] } },
+      wait: { type: "boolean" },
+      pollInterval: { type: "string", pattern: DURATION_PATTERN },
+    },
+  },
+  output: {
+    type: "object",
+    required: ["runId", "htmlUrl", "status", "conclusion"],
+    properties: {
+      runId: { type: "integer" },
+      htmlUrl: { type: "string" },
+      status: { type: "string" },
+      conclusion: { type: ["string", "null"] },
+    },
+  },
+  errorCodes: ["workflow-failed", "workflow-not-found"],
+  async run(input, ctx) {
+    const gh = githubOf(ctx);
+    const { owner, repo } = splitRepository(input.repository);
+    const where = `dispatch ${input.repository}/${input.workflow}@${input.ref}`;
+    const dispatchedAt = Date.now();
+    let runId: number | undefined;
+    let htmlUrl = "";
+    try {
+      const res = await gh.request("POST /repos/{owner}/{repo}/actions/workflows/{workflow_id}/dispatches", {
+        owner,
+        repo,
+        workflow_id: input.workflow,
+        ref: input.ref,
+        inputs: Object.fromEntries(Object.entries(input.inputs ?? {}).map(([k, v]) => [k, String(v)])),
+        return_run_details: true,
+        request: { signal: ctx.signal },
+      });
+      const data = res.data as { workflow_run_id?: number; html_url?: string } | undefined;
+      if (res.status === 200 && typeof data?.workflow_run_id === "number") {
+        runId = data.workflow_run_id;
+        htmlUrl = data.html_url ?? "";
+      }
+    } catch (e) {
+      throw githubError(e, where, ctx);
+    }
+    // Servers without `return_run_details` answer 204: find the run we just started.
+    if (runId === undefined) {
+      const found = await findDispatchedRun(gh, ctx, { owner, repo, workflow: input.workflow, ref: input.ref, since: dispatchedAt }, where);
+      runId = found.id;
+      htmlUrl = found.html_url;
+    }
+    const id: number = runId;
+    ctx.log.info(`dispatched ${input.repository} ${input.workflow} run ${id}`, { runId: id, htmlUrl });
+    if (input.wait === false) return { runId: id, htmlUrl, status: "queued", conclusion: null };
+
+    const interval = parseDuration(input.pollInterval ?? "10s");
+    for (;;) {
+      let run: WorkflowRun;
+      try {
+        run = (await gh.request("GET /repos/{owner}/{repo}/actions/runs/{run_id}", { owner, repo, run_id: id, request: { signal: ctx.signal } })).data as WorkflowRun;
+      } catch (e) {
+        throw githubError(e, `poll run ${id}`, ctx);
+      }
+      if (run.status === "completed") {
+        const out = { runId: id, htmlUrl: run.html_url || htmlUrl, status: "completed", conclusion: run.conclusion };
+        if (run.conclusion !== "success" && run.conclusion !== "skipped" && run.conclusion !== "neutral") {
+          throw new ActionError("workflow-failed", `workflow run ${id} concluded ${run.conclusion ?? "without a conclusion"}: ${out.htmlUrl}`);
+        }
+        return out;
+      }
+      await pause(interval, ctx.signal);
+    }
+  },
+};
+
+async function findDispatchedRun(
+  gh: GitHubRequester,
+  ctx: StepContext,
+  q: { owner: string; repo: string; workflow: string | number; ref: string; since: number },
+  where: string,
+): Promise<WorkflowRun> {
+  // Runs appear a few seconds after the dispatch; allow for clock skew with GitHub.
+  const since = new Date(q.since - 60_000).toISOString();
+  for (let i = 0; i < 10; i++) {
+    try {
+      const res = await gh.request("GET /repos/{owner}/{repo}/actions/workflows/{workflow_id}/runs", {
+        owner: q.owner,
+        repo: q.repo,
+        workflow_id: q.workflow,
+        event: "workflow_dispatch",
+        branch: q.ref,
+        created: `>=${since}`,
+        per_page: 10,
+        request: { signal: ctx.signal },
+      });
+      const runs = ((res.data as { workflow_runs?: WorkflowRun[] }).workflow_runs ?? []).sort((a, b) => b.created_at.localeCompare(a.created_at));
+      if (runs[0]) return runs[0];
+    } catch (e) {
+      throw githubError(e, where, ctx);
+    }
+    await pause(2000, ctx.signal);
+  }
+  throw new ActionError("workflow-not-found", `${where}: the dispatched run did not appear`);
+}

@@ -1,0 +1,3 @@
+export * from "./types.js";
+export { loadServerConfig, parseServerConfig, ServerConfigError, type LoadServerConfigOptions } from "./load.js";
+export { substituteEnvRefs } from "./env-refs.js";

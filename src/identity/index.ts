@@ -1,0 +1,4 @@
+export * from "./keys.js";
+export * from "./step-token.js";
+export * from "./oidc.js";
+export { createSigner } from "./signer.js";
