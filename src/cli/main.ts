@@ -9,6 +9,7 @@ const COMMANDS: Record<string, () => Promise<{ command: Command }>> = {
   validate: () => import("./commands/validate.js"),
   plan: () => import("./commands/plan.js"),
   schema: () => import("./commands/schema.js"),
+  demo: () => import("./commands/demo.js"),
 };
 
 async function help(io: CliIO): Promise<void> {

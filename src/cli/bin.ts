@@ -1,16 +1,15 @@
 #!/usr/bin/env node
-// The installed command runs the compiled CLI (built by `npm ci` through `prepare`).
-import { main } from "../dist/cli/main.js";
+// The installed `clutch-luigi` command (built to dist/ by `npm ci` through `prepare`).
+import { main } from "./main.js";
 
 const controller = new AbortController();
-for (const sig of ["SIGINT", "SIGTERM"]) {
+for (const sig of ["SIGINT", "SIGTERM"] as const) {
   process.once(sig, () => controller.abort(new Error(`received ${sig}`)));
 }
-const code = await main(process.argv.slice(2), {
+process.exitCode = await main(process.argv.slice(2), {
   stdout: process.stdout,
   stderr: process.stderr,
   cwd: process.cwd(),
   env: process.env,
   signal: controller.signal,
 });
-process.exitCode = code;
