@@ -1,0 +1,70 @@
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { GITHUB_ACTIONS_ISSUER } from "../config/types.js";
+import type { CallerIdentity, OidcVerifier } from "../identity/oidc.js";
+import { authenticate } from "./auth.js";
+import { BodyError, readJsonBody, sendJson } from "./http.js";
+
+export const GITHUB_ACTIONS_CALLBACK_PATH = "/api/callbacks/github-actions";
+
+/** What a dispatched workflow reports back. `caller` proves which repository and workflow sent it. */
+export interface GitHubActionsCallback {
+  caller: CallerIdentity;
+  /** The Clutch Luigi run and step that dispatched the workflow. */
+  runId: string;
+  stepId: string;
+  /** GitHub's own run id (`github.run_id`), to match against the dispatch. */
+  workflowRunId?: number;
+  status: "success" | "failure" | "cancelled";
+  outputs: Record<string, string>;
+}
+
+/** Returns false when the callback names no step awaiting it (answered 404). */
+export type CallbackDelivery = (callback: GitHubActionsCallback) => Promise<boolean>;
+
+const ID = /^[A-Za-z0-9_.-]{1,100}$/;
+
+function parse(body: unknown): Omit<GitHubActionsCallback, "caller"> | string {
+  if (!body || typeof body !== "object" || Array.isArray(body)) return "the body must be a JSON object";
+  const b = body as Record<string, unknown>;
+  if (typeof b.runId !== "string" || !ID.test(b.runId)) return "runId: expected an id";
+  if (typeof b.stepId !== "string" || !ID.test(b.stepId)) return "stepId: expected an id";
+  if (b.status !== "success" && b.status !== "failure" && b.status !== "cancelled") return "status: expected success, failure or cancelled";
+  if (b.workflowRunId !== undefined && (!Number.isSafeInteger(b.workflowRunId) || (b.workflowRunId as number) < 1)) return "workflowRunId: expected a positive integer";
+  const outputs: Record<string, string> = {};
+  if (b.outputs !== undefined) {
+    if (!b.outputs || typeof b.outputs !== "object" || Array.isArray(b.outputs)) return "outputs: expected an object of strings";
+    for (const [k, v] of Object.entries(b.outputs)) {
+      if (!/^[A-Za-z_][A-Za-z0-9_-]{0,99}$/.test(k) || typeof v !== "string") return `outputs.${k}: expected a string under a plain name`;
+      outputs[k] = v;
+    }
+  }
+  return {
+    runId: b.runId,
+    stepId: b.stepId,
+    ...(b.workflowRunId !== undefined ? { workflowRunId: b.workflowRunId as number } : {}),
+    status: b.status,
+    outputs,
+  };
+}
+
+/** POST /api/callbacks/github-actions — a dispatched workflow reports, authenticated by its own OIDC token. */
+export function githubActionsCallbackHandler(options: { verifier: OidcVerifier; deliver: CallbackDelivery }) {
+  return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const caller = await authenticate(options.verifier, req, res, GITHUB_ACTIONS_CALLBACK_PATH);
+    if (!caller) return;
+    // Other trusted issuers may read run status, but only GitHub Actions reports workflow results.
+    if (caller.issuer !== GITHUB_ACTIONS_ISSUER) return sendJson(res, 403, { error: "only GitHub Actions tokens may call back" });
+    let body: unknown;
+    try {
+      body = await readJsonBody(req);
+    } catch (e) {
+      if (e instanceof BodyError) return sendJson(res, e.status, { error: e.message });
+      throw e;
+    }
+    const parsed = parse(body);
+    if (typeof parsed === "string") return sendJson(res, 400, { error: parsed });
+    const accepted = await options.deliver({ caller, ...parsed });
+    if (!accepted) return sendJson(res, 404, { error: "no step is waiting for this callback" });
+    sendJson(res, 202, { accepted: true });
+  };
+}
