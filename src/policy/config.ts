@@ -1,0 +1,160 @@
+/**
+ * The policy settings of `.github/clutch-luigi.yml`: validation against the
+ * JSON Schema, defaults, and merging over organisation-wide defaults. An
+ * invalid config never falls back to permissive defaults: the caller gets
+ * errors and the verdict blocks.
+ */
+import { Ajv, type ErrorObject } from "ajv";
+import { CONFIG_SCHEMA } from "./config-schema.js";
+import { compilePattern, type CompiledPattern } from "./pattern.js";
+
+export type StaleApprovals = "keep" | "dismiss" | "content";
+export type Weekday = "mon" | "tue" | "wed" | "thu" | "fri" | "sat" | "sun";
+
+export interface ApprovalRuleConfig {
+  minApprovals?: number;
+  from?: string[];
+}
+
+export interface FreezeWindow {
+  name?: string;
+  timeZone?: string;
+  from?: string;
+  to?: string;
+  weekly?: { days: Weekday[]; from?: string; to?: string };
+  workflows?: string[];
+}
+
+export interface PolicyConfigInput {
+  minApprovals?: number;
+  staleApprovals?: StaleApprovals;
+  botsMayRequest?: boolean | string[];
+  machineUsers?: string[];
+  paths?: { pattern: string; minApprovals?: number; from?: string[] }[];
+  workflows?: Record<string, ApprovalRuleConfig>;
+  freeze?: FreezeWindow[];
+  breakGlass?: false | { label?: string; requireReason?: boolean; minApprovals?: number; allowDuringFreeze?: boolean };
+  vetoTeams?: string[];
+  controlPlane?: { paths?: string[]; owners?: string[]; minApprovals?: number; allowWithRequests?: boolean };
+}
+
+/** The config with every default filled in and path patterns compiled. */
+export interface PolicyConfig {
+  minApprovals: number;
+  staleApprovals: StaleApprovals;
+  botsMayRequest: boolean | string[];
+  machineUsers: string[];
+  paths: { pattern: string; minApprovals: number; from: string[]; matcher: CompiledPattern }[];
+  workflows: Record<string, ApprovalRuleConfig>;
+  freeze: FreezeWindow[];
+  breakGlass: { enabled: boolean; label: string; requireReason: boolean; minApprovals: number | null; allowDuringFreeze: boolean };
+  vetoTeams: string[];
+  controlPlane: { paths: string[]; matchers: CompiledPattern[]; owners: string[]; minApprovals: number; allowWithRequests: boolean };
+}
+
+export const DEFAULT_CONTROL_PLANE_PATHS = ["/workflows/", "/.github/"];
+
+const ajv = new Ajv({ allErrors: true, strict: false });
+const validate = ajv.compile(CONFIG_SCHEMA);
+
+export type ConfigResult = { ok: true; config: PolicyConfig } | { ok: false; errors: string[] };
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+/**
+ * Repository settings over organisation defaults, as Probot's `context.config()`
+ * layers them: objects merge key by key, anything else (arrays included) is
+ * replaced by the repository's value.
+ */
+export function mergeConfig(orgDefaults: unknown, repo: unknown): unknown {
+  if (repo === undefined || repo === null) return orgDefaults ?? {};
+  if (orgDefaults === undefined || orgDefaults === null) return repo;
+  if (!isPlainObject(orgDefaults) || !isPlainObject(repo)) return repo;
+  const out: Record<string, unknown> = { ...orgDefaults };
+  for (const [k, v] of Object.entries(repo)) out[k] = k in out ? mergeConfig(out[k], v) : v;
+  return out;
+}
+
+function formatError(e: ErrorObject): string {
+  const where = e.instancePath ? e.instancePath.slice(1).replace(/\//g, ".") : "(top level)";
+  if (e.keyword === "additionalProperties") {
+    return `${where}: unknown setting "${(e.params as { additionalProperty: string }).additionalProperty}"`;
+  }
+  if (e.keyword === "enum") {
+    return `${where}: must be one of ${(e.params as { allowedValues: unknown[] }).allowedValues.map((v) => JSON.stringify(v)).join(", ")}`;
+  }
+  return `${where}: ${e.message ?? "is invalid"}`;
+}
+
+function validTimeZone(tz: string): boolean {
+  try {
+    new Intl.DateTimeFormat("en-US", { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Validates and completes a config. `undefined`/`null` (no file) means all defaults. */
+export function loadPolicyConfig(input: unknown): ConfigResult {
+  const raw = input ?? {};
+  if (!validate(raw)) {
+    // oneOf failures repeat their branches' errors; keep the messages a human can act on.
+    const errors = [...new Set((validate.errors ?? []).filter((e) => e.keyword !== "oneOf" && e.keyword !== "not" && e.keyword !== "const").map(formatError))];
+    return { ok: false, errors: errors.length > 0 ? errors : ["config does not match the schema"] };
+  }
+  const c = raw as PolicyConfigInput;
+  const errors: string[] = [];
+  const paths: PolicyConfig["paths"] = [];
+  (c.paths ?? []).forEach((p, i) => {
+    const m = compilePattern(p.pattern);
+    if (typeof m === "string") errors.push(`paths.${i}.pattern: ${m}`);
+    else paths.push({ pattern: p.pattern, minApprovals: p.minApprovals ?? 1, from: p.from ?? [], matcher: m });
+  });
+  (c.freeze ?? []).forEach((w, i) => {
+    if (w.timeZone !== undefined && !validTimeZone(w.timeZone)) errors.push(`freeze.${i}.timeZone: unknown time zone "${w.timeZone}"`);
+    if (w.from !== undefined && w.to !== undefined && Number.isNaN(Date.parse(w.from.slice(0, 10)))) errors.push(`freeze.${i}.from: not a date`);
+    if (w.to !== undefined && Number.isNaN(Date.parse(w.to.slice(0, 10)))) errors.push(`freeze.${i}.to: not a date`);
+  });
+  const cpPaths = c.controlPlane?.paths ?? DEFAULT_CONTROL_PLANE_PATHS;
+  const cpMatchers: CompiledPattern[] = [];
+  cpPaths.forEach((p, i) => {
+    const m = compilePattern(p);
+    if (typeof m === "string") errors.push(`controlPlane.paths.${i}: ${m}`);
+    else cpMatchers.push(m);
+  });
+  if (errors.length > 0) return { ok: false, errors };
+  const bg = c.breakGlass;
+  return {
+    ok: true,
+    config: {
+      minApprovals: c.minApprovals ?? 1,
+      staleApprovals: c.staleApprovals ?? "content",
+      botsMayRequest: c.botsMayRequest ?? false,
+      machineUsers: c.machineUsers ?? [],
+      paths,
+      workflows: c.workflows ?? {},
+      freeze: c.freeze ?? [],
+      breakGlass:
+        bg === false
+          ? { enabled: false, label: "break-glass", requireReason: true, minApprovals: null, allowDuringFreeze: false }
+          : {
+              enabled: true,
+              label: bg?.label ?? "break-glass",
+              requireReason: bg?.requireReason ?? true,
+              minApprovals: bg?.minApprovals ?? null,
+              allowDuringFreeze: bg?.allowDuringFreeze ?? true,
+            },
+      vetoTeams: c.vetoTeams ?? [],
+      controlPlane: {
+        paths: cpPaths,
+        matchers: cpMatchers,
+        owners: c.controlPlane?.owners ?? [],
+        minApprovals: c.controlPlane?.minApprovals ?? 1,
+        allowWithRequests: c.controlPlane?.allowWithRequests ?? false,
+      },
+    },
+  };
+}

@@ -1,0 +1,100 @@
+/**
+ * Shape check of a facts snapshot, so a malformed one (hand-written for the
+ * CLI, or a broken adapter) gets a blocking verdict with a clear message
+ * instead of a crash or, worse, an approval.
+ */
+import { Ajv, type ErrorObject } from "ajv";
+import type { JsonSchema } from "../spec/types.js";
+
+const actor: JsonSchema = {
+  type: "object",
+  required: ["login", "type"],
+  properties: { login: { type: "string", minLength: 1 }, type: { type: "string" } },
+};
+
+const dateTime = "^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}(:\\d{2}(\\.\\d+)?)?(Z|[+-]\\d{2}:\\d{2})$";
+
+export const FACTS_SCHEMA: JsonSchema = {
+  type: "object",
+  required: ["repository", "author", "headSha", "files", "reviews", "teams"],
+  properties: {
+    repository: { type: "string", pattern: "^[^/\\s]+/[^/\\s]+$" },
+    author: actor,
+    headSha: { type: "string", minLength: 1 },
+    files: {
+      type: "array",
+      items: {
+        type: "object",
+        required: ["path", "status"],
+        properties: {
+          path: { type: "string", minLength: 1 },
+          status: { enum: ["added", "removed", "modified", "renamed", "copied", "changed", "unchanged"] },
+          previousPath: { type: "string", minLength: 1 },
+          sha: { type: ["string", "null"] },
+        },
+      },
+    },
+    reviews: {
+      type: "array",
+      items: {
+        type: "object",
+        required: ["id", "user", "state", "commitId", "submittedAt"],
+        properties: {
+          id: { type: "integer" },
+          user: actor,
+          state: { enum: ["APPROVED", "CHANGES_REQUESTED", "COMMENTED", "DISMISSED", "PENDING"] },
+          commitId: { type: "string", minLength: 1 },
+          submittedAt: { type: "string", pattern: dateTime },
+        },
+      },
+    },
+    teams: { type: "object", additionalProperties: { type: "array", items: { type: "string" } } },
+    codeowners: { type: ["string", "null"] },
+    codeownersPath: { type: "string" },
+    workflows: {
+      type: "object",
+      additionalProperties: {
+        type: "object",
+        properties: {
+          approval: {
+            type: "object",
+            properties: {
+              minApprovals: { type: "integer", minimum: 1 },
+              from: { type: "array", items: { type: "string" } },
+            },
+          },
+        },
+      },
+    },
+    labels: { type: "array", items: { type: "string" } },
+    body: { type: ["string", "null"] },
+    requests: {
+      type: "array",
+      items: {
+        type: "object",
+        required: ["path", "workflow"],
+        properties: { path: { type: "string" }, workflow: { type: "string" } },
+      },
+    },
+    reviewedContent: {
+      type: "object",
+      additionalProperties: { type: "object", additionalProperties: { type: ["string", "null"] } },
+    },
+    emails: { type: "object", additionalProperties: { type: "string" } },
+    now: { type: "string", pattern: dateTime },
+  },
+};
+
+const ajv = new Ajv({ allErrors: true, strict: false, allowUnionTypes: true });
+const validate = ajv.compile(FACTS_SCHEMA);
+
+function format(e: ErrorObject): string {
+  const where = e.instancePath ? e.instancePath.slice(1).replace(/\//g, ".") : "facts";
+  return `${where}: ${e.message ?? "is invalid"}`;
+}
+
+/** Problems with a facts snapshot; empty when it is usable. */
+export function checkFacts(facts: unknown): string[] {
+  if (validate(facts)) return [];
+  return [...new Set((validate.errors ?? []).map(format))];
+}

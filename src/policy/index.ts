@@ -1,0 +1,21 @@
+/** Public API of the policy core: pure functions over the facts snapshot. */
+export {
+  CODEOWNERS_LOCATIONS,
+  CODEOWNERS_MAX_BYTES,
+  compileCodeowners,
+  findCodeownersPath,
+  parseOwner,
+  type CodeownersError,
+  type CodeownersMatcher,
+  type CodeownersRule,
+  type Owner,
+  type OwnerMatch,
+} from "./codeowners.js";
+export { compilePattern, type CompiledPattern } from "./pattern.js";
+export { loadPolicyConfig, mergeConfig, type PolicyConfig, type PolicyConfigInput, type ConfigResult } from "./config.js";
+export { CONFIG_SCHEMA } from "./config-schema.js";
+export { checkFacts, FACTS_SCHEMA } from "./facts-schema.js";
+export type { Actor, ChangedFile, PolicyFacts, RequestRef, Review, ReviewState, WorkflowApprovalInfo } from "./facts.js";
+export { activeFreezes, isFreezeActive } from "./freeze.js";
+export { assessReviews, changedSince, isBotActor, latestReviews } from "./reviews.js";
+export { evaluatePolicy, parseBreakGlassReason, type Blocker, type MissingApproval, type RequirementResult, type Verdict } from "./verdict.js";
