@@ -88,6 +88,13 @@ function formatError(e: ErrorObject): string {
   return `${where}: ${e.message ?? "is invalid"}`;
 }
 
+function oneOfHint(instancePath: string): string {
+  if (/^\/freeze\/\d+$/.test(instancePath)) return "a freeze window needs either from and to, or weekly (not both)";
+  if (instancePath === "/breakGlass") return "must be false or an object";
+  if (instancePath === "/botsMayRequest") return "must be true, false or a list of logins";
+  return "does not match any allowed form";
+}
+
 function validTimeZone(tz: string): boolean {
   try {
     new Intl.DateTimeFormat("en-US", { timeZone: tz });
@@ -101,8 +108,14 @@ function validTimeZone(tz: string): boolean {
 export function loadPolicyConfig(input: unknown): ConfigResult {
   const raw = input ?? {};
   if (!validate(raw)) {
-    // oneOf failures repeat their branches' errors; keep the messages a human can act on.
-    const errors = [...new Set((validate.errors ?? []).filter((e) => e.keyword !== "oneOf" && e.keyword !== "not" && e.keyword !== "const").map(formatError))];
+    // oneOf failures repeat their branches' errors; keep the messages a human can act on,
+    // and speak for a oneOf only where nothing more specific was said about that place.
+    const all = validate.errors ?? [];
+    const specific = all.filter((e) => e.keyword !== "oneOf" && e.keyword !== "not" && e.keyword !== "const");
+    const general = all
+      .filter((e) => e.keyword === "oneOf" && !specific.some((s) => s.instancePath.startsWith(e.instancePath)))
+      .map((e) => ({ ...e, message: oneOfHint(e.instancePath) }));
+    const errors = [...new Set([...specific, ...general].map(formatError))];
     return { ok: false, errors: errors.length > 0 ? errors : ["config does not match the schema"] };
   }
   const c = raw as PolicyConfigInput;

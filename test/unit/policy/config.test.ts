@@ -1,0 +1,61 @@
+import { readFileSync } from "node:fs";
+import { describe, expect, it } from "vitest";
+import { CONFIG_SCHEMA, loadPolicyConfig, mergeConfig } from "../../../src/policy/index.js";
+
+describe("mergeConfig (org defaults, then the repository's file on top)", () => {
+  it("merges objects key by key and replaces arrays and scalars", () => {
+    const org = { minApprovals: 2, freeze: [{ weekly: { days: ["sat"] } }], breakGlass: { label: "sev1", requireReason: true } };
+    const repo = { freeze: [{ weekly: { days: ["sun"] } }], breakGlass: { minApprovals: 1 } };
+    expect(mergeConfig(org, repo)).toEqual({
+      minApprovals: 2,
+      freeze: [{ weekly: { days: ["sun"] } }],
+      breakGlass: { label: "sev1", requireReason: true, minApprovals: 1 },
+    });
+  });
+  it("either side may be missing", () => {
+    expect(mergeConfig(undefined, { minApprovals: 3 })).toEqual({ minApprovals: 3 });
+    expect(mergeConfig({ minApprovals: 3 }, null)).toEqual({ minApprovals: 3 });
+    expect(mergeConfig(undefined, undefined)).toEqual({});
+  });
+  it("the repository may switch break-glass off entirely", () => {
+    expect(mergeConfig({ breakGlass: { label: "sev1" } }, { breakGlass: false })).toEqual({ breakGlass: false });
+  });
+});
+
+describe("loadPolicyConfig", () => {
+  it("an absent file means the documented defaults", () => {
+    const r = loadPolicyConfig(undefined);
+    if (!r.ok) throw new Error(r.errors.join("\n"));
+    expect(r.config).toMatchObject({
+      minApprovals: 1,
+      staleApprovals: "content",
+      botsMayRequest: false,
+      breakGlass: { enabled: true, label: "break-glass", requireReason: true, minApprovals: null, allowDuringFreeze: true },
+      controlPlane: { paths: ["/workflows/", "/.github/"], owners: [], minApprovals: 1, allowWithRequests: false },
+    });
+  });
+  const bad: { name: string; config: unknown; error: RegExp }[] = [
+    { name: "unknown time zone", config: { freeze: [{ weekly: { days: ["fri"] }, timeZone: "Mars/Olympus" }] }, error: /freeze\.0\.timeZone: unknown time zone "Mars\/Olympus"/ },
+    { name: "unsupported path pattern", config: { paths: [{ pattern: "/requests/[ab]/" }] }, error: /paths\.0\.pattern: character ranges/ },
+    { name: "a window with both dates and weekly", config: { freeze: [{ from: "2026-12-01", to: "2026-12-02", weekly: { days: ["fri"] } }] }, error: /freeze\.0: a freeze window needs either from and to, or weekly/ },
+    { name: "an impossible date", config: { freeze: [{ from: "2026-13-40", to: "2026-12-02" }] }, error: /freeze\.0\.from: not a date/ },
+    { name: "a bad weekday", config: { freeze: [{ weekly: { days: ["friday"] } }] }, error: /freeze\.0\.weekly\.days\.0: must be one of/ },
+    { name: "zero approvals at break-glass", config: { breakGlass: { minApprovals: 0 } }, error: /breakGlass\.minApprovals: must be >= 1/ },
+    { name: "a malformed owner", config: { vetoTeams: ["security"] }, error: /vetoTeams\.0: must match pattern/ },
+    { name: "not an object", config: "minApprovals: 2", error: /must be object/ },
+  ];
+  for (const row of bad) {
+    it(`rejects ${row.name}`, () => {
+      const r = loadPolicyConfig(row.config);
+      expect(r.ok).toBe(false);
+      if (!r.ok) expect(r.errors.join("\n")).toMatch(row.error);
+    });
+  }
+});
+
+describe("the shipped JSON Schema file", () => {
+  it("is exactly the schema the code validates with", () => {
+    const file = JSON.parse(readFileSync(new URL("../../../src/policy/schemas/clutch-luigi.schema.json", import.meta.url), "utf8"));
+    expect(file).toEqual(CONFIG_SCHEMA);
+  });
+});
