@@ -65,6 +65,12 @@ export interface Action<I = Record<string, unknown>, O = Record<string, unknown>
   output: JsonSchema;
   /** Output names whose values are secret: stored encrypted, never printed or audited. */
   secretOutputs?: string[];
+  /**
+   * For actions whose outputs depend on their input (e.g. `http.request`'s `outputs:`
+   * mapping): the output names a step with this `with` will produce, so validation can
+   * check `${{ steps.x.outputs.y }}` references. Values may still hold expressions.
+   */
+  outputNames?(input: Record<string, unknown>): string[];
   /** Error codes of this action that a `retry.on` may name, besides the built-in classes. */
   errorCodes?: string[];
   /**

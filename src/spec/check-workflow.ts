@@ -23,12 +23,15 @@ export interface WorkflowCheck {
 
 const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === "object" && !Array.isArray(v);
 
-/** Output names an action declares, or undefined when its outputs are open-ended. */
-function declaredOutputs(action: Action): string[] | undefined {
+/**
+ * Output names a step will produce, or undefined when they are open-ended: the
+ * action's fixed outputs (a closed output schema) plus any its input declares.
+ */
+function declaredOutputs(action: Action, input: unknown): string[] | undefined {
   const schema = action.output as { properties?: object; additionalProperties?: unknown };
-  if (schema.additionalProperties !== false && !schema.properties) return undefined;
-  if (schema.additionalProperties !== undefined && schema.additionalProperties !== false) return undefined;
-  return Object.keys(schema.properties ?? {});
+  const fixed = Object.keys(schema.properties ?? {});
+  if (action.outputNames) return [...fixed, ...action.outputNames(isObject(input) ? input : {})];
+  return schema.additionalProperties === false ? fixed : undefined;
 }
 
 export function checkWorkflow(doc: SourceDoc, registry: ActionRegistry, opts: { expectedName?: string } = {}): WorkflowCheck {
@@ -105,7 +108,7 @@ export function checkWorkflow(doc: SourceDoc, registry: ActionRegistry, opts: { 
         } else {
           const producer = steps.find(({ s }) => s.id === stepId)?.s;
           const action = typeof producer?.uses === "string" ? registry.get(producer.uses) : undefined;
-          const outputs = action ? declaredOutputs(action) : undefined;
+          const outputs = action ? declaredOutputs(action, producer?.with) : undefined;
           if (outputs && typeof output === "string" && !outputs.includes(output)) {
             at(path, `${shown}: action ${action!.name} has no output "${output}" (outputs: ${outputs.join(", ") || "none"})`);
           }

@@ -43,7 +43,7 @@ function lookupStatic(ref: ExpressionRef, scope: Record<string, unknown>): unkno
 }
 
 /** Substitute params/request references; leave step outputs as written. */
-function resolveStatic(value: unknown, scope: Record<string, unknown>): unknown {
+export function resolveStatic(value: unknown, scope: Record<string, unknown>): unknown {
   if (typeof value === "string") {
     if (!value.includes("${{")) return value;
     const parts = parseTemplate(value);

@@ -17,13 +17,17 @@ const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
 const ajv = new Ajv({ allErrors: true, strict: false, allowUnionTypes: true, verbose: true });
 addFormats(ajv);
 
+// A second instance fills in `default:` values, as users of a params schema expect.
+const ajvDefaults = new Ajv({ allErrors: true, strict: false, allowUnionTypes: true, verbose: true, useDefaults: true });
+addFormats(ajvDefaults);
+
 const cache = new Map<string, ValidateFunction>();
 
-export function compileSchema(schema: JsonSchema): ValidateFunction {
-  const key = JSON.stringify(schema);
+export function compileSchema(schema: JsonSchema, withDefaults = false): ValidateFunction {
+  const key = `${withDefaults ? "d" : "p"}${JSON.stringify(schema)}`;
   let fn = cache.get(key);
   if (!fn) {
-    fn = ajv.compile(schema);
+    fn = (withDefaults ? ajvDefaults : ajv).compile(schema);
     cache.set(key, fn);
   }
   return fn;
@@ -123,11 +127,13 @@ export interface CheckOptions {
   allowExpressions?: boolean;
   /** How messages name the validated value's root (default "document"). */
   root?: string;
+  /** Fill in the schema's `default:` values — this mutates `data`, so pass a copy. */
+  applyDefaults?: boolean;
 }
 
 /** Validate `data` against `schema`; each error becomes an issue with the path of the node to blame. */
 export function checkAgainstSchema(schema: JsonSchema, data: unknown, opts: CheckOptions = {}): SchemaIssue[] {
-  const validate = compileSchema(schema);
+  const validate = compileSchema(schema, opts.applyDefaults);
   if (validate(data)) return [];
   const issues: SchemaIssue[] = [];
   const seen = new Set<string>();

@@ -75,7 +75,7 @@ async function checkFile(
       };
     }
     const { catalog } = await catalogs.get(dir);
-    const checked = checkRequest(doc, catalog);
+    const checked = checkRequest(doc, catalog, opts.registry);
     return { file, kind, problems: checked.problems, request: checked.request, workflow: checked.workflow };
   }
   const message =

@@ -20,7 +20,7 @@ export const fail: Action<FailInput, { attempt: number }> = {
       times: { type: "integer", minimum: 0 },
     },
   },
-  output: { type: "object", properties: { attempt: { type: "integer" } }, required: ["attempt"] },
+  output: { type: "object", additionalProperties: false, properties: { attempt: { type: "integer" } }, required: ["attempt"] },
   async run(input, ctx) {
     const attempt = ctx.identity.attempt;
     if (input.times !== undefined && attempt > input.times) return { attempt };

@@ -17,7 +17,7 @@ export const log: Action<LogInput, { message: string }> = {
       level: { enum: ["info", "warn", "error"] },
     },
   },
-  output: { type: "object", properties: { message: { type: "string" } }, required: ["message"] },
+  output: { type: "object", additionalProperties: false, properties: { message: { type: "string" } }, required: ["message"] },
   async run(input, ctx) {
     ctx.log[input.level ?? "info"](input.message);
     return { message: input.message };

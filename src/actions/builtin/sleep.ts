@@ -14,7 +14,7 @@ export const sleep: Action<{ duration: string }, { sleptMs: number }> = {
     required: ["duration"],
     properties: { duration: { type: "string", pattern: DURATION_PATTERN } },
   },
-  output: { type: "object", properties: { sleptMs: { type: "integer" } }, required: ["sleptMs"] },
+  output: { type: "object", additionalProperties: false, properties: { sleptMs: { type: "integer" } }, required: ["sleptMs"] },
   run(input, ctx) {
     const ms = parseDuration(input.duration);
     return new Promise((resolve, reject) => {

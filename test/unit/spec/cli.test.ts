@@ -57,6 +57,9 @@ describe("clutch-luigi plan", () => {
     const r = await cli(["plan", "--format", "json", "repo/requests/valid.yaml"], path.join(ROOT, "test/fixtures/spec"));
     const plan = JSON.parse(r.out);
     expect(plan.lock).toBe("greet:ada");
+    // `pause` is not in the request: the workflow's params schema supplies its default.
+    expect(plan.params).toEqual({ name: "ada", pause: "1ms" });
+    expect(plan.steps.find((s: { id: string }) => s.id === "pause").with).toEqual({ duration: "1ms" });
     expect(plan.steps.find((s: { id: string }) => s.id === "bye").with.message).toBe(
       "${{ steps.hello.outputs.message }} and goodbye",
     );

@@ -82,6 +82,10 @@ const CASES: [string, string[]][] = [
     'repo/requests/unknown-key.yaml:1:1: missing required key "name" in params',
     'repo/requests/unknown-key.yaml:5:1: unknown key "parmas" in document; did you mean "params"?',
   ]],
+  // The params schema allows any string, but the step it feeds needs a duration.
+  ["repo/requests/bad-resolved-input.yaml", [
+    'repo/requests/bad-resolved-input.yaml:7:10: step "pause" (sleep) would get invalid input: with.duration is not a duration',
+  ]],
 ];
 
 describe("validate reports each error class at the offending node", () => {
@@ -126,6 +130,7 @@ describe("validate reports each error class at the offending node", () => {
     const reports = await validatePaths(["repo/**/*.yaml"], { registry: defaultRegistry(), cwd: FIXTURES });
     expect(reports.map((r) => r.file).sort()).toEqual([
       "repo/requests/bad-params.yaml",
+      "repo/requests/bad-resolved-input.yaml",
       "repo/requests/unknown-key.yaml",
       "repo/requests/unknown-workflow.yaml",
       "repo/requests/valid.yaml",
