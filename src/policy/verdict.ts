@@ -231,18 +231,14 @@ function explain(v: Verdict, approvals: ReturnType<typeof assessReviews>["approv
   for (const r of v.requirements) {
     const need = `${plural(r.required, "approval")} from ${whoText(r.anyOf)}`;
     if (r.satisfied) {
-      out.push(`✓ ${capitalize(r.because)}: ${need}; approved by ${r.approvedBy.join(", ")}.`);
+      out.push(`✓ ${r.because}: ${need}; approved by ${r.approvedBy.join(", ")}.`);
     } else {
       const have = r.approvedBy.length === 0 ? "none yet" : `only ${r.approvedBy.join(", ")}`;
-      out.push(`✗ ${capitalize(r.because)}: needs ${need}; ${have}, so ${plural(r.required - r.approvedBy.length, "more approval")} needed.`);
+      out.push(`✗ ${r.because}: needs ${need}; ${have}, so ${plural(r.required - r.approvedBy.length, "more approval")} needed.`);
     }
   }
   for (const a of approvals.values()) if (a.carriedOver) out.push(`Counted: ${a.login} ${a.carriedOver}.`);
   for (const i of v.ignoredApprovals) out.push(`Not counted: ${i.login}'s approval: ${i.reason}.`);
   for (const w of v.warnings) out.push(`Note: ${w}.`);
   return out.join("\n");
-}
-
-function capitalize(s: string): string {
-  return s.charAt(0).toUpperCase() + s.slice(1);
 }

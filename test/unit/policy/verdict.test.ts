@@ -302,7 +302,7 @@ describe("workflow and repository rules", () => {
       f.reviews.push(review("bob", "APPROVED", "2026-11-25T10:00:00Z"));
     });
     expect(v.missing).toEqual([{ rule: "workflow:rotate-db-credentials", anyOf: ["@acme/dba"], count: 1, paths: ["requests/prod/rotate.yaml"] }]);
-    expect(v.explanation).toMatch(/Workflow "rotate-db-credentials" governs requests\/prod\/rotate.yaml: needs 2 approvals from @acme\/dba; only bob, so 1 more approval needed/);
+    expect(v.explanation).toMatch(/workflow "rotate-db-credentials" governs requests\/prod\/rotate.yaml: needs 2 approvals from @acme\/dba; only bob, so 1 more approval needed/);
   });
   it("a request naming a workflow missing from the base branch blocks", () => {
     const v = evaluate((f) => {

@@ -1,0 +1,43 @@
+import { existsSync, readFileSync } from "node:fs";
+import { resolve } from "node:path";
+import { compileCodeowners, findCodeownersPath } from "../../policy/index.js";
+import { parseCli } from "../args.js";
+import { UsageError, type Command } from "../command.js";
+
+export const command: Command = {
+  name: "owners",
+  summary: "show who owns paths according to a CODEOWNERS file",
+  usage: `Usage: clutch-luigi owners [--codeowners FILE] PATH...
+
+Prints one JSON line per PATH: {"path","owners":[...],"line"}, where line is the
+CODEOWNERS line that decided (null when no line matches: the path is unowned; a
+line with no owners un-owns and shows owners []). Without --codeowners the file
+is looked up as GitHub does: .github/CODEOWNERS, CODEOWNERS, docs/CODEOWNERS.
+Lines GitHub would reject are reported on stderr as FILE:line:col: message.
+
+Exit status: 0 ok, 1 the CODEOWNERS file has errors, 2 usage or input error.`,
+  async run(argv, io) {
+    const { values, positionals } = parseCli(argv, { codeowners: { type: "string" } });
+    if (positionals.length === 0) throw new UsageError("name at least one PATH");
+    const file = values.codeowners ?? findCodeownersPath((p) => existsSync(resolve(io.cwd, p)));
+    if (!file) {
+      io.stderr.write("clutch-luigi owners: no CODEOWNERS in .github/, the root or docs/; pass --codeowners FILE\n");
+      return 2;
+    }
+    let text: string;
+    try {
+      text = readFileSync(resolve(io.cwd, file), "utf8");
+    } catch (e) {
+      io.stderr.write(`clutch-luigi owners: cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}\n`);
+      return 2;
+    }
+    const matcher = compileCodeowners(text);
+    for (const e of matcher.errors) io.stderr.write(`${file}:${e.line}:${e.column}: ${e.message}\n`);
+    for (const raw of positionals) {
+      const path = raw.replace(/^\.\//, "");
+      const m = matcher.match(path);
+      io.stdout.write(`${JSON.stringify({ path, owners: m.owners, line: m.line })}\n`);
+    }
+    return matcher.errors.length > 0 ? 1 : 0;
+  },
+};
