@@ -33,6 +33,7 @@ const UP: string[] = [
         state text not null,
         deps_left integer not null,
         after_ms bigint not null default 0,
+        has_rollback boolean not null default true,
         attempt integer not null default 0,
         rb_attempt integer not null default 0,
         failures integer not null default 0,

@@ -1,0 +1,445 @@
+/**
+ * The WorkQueue on Postgres. Claiming is one statement (`FOR UPDATE SKIP LOCKED`
+ * over the claimable-steps index, so workers never wait on each other's rows);
+ * finishing a step is one transaction that records the attempt, moves the step,
+ * promotes its dependents and appends the audit rows — so each step costs two
+ * commits, and a crash between them leaves a lease that simply expires.
+ */
+import os from "node:os";
+import { randomBytes } from "node:crypto";
+import type { Knex } from "knex";
+import pg from "pg";
+import type { ClaimedStep, RunDefinition, StepResult, WorkQueue } from "../engine/queue.js";
+import { stepKey } from "../engine/queue.js";
+import type { Outputs } from "../engine/scope.js";
+import type { RequestSpec, WorkflowSpec } from "../spec/types.js";
+import { appendAudit, type AuditEvent } from "./audit.js";
+import { rowsOf, type Store } from "./db.js";
+import {
+  NOTIFY_CHANNEL,
+  failRun,
+  finishRun,
+  flushEffects,
+  handOnLock,
+  newEffects,
+  promoteQueued,
+  reconcileFailing,
+  type TxEffects,
+} from "./transitions.js";
+
+export interface PgQueueOptions {
+  workerId?: string;
+  /** How long a claimed step stays ours without a heartbeat. */
+  leaseMs?: number;
+}
+
+interface ClaimRow {
+  run_id: string;
+  step_id: string;
+  state: string;
+  attempt: number;
+  rb_attempt: number;
+  failures: number;
+  timer_done: boolean;
+  idempotency_key: string;
+  deadline: Date | string | null;
+}
+
+export function defaultWorkerId(): string {
+  return `${os.hostname()}:${process.pid}:${randomBytes(3).toString("hex")}`;
+}
+
+export class PgWorkQueue implements WorkQueue {
+  readonly workerId: string;
+  readonly leaseMs: number;
+  private listener: pg.Client | null = null;
+  private listening: Promise<void> | null = null;
+  private waiters = new Set<() => void>();
+  private closed = false;
+
+  constructor(private readonly store: Store, opts: PgQueueOptions = {}) {
+    this.workerId = opts.workerId ?? defaultWorkerId();
+    this.leaseMs = opts.leaseMs ?? 30_000;
+  }
+
+  private get db(): Knex {
+    return this.store.db;
+  }
+
+  private get actor(): string {
+    return `worker:${this.workerId}`;
+  }
+
+  private async commit(trx: Knex.Transaction, fx: TxEffects): Promise<void> {
+    await flushEffects(trx, fx, appendAudit, this.store.backend === "pg");
+  }
+
+  async claim(limit: number): Promise<ClaimedStep[]> {
+    if (limit <= 0) return [];
+    return this.db.transaction(async (trx: Knex.Transaction) => {
+      const rows = rowsOf<ClaimRow>(
+        await trx.raw(
+          `with cand as (
+             select run_id, step_id, state as prev_state from steps
+             where lease_owner is null and state in ('ready', 'waiting', 'rolling_back') and run_at <= now()
+             order by run_at
+             limit ?
+             for update skip locked
+           ),
+           upd as (
+             update steps s set
+               state = case when cand.prev_state = 'rolling_back' then 'rolling_back' else 'running' end,
+               attempt = case when cand.prev_state = 'rolling_back' then s.attempt else s.attempt + 1 end,
+               rb_attempt = case when cand.prev_state = 'rolling_back' then s.rb_attempt + 1 else s.rb_attempt end,
+               lease_owner = ?,
+               lease_expires_at = now() + ? * interval '1 millisecond',
+               started_at = clock_timestamp()
+             from cand
+             where s.run_id = cand.run_id and s.step_id = cand.step_id
+             returning s.run_id, s.step_id, s.state, s.attempt, s.rb_attempt, s.failures, s.timer_done, s.idempotency_key
+           ),
+           att as (
+             insert into attempts (run_id, step_id, attempt, phase, worker, outcome)
+             select run_id, step_id,
+                    case when state = 'rolling_back' then rb_attempt else attempt end,
+                    case when state = 'rolling_back' then 'rollback' else 'forward' end,
+                    ?, 'running'
+             from upd
+             returning 1
+           )
+           select upd.*, r.deadline, (select count(*) from att) as n from upd join runs r on r.id = upd.run_id`,
+          [limit, this.workerId, this.leaseMs, this.workerId],
+        ),
+      );
+      if (rows.length === 0) return [];
+      await appendAudit(
+        trx,
+        rows.map((r) => ({
+          kind: r.state === "rolling_back" ? "step.rollback_started" : "step.running",
+          runId: r.run_id,
+          stepId: r.step_id,
+          actor: this.actor,
+          data: { attempt: r.state === "rolling_back" ? r.rb_attempt : r.attempt },
+        })),
+      );
+      return rows.map((r) => ({
+        runId: r.run_id,
+        stepId: r.step_id,
+        phase: r.state === "rolling_back" ? ("rollback" as const) : ("forward" as const),
+        attempt: r.state === "rolling_back" ? Number(r.rb_attempt) : Number(r.attempt),
+        failures: Number(r.failures),
+        timerDone: Boolean(r.timer_done),
+        idempotencyKey: r.idempotency_key,
+        deadline: r.deadline ? new Date(r.deadline) : null,
+      }));
+    });
+  }
+
+  async loadRun(runId: string): Promise<RunDefinition> {
+    const row = rowsOf<{ spec: { workflow: WorkflowSpec; request: RequestSpec }; identity: RunDefinition["identity"]; request_path: string }>(
+      await this.db.raw("select spec, identity, request_path from runs where id = ?", [runId]),
+    )[0];
+    if (!row) throw new Error(`no run ${runId}`);
+    return { runId, workflow: row.spec.workflow, request: row.spec.request, requestPath: row.request_path, identity: row.identity };
+  }
+
+  async loadOutputs(runId: string, stepIds: string[]): Promise<Outputs> {
+    const rows = rowsOf<{ step_id: string; outputs: Record<string, unknown> | null; secret_outputs: string | null }>(
+      await this.db.raw("select step_id, outputs, secret_outputs from steps where run_id = ? and step_id = any(?)", [runId, stepIds]),
+    );
+    const out: Outputs = {};
+    for (const r of rows) {
+      const values = { ...(r.outputs ?? {}) };
+      if (r.secret_outputs) {
+        if (!this.store.cipher) throw new Error(`step "${r.step_id}" has encrypted outputs but no encryption key is configured`);
+        Object.assign(values, JSON.parse(this.store.cipher.decrypt(r.secret_outputs)) as Record<string, unknown>);
+      }
+      out[r.step_id] = values;
+    }
+    return out;
+  }
+
+  private sealOutputs(outputs: Record<string, unknown>, secretNames: string[]): { plain: Record<string, unknown>; sealed: string | null } {
+    const plain: Record<string, unknown> = {};
+    const secret: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(outputs)) (secretNames.includes(k) ? secret : plain)[k] = v;
+    if (Object.keys(secret).length === 0) return { plain, sealed: null };
+    // No key: the secret is not stored at all; a later step that reads it fails to resolve.
+    return { plain, sealed: this.store.cipher ? this.store.cipher.encrypt(JSON.stringify(secret)) : null };
+  }
+
+  async complete(step: ClaimedStep, result: StepResult, dependents: string[]): Promise<boolean> {
+    return this.db.transaction(async (trx: Knex.Transaction) => {
+      const fx = newEffects();
+      const ok = step.phase === "forward"
+        ? await this.completeForward(trx, step, result, dependents, fx)
+        : await this.completeRollback(trx, step, result, fx);
+      if (!ok) return false;
+      await this.commit(trx, fx);
+      return true;
+    });
+  }
+
+  private async endAttempt(trx: Knex.Transaction, step: ClaimedStep, outcome: string, errorClass: string | null, error: string | null): Promise<void> {
+    await trx.raw(
+      `update attempts set outcome = ?, error_class = ?, error = ?, finished_at = now()
+       where run_id = ? and step_id = ? and phase = ? and attempt = ?`,
+      [outcome, errorClass, error, step.runId, step.stepId, step.phase, step.attempt],
+    );
+  }
+
+  /** Release our lease and move the step; false if the step is no longer ours. */
+  private async moveOwned(trx: Knex.Transaction, step: ClaimedStep, from: string, set: string, bindings: Knex.Value[]): Promise<boolean> {
+    const attemptCol = step.phase === "forward" ? "attempt" : "rb_attempt";
+    const moved = rowsOf(
+      await trx.raw(
+        `update steps set ${set}, lease_owner = null, lease_expires_at = null
+         where run_id = ? and step_id = ? and lease_owner = ? and ${attemptCol} = ? and state = ?
+         returning 1`,
+        [...bindings, step.runId, step.stepId, this.workerId, step.attempt, from],
+      ),
+    );
+    return moved.length > 0;
+  }
+
+  private async completeForward(trx: Knex.Transaction, step: ClaimedStep, result: StepResult, dependents: string[], fx: TxEffects): Promise<boolean> {
+    const ev = (kind: string, data: Record<string, unknown> = {}): AuditEvent => ({ kind, runId: step.runId, stepId: step.stepId, actor: this.actor, data: { attempt: step.attempt, ...data } });
+    switch (result.kind) {
+      case "succeeded":
+      case "skipped": {
+        const { plain, sealed } = this.sealOutputs(result.outputs, result.secretOutputs);
+        if (!(await this.moveOwned(trx, step, "running", "state = ?, outputs = ?::jsonb, secret_outputs = ?, finished_at = clock_timestamp()", [result.kind, JSON.stringify(plain), sealed]))) return false;
+        await this.endAttempt(trx, step, result.kind, null, null);
+        fx.audit.push(ev(`step.${result.kind}`, { outputs: Object.keys(result.outputs).sort() }));
+        const run = rowsOf<{ state: string; steps_left: number }>(
+          await trx.raw(
+            "update runs set active = active - 1, steps_left = steps_left - 1, updated_at = now() where id = ? returning state, steps_left",
+            [step.runId],
+          ),
+        )[0]!;
+        if (run.state !== "running") {
+          await reconcileFailing(trx, step.runId, fx, this.actor);
+          return true;
+        }
+        if (dependents.length > 0) {
+          await trx.raw("update steps set deps_left = deps_left - 1 where run_id = ? and step_id = any(?)", [step.runId, dependents]);
+        }
+        if (Number(run.steps_left) === 0) await finishRun(trx, step.runId, "succeeded", fx, this.actor);
+        else await promoteQueued(trx, step.runId, fx, this.actor);
+        return true;
+      }
+      case "park": {
+        if (!(await this.moveOwned(trx, step, "running", "state = 'waiting', timer_done = true, run_at = now() + ? * interval '1 millisecond', ready_at = now() + ? * interval '1 millisecond'", [result.delayMs, result.delayMs]))) return false;
+        await this.endAttempt(trx, step, "parked", null, null);
+        fx.audit.push(ev("step.waiting", { timerMs: result.delayMs }));
+        return true;
+      }
+      case "interrupted": {
+        if (!(await this.moveOwned(trx, step, "running", "state = 'ready', run_at = now(), ready_at = clock_timestamp(), interruptions = interruptions + 1", []))) return false;
+        await this.endAttempt(trx, step, "interrupted", "interrupted", result.message);
+        fx.audit.push(ev("step.interrupted", { reason: result.message }));
+        fx.notify = true;
+        return true;
+      }
+      case "failed": {
+        if (result.retryInMs !== null) {
+          const state = result.retryInMs > 0 ? "waiting" : "ready";
+          if (!(await this.moveOwned(trx, step, "running", "state = ?, failures = failures + 1, error_class = ?, error = ?, run_at = now() + ? * interval '1 millisecond', ready_at = now() + ? * interval '1 millisecond'", [state, result.errorClass, result.message, result.retryInMs, result.retryInMs]))) return false;
+          await this.endAttempt(trx, step, "failed", result.errorClass, result.message);
+          fx.audit.push(ev("step.retrying", { errorClass: result.errorClass, delayMs: result.retryInMs }));
+          fx.notify = true;
+          return true;
+        }
+        const state = result.errorClass === "cancelled" ? "cancelled" : "failed";
+        if (!(await this.moveOwned(trx, step, "running", "state = ?, failures = failures + 1, error_class = ?, error = ?, finished_at = clock_timestamp()", [state, result.errorClass, result.message]))) return false;
+        await this.endAttempt(trx, step, state === "cancelled" ? "cancelled" : "failed", result.errorClass, result.message);
+        fx.audit.push(ev(`step.${state}`, { errorClass: result.errorClass }));
+        await trx.raw("update runs set active = active - 1 where id = ?", [step.runId]);
+        await failRun(trx, step.runId, `step ${step.stepId} failed (${result.errorClass}): ${result.message}`, fx, this.actor);
+        return true;
+      }
+      default:
+        throw new Error(`a forward attempt cannot end as ${result.kind}`);
+    }
+  }
+
+  private async completeRollback(trx: Knex.Transaction, step: ClaimedStep, result: StepResult, fx: TxEffects): Promise<boolean> {
+    const ev = (kind: string, data: Record<string, unknown> = {}): AuditEvent => ({ kind, runId: step.runId, stepId: step.stepId, actor: this.actor, data: { attempt: step.attempt, ...data } });
+    // Lock the run first: completions of one run's rollbacks serialize, so the plan sees them in order.
+    await trx.raw("select 1 from runs where id = ? for update", [step.runId]);
+    if (result.kind === "interrupted") {
+      if (!(await this.moveOwned(trx, step, "rolling_back", "run_at = now(), interruptions = interruptions + 1", []))) return false;
+      await this.endAttempt(trx, step, "interrupted", "interrupted", result.message);
+      fx.audit.push(ev("step.interrupted", { phase: "rollback", reason: result.message }));
+      fx.notify = true;
+      return true;
+    }
+    if (result.kind === "rolled_back") {
+      if (!(await this.moveOwned(trx, step, "rolling_back", "state = 'rolled_back', finished_at = clock_timestamp()", []))) return false;
+      await this.endAttempt(trx, step, "rolled_back", null, null);
+      fx.audit.push(ev("step.rolled_back"));
+    } else if (result.kind === "rollback_failed") {
+      if (!(await this.moveOwned(trx, step, "rolling_back", "state = 'rollback_failed', error_class = ?, error = ?, finished_at = clock_timestamp()", [result.errorClass, result.message]))) return false;
+      await this.endAttempt(trx, step, "failed", result.errorClass, result.message);
+      fx.audit.push(ev("step.rollback_failed", { errorClass: result.errorClass }));
+    } else {
+      throw new Error(`a rollback attempt cannot end as ${result.kind}`);
+    }
+    await reconcileFailing(trx, step.runId, fx, this.actor);
+    return true;
+  }
+
+  async heartbeat(steps: ClaimedStep[]): Promise<Set<string>> {
+    if (steps.length === 0) return new Set();
+    const kept = rowsOf<{ run_id: string; step_id: string; state: string; cancel_requested: boolean }>(
+      await this.db.raw(
+        `with k as (select * from unnest(?::uuid[], ?::text[]) as k(run_id, step_id)),
+              upd as (
+                update steps s set lease_expires_at = now() + ? * interval '1 millisecond'
+                from k where s.run_id = k.run_id and s.step_id = k.step_id and s.lease_owner = ?
+                returning s.run_id, s.step_id, s.state
+              )
+         select upd.*, r.cancel_requested from upd join runs r on r.id = upd.run_id`,
+        [steps.map((s) => s.runId), steps.map((s) => s.stepId), this.leaseMs, this.workerId],
+      ),
+    );
+    const alive = new Map(kept.map((k) => [stepKey({ runId: k.run_id, stepId: k.step_id }), k]));
+    const abort = new Set<string>();
+    for (const s of steps) {
+      const k = alive.get(stepKey(s));
+      // Rollbacks finish even when the run was cancelled: cancelling is what asked for them.
+      if (!k || (k.cancel_requested && s.phase === "forward")) abort.add(stepKey(s));
+    }
+    return abort;
+  }
+
+  async reclaimExpired(): Promise<number> {
+    return this.db.transaction(async (trx: Knex.Transaction) => {
+      const rows = rowsOf<{ run_id: string; step_id: string; prev_state: string; attempt: number; rb_attempt: number; prev_owner: string }>(
+        await trx.raw(
+          `with exp as (
+             select run_id, step_id, state as prev_state, lease_owner as prev_owner from steps
+             where lease_owner is not null and lease_expires_at < now()
+             order by lease_expires_at limit 100
+             for update skip locked
+           ),
+           upd as (
+             update steps s set
+               lease_owner = null, lease_expires_at = null, run_at = now(), ready_at = clock_timestamp(),
+               state = case when exp.prev_state = 'running' then 'ready' else exp.prev_state end,
+               interruptions = s.interruptions + 1
+             from exp where s.run_id = exp.run_id and s.step_id = exp.step_id
+             returning s.run_id, s.step_id, exp.prev_state, s.attempt, s.rb_attempt, exp.prev_owner
+           ),
+           att as (
+             update attempts a set outcome = 'interrupted', error_class = 'interrupted',
+               error = 'lease expired: worker ' || upd.prev_owner || ' stopped heartbeating', finished_at = now()
+             from upd
+             where a.run_id = upd.run_id and a.step_id = upd.step_id and a.outcome = 'running'
+               and a.phase = case when upd.prev_state = 'running' then 'forward' else 'rollback' end
+               and a.attempt = case when upd.prev_state = 'running' then upd.attempt else upd.rb_attempt end
+             returning 1
+           )
+           select upd.*, (select count(*) from att) as n from upd`,
+        ),
+      );
+      if (rows.length === 0) return 0;
+      const fx = newEffects();
+      fx.notify = true;
+      for (const r of rows) {
+        fx.audit.push({
+          kind: "step.interrupted",
+          runId: r.run_id,
+          stepId: r.step_id,
+          actor: this.actor,
+          data: { attempt: r.prev_state === "running" ? r.attempt : r.rb_attempt, phase: r.prev_state === "running" ? "forward" : "rollback", worker: r.prev_owner },
+        });
+      }
+      await this.commit(trx, fx);
+      return rows.length;
+    });
+  }
+
+  async expireRuns(): Promise<number> {
+    const ids = rowsOf<{ id: string }>(
+      await this.db.raw("select id from runs where deadline < now() and state = 'running' limit 20"),
+    );
+    let n = 0;
+    for (const { id } of ids) {
+      await this.db.transaction(async (trx: Knex.Transaction) => {
+        const locked = rowsOf(await trx.raw("select 1 from runs where id = ? and state = 'running' and deadline < now() for update skip locked", [id]));
+        if (locked.length === 0) return;
+        const fx = newEffects();
+        await failRun(trx, id, "run timed out", fx, this.actor);
+        await this.commit(trx, fx);
+        n++;
+      });
+    }
+    // Runs left waiting by a lock hand-off that raced with their creation.
+    const stranded = rowsOf<{ key: string }>(
+      await this.db.raw(
+        "select distinct lock_key as key from runs w where state = 'waiting' and lock_key is not null and not exists (select 1 from locks l where l.key = w.lock_key) limit 20",
+      ),
+    );
+    for (const { key } of stranded) {
+      await this.db.transaction(async (trx: Knex.Transaction) => {
+        const fx = newEffects();
+        await handOnLock(trx, key, fx, this.actor);
+        await this.commit(trx, fx);
+      });
+    }
+    return n;
+  }
+
+  private ensureListening(): Promise<void> {
+    if (this.store.backend !== "pg" || !this.store.databaseUrl || this.closed) return Promise.resolve();
+    if (!this.listening) {
+      this.listening = (async () => {
+        const client = new pg.Client({ connectionString: this.store.databaseUrl, application_name: "clutch-luigi-listen" });
+        client.on("notification", () => this.notifyAll());
+        client.on("error", () => {
+          // Reconnect lazily on the next wait; meanwhile polling covers us.
+          this.listener = null;
+          this.listening = null;
+          client.end().catch(() => undefined);
+        });
+        await client.connect();
+        await client.query(`listen ${NOTIFY_CHANNEL}`);
+        this.listener = client;
+      })().catch(() => {
+        this.listening = null;
+      });
+    }
+    return this.listening;
+  }
+
+  private notifyAll(): void {
+    const ws = [...this.waiters];
+    this.waiters.clear();
+    for (const w of ws) w();
+  }
+
+  async waitForWork(ms: number, signal: AbortSignal): Promise<void> {
+    await this.ensureListening();
+    if (signal.aborted) return;
+    await new Promise<void>((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        signal.removeEventListener("abort", done);
+        this.waiters.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      signal.addEventListener("abort", done, { once: true });
+      this.waiters.add(done);
+    });
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    this.notifyAll();
+    const l = this.listener;
+    this.listener = null;
+    await l?.end().catch(() => undefined);
+  }
+}

@@ -1,0 +1,230 @@
+/**
+ * Starting, cancelling and reading runs. A run is created once per idempotency key
+ * (e.g. repository + PR + merge commit) so a replayed webhook never starts it twice.
+ */
+import { randomUUID } from "node:crypto";
+import type { Knex } from "knex";
+import type { ActionRegistry } from "../actions/registry.js";
+import { buildGraph } from "../engine/graph.js";
+import type { RunIdentity } from "../engine/queue.js";
+import type { RunState, StepState } from "../engine/states.js";
+import { requestFields } from "../engine/worker.js";
+import { substitute } from "../spec/expressions.js";
+import type { RequestSpec, WorkflowSpec } from "../spec/types.js";
+import { appendAudit } from "./audit.js";
+import { rowsOf, type Store } from "./db.js";
+import { acquireLock, failRun, finishRun, flushEffects, newEffects, startRun } from "./transitions.js";
+
+export interface CreateRunInput extends RunIdentity {
+  request: RequestSpec;
+  workflow: WorkflowSpec;
+  requestPath: string;
+  /** Same key → same run. Omit for a run that is always new (local `clutch-luigi run`). */
+  idempotencyKey?: string;
+  /** Steps of this run queued or running at once (default 16). */
+  maxParallel?: number;
+  /** Who is starting it, for the audit row (default the requester). */
+  actor?: string;
+  /** Knows which actions can undo themselves; without it every step is assumed to have a rollback. */
+  registry?: ActionRegistry;
+}
+
+export interface CreatedRun {
+  runId: string;
+  /** False when the idempotency key matched an existing run. */
+  created: boolean;
+  state: RunState;
+}
+
+export async function createRun(store: Store, input: CreateRunInput): Promise<CreatedRun> {
+  const graph = buildGraph(input.workflow);
+  const runId = randomUUID();
+  const identity: RunIdentity = {
+    repository: input.repository,
+    requester: input.requester,
+    approvers: input.approvers,
+    ...(input.pullRequest !== undefined ? { pullRequest: input.pullRequest } : {}),
+    ...(input.commit !== undefined ? { commit: input.commit } : {}),
+    ...(input.breakGlass !== undefined ? { breakGlass: input.breakGlass } : {}),
+  };
+  const params = input.request.params ?? {};
+  const lockKey = input.workflow.lock
+    ? String(
+        substitute(input.workflow.lock, {
+          params,
+          steps: {},
+          request: requestFields({ runId, workflow: input.workflow, request: input.request, requestPath: input.requestPath, identity }),
+        }),
+      )
+    : null;
+  const actor = input.actor ?? input.requester.login;
+  return store.db.transaction(async (trx: Knex.Transaction) => {
+    const inserted = rowsOf<{ id: string }>(
+      await trx.raw(
+        `insert into runs (id, idempotency_key, workflow, request_path, spec, identity, state, lock_key, max_parallel, steps_left)
+         values (?, ?, ?, ?, ?::jsonb, ?::jsonb, 'waiting', ?, ?, ?)
+         on conflict (idempotency_key) do nothing returning id`,
+        [
+          runId,
+          input.idempotencyKey ?? null,
+          input.workflow.name,
+          input.requestPath,
+          JSON.stringify({ workflow: input.workflow, request: input.request, timeoutMs: graph.timeoutMs ?? null }),
+          JSON.stringify(identity),
+          lockKey,
+          Math.max(1, input.maxParallel ?? 16),
+          graph.order.length,
+        ],
+      ),
+    );
+    if (inserted.length === 0) {
+      const existing = rowsOf<{ id: string; state: RunState }>(
+        await trx.raw("select id, state from runs where idempotency_key = ?", [input.idempotencyKey ?? null]),
+      )[0]!;
+      return { runId: existing.id, created: false, state: existing.state };
+    }
+    const stepRows = graph.order.map((id) => {
+      const n = graph.nodes.get(id)!;
+      const action = input.registry?.get(n.spec.uses);
+      return {
+        run_id: runId,
+        step_id: id,
+        ord: n.index,
+        state: "pending",
+        deps_left: n.needs.length,
+        after_ms: n.afterMs,
+        has_rollback: input.registry ? Boolean(n.spec.rollback || action?.rollback) : true,
+        idempotency_key: `${runId}:${id}`,
+      };
+    });
+    for (let i = 0; i < stepRows.length; i += 500) await trx("steps").insert(stepRows.slice(i, i + 500));
+    const fx = newEffects();
+    fx.audit.push({
+      kind: "run.created",
+      runId,
+      actor,
+      data: {
+        workflow: input.workflow.name,
+        requestPath: input.requestPath,
+        repository: identity.repository,
+        pullRequest: identity.pullRequest ?? null,
+        commit: identity.commit ?? null,
+        requester: identity.requester.login,
+        approvers: identity.approvers.map((a) => a.login),
+        breakGlass: identity.breakGlass ?? false,
+        lock: lockKey,
+        steps: graph.order,
+      },
+    });
+    let state: RunState = "running";
+    if (lockKey && !(await acquireLock(trx, lockKey, runId))) {
+      state = "waiting";
+      fx.audit.push({ kind: "run.waiting", runId, actor, data: { lock: lockKey } });
+    } else {
+      if (lockKey) fx.audit.push({ kind: "lock.acquired", runId, actor, data: { key: lockKey } });
+      await startRun(trx, runId, fx, actor);
+    }
+    await flushEffects(trx, fx, appendAudit, store.backend === "pg");
+    return { runId, created: true, state };
+  });
+}
+
+/** Ask a run to stop: queued steps are cancelled, running ones aborted, completed ones rolled back. */
+export async function cancelRun(store: Store, runId: string, actor: string): Promise<RunState> {
+  return store.db.transaction(async (trx: Knex.Transaction) => {
+    const run = rowsOf<{ state: RunState }>(await trx.raw("select state from runs where id = ? for update", [runId]))[0];
+    if (!run) throw new Error(`no run ${runId}`);
+    if (run.state !== "running" && run.state !== "waiting" && run.state !== "rolling_back") return run.state;
+    const fx = newEffects();
+    await trx.raw("update runs set cancel_requested = true, updated_at = now() where id = ?", [runId]);
+    fx.audit.push({ kind: "run.cancel_requested", runId, actor });
+    if (run.state === "waiting") {
+      await trx.raw("update steps set state = 'cancelled', finished_at = now() where run_id = ?", [runId]);
+      await finishRun(trx, runId, "cancelled", fx, actor);
+    } else {
+      await failRun(trx, runId, `cancelled by ${actor}`, fx, actor);
+    }
+    await flushEffects(trx, fx, appendAudit, store.backend === "pg");
+    const after = rowsOf<{ state: RunState }>(await trx.raw("select state from runs where id = ?", [runId]))[0]!;
+    return after.state;
+  });
+}
+
+export interface StepStatus {
+  stepId: string;
+  state: StepState;
+  attempt: number;
+  rollbackAttempt: number;
+  errorClass: string | null;
+  error: string | null;
+  startedAt: Date | null;
+  finishedAt: Date | null;
+}
+
+export interface RunStatus {
+  runId: string;
+  workflow: string;
+  requestPath: string;
+  state: RunState;
+  error: string | null;
+  lockKey: string | null;
+  createdAt: Date;
+  finishedAt: Date | null;
+  steps: StepStatus[];
+}
+
+export async function getRun(store: Store, runId: string): Promise<RunStatus | null> {
+  const run = rowsOf<Record<string, unknown>>(await store.db.raw("select * from runs where id = ?", [runId]))[0];
+  if (!run) return null;
+  const steps = rowsOf<Record<string, unknown>>(
+    await store.db.raw(
+      "select step_id, state, attempt, rb_attempt, error_class, error, started_at, finished_at from steps where run_id = ? order by ord",
+      [runId],
+    ),
+  );
+  return {
+    runId,
+    workflow: String(run.workflow),
+    requestPath: String(run.request_path),
+    state: run.state as RunState,
+    error: (run.error as string | null) ?? null,
+    lockKey: (run.lock_key as string | null) ?? null,
+    createdAt: new Date(run.created_at as string),
+    finishedAt: run.finished_at ? new Date(run.finished_at as string) : null,
+    steps: steps.map((s) => ({
+      stepId: String(s.step_id),
+      state: s.state as StepState,
+      attempt: Number(s.attempt),
+      rollbackAttempt: Number(s.rb_attempt),
+      errorClass: (s.error_class as string | null) ?? null,
+      error: (s.error as string | null) ?? null,
+      startedAt: s.started_at ? new Date(s.started_at as string) : null,
+      finishedAt: s.finished_at ? new Date(s.finished_at as string) : null,
+    })),
+  };
+}
+
+export interface AttemptRow {
+  stepId: string;
+  phase: "forward" | "rollback";
+  attempt: number;
+  worker: string;
+  outcome: string;
+  errorClass: string | null;
+  error: string | null;
+}
+
+export async function listAttempts(store: Store, runId: string): Promise<AttemptRow[]> {
+  const rows = rowsOf<Record<string, unknown>>(
+    await store.db.raw("select * from attempts where run_id = ? order by started_at, step_id, phase, attempt", [runId]),
+  );
+  return rows.map((r) => ({
+    stepId: String(r.step_id),
+    phase: r.phase as "forward" | "rollback",
+    attempt: Number(r.attempt),
+    worker: String(r.worker),
+    outcome: String(r.outcome),
+    errorClass: (r.error_class as string | null) ?? null,
+    error: (r.error as string | null) ?? null,
+  }));
+}

@@ -1,0 +1,202 @@
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { BACKENDS } from "./backends.js";
+import {
+  loadWorkflow,
+  startRun,
+  startWorkers,
+  stepStates,
+  testRegistry,
+  waitForRun,
+  type Journal,
+  type Workers,
+} from "./harness.js";
+import type { Store } from "../../../src/store/db.js";
+import { cancelRun, createRun, getRun, listAttempts } from "../../../src/store/runs.js";
+import { listAuditEvents, verifyAuditChain } from "../../../src/store/audit.js";
+import { rowsOf } from "../../../src/store/db.js";
+import type { ActionRegistry } from "../../../src/actions/registry.js";
+
+describe.each(BACKENDS)("engine semantics on $name", (backend) => {
+  let store: Store;
+  let cleanup: () => Promise<void>;
+  let journal: Journal;
+  let registry: ActionRegistry;
+  let workers: Workers | null = null;
+
+  beforeAll(async () => {
+    ({ store, cleanup } = await backend.open());
+  });
+  afterAll(async () => {
+    expect((await verifyAuditChain(store.db)).ok).toBe(true);
+    await cleanup();
+  });
+  beforeEach(() => {
+    journal = { events: [], spans: [] };
+    registry = testRegistry(journal);
+  });
+  afterEach(async () => {
+    await workers?.stop();
+    workers = null;
+  });
+
+  it("runs a diamond once per step, feeding outputs through expressions", async () => {
+    const wf = loadWorkflow("diamond.yaml");
+    const { runId } = await startRun(store, wf, registry, { name: "orders" });
+    workers = startWorkers(store, registry, 2);
+    const run = await waitForRun(store, runId);
+    expect(run.state).toBe("succeeded");
+    expect([...journal.events].sort()).toEqual(["run:a", "run:b", "run:c", "run:d"]);
+    expect(journal.events[0]).toBe("run:a");
+    expect(journal.events[3]).toBe("run:d");
+    const d = rowsOf<{ outputs: { value: string } }>(await store.db.raw("select outputs from steps where run_id = ? and step_id = 'd'", [runId]))[0]!;
+    expect(d.outputs.value).toBe("b-of-orders");
+    const kinds = (await listAuditEvents(store.db, { runId })).map((e) => `${e.kind}${e.step_id ? ":" + e.step_id : ""}`);
+    expect(kinds[0]).toBe("run.created");
+    expect(kinds).toContain("step.succeeded:d");
+    expect(kinds.at(-1)).toBe("run.succeeded");
+  });
+
+  it("is idempotent on the caller's key", async () => {
+    const wf = loadWorkflow("diamond.yaml");
+    const first = await startRun(store, wf, registry, { name: "x" }, { idempotencyKey: "acme/ops#7@abc" });
+    const again = await startRun(store, wf, registry, { name: "x" }, { idempotencyKey: "acme/ops#7@abc" });
+    expect(first.created).toBe(true);
+    expect(again).toMatchObject({ runId: first.runId, created: false });
+  });
+
+  it("retries only the named error classes, recording every attempt", async () => {
+    workers = startWorkers(store, registry, 1);
+    const ok = await startRun(store, loadWorkflow("retry.yaml"), registry);
+    expect((await waitForRun(store, ok.runId)).state).toBe("succeeded");
+    expect((await listAttempts(store, ok.runId)).map((a) => [a.attempt, a.outcome, a.errorClass])).toEqual([
+      [1, "failed", "connection"],
+      [2, "failed", "connection"],
+      [3, "succeeded", null],
+    ]);
+    const bad = await startRun(store, loadWorkflow("retry-wrong-class.yaml"), registry);
+    const run = await waitForRun(store, bad.runId);
+    expect(run.state).toBe("failed");
+    expect(run.steps[0]).toMatchObject({ state: "failed", errorClass: "http-4xx", attempt: 1 });
+    expect((await listAttempts(store, bad.runId)).length).toBe(1);
+  });
+
+  it("rolls completed steps back in reverse dependency order when a step fails for good", async () => {
+    workers = startWorkers(store, registry, 2);
+    const { runId } = await startRun(store, loadWorkflow("rollback-chain.yaml"), registry);
+    const run = await waitForRun(store, runId);
+    expect(run.state).toBe("rolled_back");
+    expect(stepStates(run)).toEqual({
+      a: "rolled_back", b: "rolled_back", side: "rolled_back", c: "rolled_back", boom: "failed", never: "cancelled",
+    });
+    const rb = journal.events.filter((e) => e.startsWith("rollback:") || e.startsWith("run:undo"));
+    const at = (s: string): number => rb.indexOf(s);
+    expect(rb).toHaveLength(4);
+    expect(at("rollback:c:c")).toBeLessThan(at("rollback:b:b"));
+    expect(at("rollback:b:b")).toBeLessThan(at("rollback:a:a"));
+    // the workflow's own rollback, with an expression over the step's outputs
+    expect(at("run:undo-side-side")).toBeLessThan(at("rollback:a:a"));
+    expect(journal.events).not.toContain("run:never");
+    const attempts = await listAttempts(store, runId);
+    expect(attempts.filter((a) => a.phase === "rollback").every((a) => a.outcome === "rolled_back")).toBe(true);
+    expect(run.error).toMatch(/boom failed \(http-4xx\): refused/);
+  });
+
+  it("abandons an action that ignores its timeout and records it as timed out", async () => {
+    workers = startWorkers(store, registry, 1);
+    const started = Date.now();
+    const { runId } = await startRun(store, loadWorkflow("timeout.yaml"), registry);
+    const run = await waitForRun(store, runId);
+    expect(Date.now() - started).toBeLessThan(3_000);
+    expect(run.state).toBe("failed");
+    expect(run.steps[0]).toMatchObject({ state: "failed", errorClass: "timeout" });
+  });
+
+  it("skips a step whose check says the work is done, and its outputs still flow", async () => {
+    workers = startWorkers(store, registry, 1);
+    const { runId } = await startRun(store, loadWorkflow("checked.yaml"), registry);
+    const run = await waitForRun(store, runId);
+    expect(run.state).toBe("succeeded");
+    expect(stepStates(run)).toEqual({ already: "skipped", todo: "succeeded", after: "succeeded" });
+    expect(journal.events.sort()).toEqual(["run:after", "run:todo"]);
+    const after = rowsOf<{ outputs: { value: string } }>(await store.db.raw("select outputs from steps where run_id = ? and step_id = 'after'", [runId]))[0]!;
+    expect(after.outputs.value).toBe("check");
+  });
+
+  it("keeps durable timers across a full worker restart", async () => {
+    workers = startWorkers(store, registry, 1);
+    const started = Date.now();
+    const { runId } = await startRun(store, loadWorkflow("timer.yaml"), registry);
+    await waitForRun(store, runId, 5_000, (r) => r.steps.find((s) => s.stepId === "hold")?.state === "waiting");
+    await workers.stop();
+    workers = null;
+    expect(journal.events).not.toContain("run:revoke");
+    await new Promise((r) => setTimeout(r, 1_300));
+    workers = startWorkers(store, registry, 1);
+    const run = await waitForRun(store, runId);
+    expect(run.state).toBe("succeeded");
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1_200);
+    expect(journal.events.filter((e) => e === "run:revoke")).toHaveLength(1);
+    expect(journal.events.indexOf("run:grant")).toBeLessThan(journal.events.indexOf("run:later"));
+  });
+
+  it("never overlaps runs holding the same lock; the later one waits", async () => {
+    const wf = loadWorkflow("locked.yaml");
+    const one = await startRun(store, wf, registry, { database: "orders", tag: "one" });
+    const two = await startRun(store, wf, registry, { database: "orders", tag: "two" });
+    const other = await startRun(store, wf, registry, { database: "billing", tag: "other" });
+    expect([one.state, two.state, other.state]).toEqual(["running", "waiting", "running"]);
+    workers = startWorkers(store, registry, 1, { concurrency: 4 });
+    for (const r of [one, two, other]) expect((await waitForRun(store, r.runId)).state).toBe("succeeded");
+    const span = (tag: string) => journal.spans.find((s) => s.tag === tag)!;
+    expect(span("two").start).toBeGreaterThanOrEqual(span("one").end);
+    expect(span("other").start).toBeLessThan(span("one").end);
+    const kinds = (await listAuditEvents(store.db, { runId: two.runId })).map((e) => e.kind);
+    expect(kinds.slice(0, 3)).toEqual(["run.created", "run.waiting", "lock.acquired"]);
+  });
+
+  it("cancels: aborts the running step, rolls back the completed one", async () => {
+    workers = startWorkers(store, registry, 1, { leaseMs: 300 });
+    const { runId } = await startRun(store, loadWorkflow("cancel.yaml"), registry);
+    await waitForRun(store, runId, 5_000, (r) => r.steps.find((s) => s.stepId === "long")?.state === "running");
+    await cancelRun(store, runId, "carol");
+    const run = await waitForRun(store, runId);
+    expect(run.state).toBe("cancelled");
+    expect(stepStates(run)).toEqual({ first: "rolled_back", long: "cancelled", after: "cancelled" });
+    expect(journal.events).toContain("rollback:first:first");
+    expect(journal.spans.find((s) => s.tag === "long")!.end - journal.spans.find((s) => s.tag === "long")!.start).toBeLessThan(5_000);
+  });
+
+  it("fails a run past its deadline and rolls back", async () => {
+    workers = startWorkers(store, registry, 1);
+    const { runId } = await startRun(store, loadWorkflow("run-timeout.yaml"), registry);
+    const run = await waitForRun(store, runId);
+    expect(run.state).toBe("rolled_back");
+    expect(stepStates(run)).toMatchObject({ done: "rolled_back", slow: "failed" });
+    expect(run.steps.find((s) => s.stepId === "slow")!.errorClass).toBe("timeout");
+  });
+
+  it("stores secret outputs only encrypted, yet hands them to dependents", async () => {
+    workers = startWorkers(store, registry, 1);
+    const { runId } = await startRun(store, loadWorkflow("secret.yaml"), registry);
+    expect((await waitForRun(store, runId)).state).toBe("succeeded");
+    const rows = rowsOf<{ step_id: string; outputs: Record<string, unknown>; secret_outputs: string | null }>(
+      await store.db.raw("select step_id, outputs, secret_outputs from steps where run_id = ? order by ord", [runId]),
+    );
+    const pw = rows.find((r) => r.step_id === "password")!;
+    expect(pw.outputs).toEqual({ hint: "generated" });
+    expect(pw.secret_outputs).toMatch(/^v1\./);
+    const used = rows.find((r) => r.step_id === "use")!;
+    const value = String((used.outputs as { value: string }).value);
+    expect(value).toMatch(/^s3cr3t-/);
+    expect(pw.secret_outputs).not.toContain(value);
+    const audit = JSON.stringify(await listAuditEvents(store.db, { runId }));
+    expect(audit).not.toContain(value);
+  });
+
+  it("refuses a workflow with a broken DAG before creating anything", async () => {
+    const wf = loadWorkflow("diamond.yaml");
+    const broken = { ...wf, steps: [...wf.steps, { id: "x", uses: "noop", needs: ["nope"] }] };
+    await expect(createRun(store, { ...{ repository: "a/b", requester: { login: "a", type: "User" }, approvers: [] }, workflow: broken, request: { apiVersion: "clutch-luigi/v1", kind: "Request", workflow: "diamond", reason: "r" }, requestPath: "r.yaml" })).rejects.toThrow(/unknown step "nope"/);
+    expect(await getRun(store, "00000000-0000-0000-0000-000000000000")).toBeNull();
+  });
+});
