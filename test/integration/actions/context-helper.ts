@@ -1,0 +1,66 @@
+/**
+ * Builds real step contexts for action tests: the production factory, a real
+ * signer with a freshly generated key ring, and a log sink the test can read.
+ */
+import { parseServerConfig } from "../../../src/config/load.js";
+import type { ServerConfig } from "../../../src/config/types.js";
+import { createStepContextFactory, type StepLogEntry } from "../../../src/actions/context.js";
+import { SecretResolver } from "../../../src/actions/secrets.js";
+import type { ActionServices, IdentityContext, StepContext } from "../../../src/actions/types.js";
+import { generateSigningJwk, parseKeyRing } from "../../../src/identity/keys.js";
+import { StepTokenSigner } from "../../../src/identity/step-token.js";
+
+export function testIdentity(over: Partial<IdentityContext> = {}): IdentityContext {
+  return {
+    repository: "acme/ops",
+    pullRequest: 42,
+    commit: "6dcb09b5b57875f334f61aebed695e2e4193db5e",
+    requestPath: "requests/2026/ops-1234.yaml",
+    workflow: "rotate-db-credentials",
+    requester: { login: "alice", type: "User" },
+    approvers: [{ login: "bob", reviewId: 80 }, { login: "carol", reviewId: 81 }],
+    runId: "run-1",
+    stepId: "step-1",
+    attempt: 1,
+    idempotencyKey: "run-1:step-1",
+    ...over,
+  };
+}
+
+export async function testSigner(issuer = "http://127.0.0.1/clutch-luigi"): Promise<StepTokenSigner> {
+  const ring = await parseKeyRing(JSON.stringify({ keys: [await generateSigningJwk("ES256")] }), "test");
+  return new StepTokenSigner(ring, { issuer });
+}
+
+export interface TestContext {
+  ctx: StepContext;
+  logs: StepLogEntry[];
+  signer: StepTokenSigner;
+  config: ServerConfig;
+  abort: AbortController;
+}
+
+export async function testContext(options: {
+  config?: string;
+  env?: Record<string, string | undefined>;
+  services?: ActionServices;
+  identity?: Partial<IdentityContext>;
+  signer?: StepTokenSigner;
+} = {}): Promise<TestContext> {
+  const env = options.env ?? {};
+  const config = parseServerConfig(options.config ?? "{}", "test-config.yaml", env);
+  const signer = options.signer ?? (await testSigner());
+  const logs: StepLogEntry[] = [];
+  const factory = createStepContextFactory({
+    signer,
+    config,
+    secrets: new SecretResolver(config.secrets, env),
+    services: options.services ?? {},
+    sink: (e) => logs.push(e),
+  });
+  const abort = new AbortController();
+  return { ctx: factory(testIdentity(options.identity), abort.signal), logs, signer, config, abort };
+}
+
+/** The inputs every injection test pushes through an action as data. */
+export const HOSTILE_VALUES = ["; rm -rf /", "$(id)", "`id`", "' OR 1=1 --", "a\nb\r\nc", "x && echo pwned", "../../etc/passwd", "${HOME}"];

@@ -1,0 +1,146 @@
+/**
+ * A local HTTP server playing GitHub's REST API on 127.0.0.1. Routes are added by
+ * feature modules (teams.ts, actions.ts, …) with the exact path template from
+ * GitHub's description; the server validates each request and response against
+ * that description and records any mismatch as a violation tests assert is empty.
+ */
+import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { githubOpenApi, type GitHubOpenApi, type Operation } from "./openapi.js";
+
+export interface FakeRequest {
+  method: string;
+  path: string;
+  params: Record<string, string>;
+  query: URLSearchParams;
+  body: unknown;
+  headers: IncomingHttpHeaders;
+}
+
+export interface FakeResponse {
+  status: number;
+  body?: unknown;
+  headers?: Record<string, string>;
+}
+
+export type RouteHandler = (req: FakeRequest) => FakeResponse | Promise<FakeResponse>;
+
+export interface RecordedCall {
+  method: string;
+  template: string;
+  operationId: string;
+  params: Record<string, string>;
+  query: Record<string, string>;
+  body: unknown;
+  status: number;
+}
+
+interface Route {
+  op: Operation;
+  regex: RegExp;
+  names: string[];
+  handler: RouteHandler;
+}
+
+export class FakeGitHub {
+  readonly api: GitHubOpenApi = githubOpenApi();
+  readonly calls: RecordedCall[] = [];
+  readonly violations: string[] = [];
+  /** Fail the next N matching calls with this status (GitHub outages, rate limits). */
+  readonly faults: { template: string; method: string; status: number; times: number }[] = [];
+  private readonly routes: Route[] = [];
+  private server: Server | undefined;
+  url = "";
+
+  /** `route("PUT /orgs/{org}/teams/{team_slug}/memberships/{username}", handler)`. Throws if GitHub has no such operation. */
+  route(spec: string, handler: RouteHandler): this {
+    const [method, template] = spec.split(" ") as [string, string];
+    const op = this.api.operation(method, template);
+    const names: string[] = [];
+    const pattern = template.replace(/[.*+?^$()|[\]\\]/g, "\\$&").replace(/\\?\{([^}]+)\\?\}/g, (_m, n: string) => {
+      names.push(n);
+      return "([^/]+)";
+    });
+    this.routes.push({ op, regex: new RegExp(`^${pattern}$`), names, handler });
+    return this;
+  }
+
+  fail(spec: string, status: number, times = 1): this {
+    const [method, template] = spec.split(" ") as [string, string];
+    this.faults.push({ method, template, status, times });
+    return this;
+  }
+
+  async start(): Promise<this> {
+    this.server = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on("data", (c: Buffer) => chunks.push(c));
+      req.on("end", () => {
+        void this.handle(req.method ?? "GET", req.url ?? "/", req.headers, Buffer.concat(chunks).toString("utf8")).then((r) => {
+          const text = r.body === undefined ? "" : JSON.stringify(r.body);
+          res.writeHead(r.status, { ...(text ? { "content-type": "application/json; charset=utf-8" } : {}), ...(r.headers ?? {}) });
+          res.end(text);
+        });
+      });
+    });
+    await new Promise<void>((resolve) => this.server!.listen(0, "127.0.0.1", resolve));
+    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    return this;
+  }
+
+  async close(): Promise<void> {
+    if (!this.server) return;
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server!.close(() => resolve()));
+  }
+
+  private async handle(method: string, rawUrl: string, headers: IncomingHttpHeaders, text: string): Promise<FakeResponse> {
+    const url = new URL(rawUrl, "http://localhost");
+    const match = this.routes
+      .filter((r) => r.op.method === method)
+      .map((r) => ({ r, m: r.regex.exec(url.pathname) }))
+      .find((x) => x.m);
+    if (!match) {
+      this.violations.push(`no fake route for ${method} ${url.pathname}`);
+      return { status: 404, body: { message: "Not Found", documentation_url: "https://docs.github.com/rest" } };
+    }
+    const { r, m } = match;
+    const params = Object.fromEntries(r.names.map((n, i) => [n, decodeURIComponent(m![i + 1]!)]));
+    let body: unknown;
+    if (text !== "") {
+      try {
+        body = JSON.parse(text);
+      } catch {
+        this.violations.push(`${method} ${r.op.template}: request body is not JSON`);
+        return { status: 400, body: { message: "Problems parsing JSON" } };
+      }
+    }
+    const call: RecordedCall = {
+      method,
+      template: r.op.template,
+      operationId: r.op.operationId,
+      params,
+      query: Object.fromEntries(url.searchParams),
+      body,
+      status: 0,
+    };
+    this.calls.push(call);
+    const problems = this.api.validateRequest(r.op, { pathParams: params, query: url.searchParams, body });
+    if (problems.length) {
+      this.violations.push(...problems.map((p) => `${method} ${r.op.template}: ${p}`));
+      call.status = 422;
+      return { status: 422, body: { message: "Validation Failed", errors: problems } };
+    }
+    const fault = this.faults.find((f) => f.method === method && f.template === r.op.template && f.times > 0);
+    if (fault) {
+      fault.times--;
+      call.status = fault.status;
+      return { status: fault.status, body: { message: `fault injected (${fault.status})` } };
+    }
+    const response = await r.handler({ method, path: url.pathname, params, query: url.searchParams, body, headers });
+    call.status = response.status;
+    const responseProblems = this.api.validateResponse(r.op, response.status, response.body);
+    this.violations.push(...responseProblems.map((p) => `${method} ${r.op.template} → ${response.status}: ${p}`));
+    return response;
+  }
+}
