@@ -1,0 +1,143 @@
+import { describe, expect, it } from "vitest";
+import { ActionRegistry } from "../../../src/actions/registry.js";
+import { ActionError, type Action } from "../../../src/actions/types.js";
+import type { ClaimedStep, RunDefinition, StepResult, WorkQueue } from "../../../src/engine/queue.js";
+import { plainContextFactory, type LogLine } from "../../../src/engine/context.js";
+import { Worker } from "../../../src/engine/worker.js";
+import type { WorkflowSpec } from "../../../src/spec/types.js";
+
+/** A queue over plain arrays: hands out the given steps once, records what the worker reports. */
+class FakeQueue implements WorkQueue {
+  readonly workerId = "fake";
+  results: { step: ClaimedStep; result: StepResult; dependents: string[] }[] = [];
+  abort = new Set<string>();
+  constructor(private pending: ClaimedStep[], private def: RunDefinition, private outputs: Record<string, Record<string, unknown>> = {}) {}
+  async claim(limit: number) {
+    return this.pending.splice(0, limit);
+  }
+  async loadRun() {
+    return this.def;
+  }
+  async loadOutputs(_run: string, ids: string[]) {
+    return Object.fromEntries(ids.map((id) => [id, this.outputs[id] ?? {}]));
+  }
+  async complete(step: ClaimedStep, result: StepResult, dependents: string[]) {
+    this.results.push({ step, result, dependents });
+    return true;
+  }
+  async heartbeat() {
+    return this.abort;
+  }
+  async reclaimExpired() {
+    return 0;
+  }
+  async expireRuns() {
+    return 0;
+  }
+  async waitForWork(ms: number) {
+    await new Promise((r) => setTimeout(r, Math.min(ms, 10)));
+  }
+}
+
+const claimed = (stepId: string, extra: Partial<ClaimedStep> = {}): ClaimedStep => ({
+  runId: "r1", stepId, phase: "forward", attempt: 1, failures: 0, timerDone: false, idempotencyKey: `r1:${stepId}`, deadline: null, ...extra,
+});
+
+function def(steps: WorkflowSpec["steps"]): RunDefinition {
+  return {
+    runId: "r1",
+    workflow: { apiVersion: "clutch-luigi/v1", kind: "Workflow", name: "w", steps },
+    request: { apiVersion: "clutch-luigi/v1", kind: "Request", workflow: "w", reason: "because", params: { db: "orders" } },
+    requestPath: "requests/x.yaml",
+    identity: { repository: "acme/ops", requester: { login: "alice", type: "User" }, approvers: [{ login: "bob" }] },
+  };
+}
+
+async function drain(queue: FakeQueue, actions: Action<any, any>[], n: number, lines: LogLine[] = []): Promise<FakeQueue["results"]> {
+  const ctl = new AbortController();
+  const worker = new Worker({ queue, registry: new ActionRegistry(actions), pollMs: 5, leaseMs: 300, random: () => 0.5, contextFactory: plainContextFactory({ lines }) });
+  const loop = worker.run(ctl.signal);
+  const end = Date.now() + 5_000;
+  while (queue.results.length < n && Date.now() < end) await new Promise((r) => setTimeout(r, 5));
+  ctl.abort();
+  await loop;
+  return queue.results;
+}
+
+const echo: Action<Record<string, unknown>, Record<string, unknown>> = {
+  name: "echo", description: "", input: {}, output: {},
+  async run(input, ctx) {
+    ctx.log.info(`ran ${ctx.identity.stepId} for ${ctx.identity.requester.login}`);
+    return { ...input, key: ctx.identity.idempotencyKey };
+  },
+};
+
+describe("Worker", () => {
+  it("substitutes inputs from dependencies and reports success with the step's dependents", async () => {
+    const q = new FakeQueue([claimed("b")], def([{ id: "a", uses: "echo" }, { id: "b", uses: "echo", needs: ["a"], with: { x: "${{ steps.a.outputs.y }}", db: "${{ params.db }}" } }, { id: "c", uses: "echo", needs: ["b"] }]), { a: { y: 42 } });
+    const lines: LogLine[] = [];
+    const [r] = await drain(q, [echo], 1, lines);
+    expect(r!.result).toEqual({ kind: "succeeded", outputs: { x: 42, db: "orders", key: "r1:b" }, secretOutputs: [] });
+    expect(r!.dependents).toEqual(["c"]);
+    expect(lines).toEqual([{ level: "info", message: "ran b for alice" }]);
+  });
+
+  it("parks a delayMs action instead of running it, and completes it once its timer fired", async () => {
+    const wait: Action<{ ms: number }, Record<string, never>> = { name: "wait", description: "", input: {}, output: {}, delayMs: (i) => i.ms, run: () => Promise.reject(new Error("must not run")) };
+    const q = new FakeQueue([claimed("w"), claimed("w2", { timerDone: true })], def([{ id: "w", uses: "wait", with: { ms: 4000 } }, { id: "w2", uses: "wait", with: { ms: 4000 } }]));
+    const results = await drain(q, [wait], 2);
+    expect(results.map((r) => r.result)).toEqual([{ kind: "park", delayMs: 4000 }, { kind: "succeeded", outputs: {}, secretOutputs: [] }]);
+  });
+
+  it("classifies failures and asks for a retry only for classes in retry.on", async () => {
+    const boom: Action = { name: "boom", description: "", input: {}, output: {}, run: () => Promise.reject(new ActionError("connection", "reset by peer")) };
+    const q = new FakeQueue([claimed("r"), claimed("n")], def([
+      { id: "r", uses: "boom", retry: { attempts: 3, backoff: "100ms", on: ["connection"] } },
+      { id: "n", uses: "boom", retry: { attempts: 3, on: ["timeout"] } },
+    ]));
+    const results = await drain(q, [boom], 2);
+    const by = Object.fromEntries(results.map((r) => [r.step.stepId, r.result]));
+    expect(by.r).toEqual({ kind: "failed", errorClass: "connection", message: "reset by peer", retryInMs: 100 });
+    expect(by.n).toEqual({ kind: "failed", errorClass: "connection", message: "reset by peer", retryInMs: null });
+  });
+
+  it("abandons an action that ignores the signal at its timeout", async () => {
+    const stuck: Action = { name: "stuck", description: "", input: {}, output: {}, run: () => new Promise(() => undefined) };
+    const q = new FakeQueue([claimed("s")], def([{ id: "s", uses: "stuck", timeout: "50ms" }]));
+    const [r] = await drain(q, [stuck], 1);
+    expect(r!.result).toMatchObject({ kind: "failed", errorClass: "timeout", retryInMs: null });
+  });
+
+  it("aborts a step the heartbeat says was cancelled", async () => {
+    const hold: Action = { name: "hold", description: "", input: {}, output: {}, run: (_i, ctx) => new Promise((_, rej) => ctx.signal.addEventListener("abort", () => rej(new Error("stopped")))) };
+    const q = new FakeQueue([claimed("h")], def([{ id: "h", uses: "hold", retry: { attempts: 5, on: ["cancelled", "error"] } }]));
+    q.abort.add("r1/h");
+    const [r] = await drain(q, [hold], 1);
+    expect(r!.result).toMatchObject({ kind: "failed", errorClass: "cancelled", retryInMs: null });
+  });
+
+  it("redacts values marked secret from error messages and flags secret outputs", async () => {
+    const leaky: Action = { name: "leaky", description: "", input: {}, output: {}, async run(_i, ctx) { ctx.markSecret("hunter2"); throw new Error("login failed for password hunter2"); } };
+    const gen: Action = { name: "gen", description: "", input: {}, output: {}, async run(_i, ctx) { ctx.markSecret("pw-1"); return { value: "pw-1", id: 3 }; } };
+    const q = new FakeQueue([claimed("l"), claimed("g")], def([{ id: "l", uses: "leaky" }, { id: "g", uses: "gen" }]));
+    const results = await drain(q, [leaky, gen], 2);
+    const by = Object.fromEntries(results.map((r) => [r.step.stepId, r.result]));
+    expect(by.l).toMatchObject({ kind: "failed", message: "login failed for password ***" });
+    expect(by.g).toEqual({ kind: "succeeded", outputs: { value: "pw-1", id: 3 }, secretOutputs: ["value"] });
+  });
+
+  it("fails a step whose action is unknown with a clear message", async () => {
+    const q = new FakeQueue([claimed("x")], def([{ id: "x", uses: "nope" }]));
+    const [r] = await drain(q, [], 1);
+    expect(r!.result).toMatchObject({ kind: "failed", message: 'unknown action "nope"', retryInMs: null });
+  });
+
+  it("runs a rollback from the workflow's rollback: with the step's own outputs", async () => {
+    const seen: unknown[] = [];
+    const undo: Action = { name: "undo", description: "", input: {}, output: {}, async run(input) { seen.push(input); return {}; } };
+    const q = new FakeQueue([claimed("a", { phase: "rollback" })], def([{ id: "a", uses: "echo", rollback: { uses: "undo", with: { id: "${{ steps.a.outputs.id }}" } } }]), { a: { id: "res-9" } });
+    const [r] = await drain(q, [echo, undo], 1);
+    expect(r!.result).toEqual({ kind: "rolled_back" });
+    expect(seen).toEqual([{ id: "res-9" }]);
+  });
+});
