@@ -1,0 +1,135 @@
+/**
+ * The inbound OIDC verifier against a real local issuer serving its JWKS over HTTP.
+ * Each refusal case is its own test and must be reported to the audit hook.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { GITHUB_ACTIONS_ISSUER, type OidcIssuerConfig } from "../../../src/config/types.js";
+import { OidcRejection, OidcVerifier, type OidcRejectEvent } from "../../../src/identity/oidc.js";
+import { startOidcIssuer, type LocalOidcIssuer } from "../../support/oidc-issuer.js";
+
+let issuer: LocalOidcIssuer;
+let gha: LocalOidcIssuer;
+
+beforeAll(async () => {
+  issuer = await startOidcIssuer();
+  gha = await startOidcIssuer();
+});
+afterAll(async () => {
+  await issuer.close();
+  await gha.close();
+});
+
+function verifier(extra: Partial<OidcIssuerConfig> = {}) {
+  const audited: OidcRejectEvent[] = [];
+  const rejected: OidcRejectEvent[] = [];
+  const v = new OidcVerifier(
+    [
+      { issuer: issuer.url, audience: "clutch-luigi", jwksUrl: issuer.jwksUrl, claims: { login: "preferred_username" }, ...extra },
+      // GitHub's issuer URL, with its JWKS served by the local stand-in.
+      { issuer: GITHUB_ACTIONS_ISSUER, audience: "https://luigi.example", jwksUrl: gha.jwksUrl, repositories: ["acme/ops"], workflows: ["deploy"] },
+    ],
+    { onReject: (e) => rejected.push(e), audit: async (e) => void audited.push(e) },
+  );
+  return { v, audited, rejected };
+}
+
+async function rejection(v: OidcVerifier, token: string | undefined): Promise<OidcRejection> {
+  const e = await v.verify(token, { remoteAddress: "127.0.0.1", path: "/api/runs/r1" }).catch((err: unknown) => err);
+  expect(e).toBeInstanceOf(OidcRejection);
+  return e as OidcRejection;
+}
+
+describe("OidcVerifier", () => {
+  it("accepts a valid token and maps its claims to an identity", async () => {
+    const { v, audited } = verifier();
+    const caller = await v.verify(await issuer.mint({ subject: "user-7", claims: { preferred_username: "dana" } }));
+    expect(caller).toMatchObject({ issuer: issuer.url, subject: "user-7", login: "dana" });
+    expect(audited).toEqual([]);
+  });
+
+  it("rejects a wrong issuer", async () => {
+    const { v, audited } = verifier();
+    const e = await rejection(v, await issuer.mint({ issuer: "https://evil.example" }));
+    expect(e.reason).toBe("unknown-issuer");
+    expect(audited[0]).toMatchObject({ type: "oidc.rejected", reason: "unknown-issuer", issuer: "https://evil.example", path: "/api/runs/r1", remoteAddress: "127.0.0.1" });
+  });
+
+  it("rejects a wrong audience", async () => {
+    const { v, audited } = verifier();
+    expect((await rejection(v, await issuer.mint({ audience: "some-other-app" }))).reason).toBe("audience");
+    expect(audited.map((a) => a.reason)).toEqual(["audience"]);
+  });
+
+  it("rejects an expired token", async () => {
+    const { v, audited } = verifier();
+    expect((await rejection(v, await issuer.mint({ expiresIn: -120 }))).reason).toBe("expired");
+    expect(audited.map((a) => a.reason)).toEqual(["expired"]);
+  });
+
+  it("rejects a bad signature (right kid, another key)", async () => {
+    const { v, audited } = verifier();
+    expect((await rejection(v, await issuer.mint({ foreignKey: true }))).reason).toBe("signature");
+    expect(audited.map((a) => a.reason)).toEqual(["signature"]);
+  });
+
+  it("rejects alg: none before any key lookup", async () => {
+    const { v, audited } = verifier();
+    const fetchesBefore = issuer.jwksFetches();
+    const now = Math.floor(Date.now() / 1000);
+    const token = issuer.mintUnsigned({ iss: issuer.url, aud: "clutch-luigi", sub: "x", iat: now, exp: now + 60 });
+    expect((await rejection(v, token)).reason).toBe("algorithm");
+    expect(issuer.jwksFetches()).toBe(fetchesBefore);
+    expect(audited.map((a) => a.reason)).toEqual(["algorithm"]);
+  });
+
+  it("rejects an unknown kid", async () => {
+    const { v, audited } = verifier();
+    expect((await rejection(v, await issuer.mint({ kid: "rotated-away" }))).reason).toBe("unknown-kid");
+    expect(audited.map((a) => a.reason)).toEqual(["unknown-kid"]);
+  });
+
+  it("rejects a missing or malformed token", async () => {
+    const { v, audited } = verifier();
+    expect((await rejection(v, undefined)).reason).toBe("missing-token");
+    expect((await rejection(v, "not.a.jwt")).reason).toBe("malformed");
+    expect(audited.map((a) => a.reason)).toEqual(["missing-token", "malformed"]);
+  });
+
+  it("never puts the token into the audit event", async () => {
+    const { v, audited, rejected } = verifier();
+    const token = await issuer.mint({ expiresIn: -120 });
+    await rejection(v, token);
+    expect(JSON.stringify(audited)).not.toContain(token.split(".")[2]);
+    expect(rejected).toEqual(audited);
+  });
+
+  describe("GitHub Actions tokens", () => {
+    const claims = (over: Record<string, unknown> = {}) => ({ repository: "acme/ops", workflow: "deploy", actor: "octocat", ...over });
+
+    it("are accepted from the allowed repository and workflow", async () => {
+      const { v } = verifier();
+      const caller = await v.verify(await gha.mint({ issuer: GITHUB_ACTIONS_ISSUER, audience: "https://luigi.example", claims: claims() }));
+      expect(caller).toMatchObject({ issuer: GITHUB_ACTIONS_ISSUER, repository: "acme/ops", workflow: "deploy", login: "octocat" });
+    });
+
+    it("are rejected from another repository", async () => {
+      const { v, audited } = verifier();
+      const token = await gha.mint({ issuer: GITHUB_ACTIONS_ISSUER, audience: "https://luigi.example", claims: claims({ repository: "mallory/ops" }) });
+      expect((await rejection(v, token)).reason).toBe("claims");
+      expect(audited[0]?.message).toMatch(/mallory\/ops/);
+    });
+
+    it("are rejected from another workflow of the right repository", async () => {
+      const { v } = verifier();
+      const token = await gha.mint({ issuer: GITHUB_ACTIONS_ISSUER, audience: "https://luigi.example", claims: claims({ workflow: "pwn" }) });
+      expect((await rejection(v, token)).reason).toBe("claims");
+    });
+
+    it("are rejected when signed by a key GitHub's JWKS does not hold", async () => {
+      const { v } = verifier();
+      // Minted by the other local issuer: right iss claim, wrong key set.
+      const token = await issuer.mint({ issuer: GITHUB_ACTIONS_ISSUER, audience: "https://luigi.example", claims: claims() });
+      expect((await rejection(v, token)).reason).toBe("signature");
+    });
+  });
+});
