@@ -6,7 +6,7 @@ import { parseServerConfig } from "../../../src/config/load.js";
 import type { ServerConfig } from "../../../src/config/types.js";
 import { createStepContextFactory, type StepLogEntry } from "../../../src/actions/context.js";
 import { SecretResolver } from "../../../src/actions/secrets.js";
-import type { ActionServices, IdentityContext, StepContext } from "../../../src/actions/types.js";
+import { ActionError, type ActionServices, type IdentityContext, type StepContext } from "../../../src/actions/types.js";
 import { generateSigningJwk, parseKeyRing } from "../../../src/identity/keys.js";
 import { StepTokenSigner } from "../../../src/identity/step-token.js";
 
@@ -64,3 +64,15 @@ export async function testContext(options: {
 
 /** The inputs every injection test pushes through an action as data. */
 export const HOSTILE_VALUES = ["; rm -rf /", "$(id)", "`id`", "' OR 1=1 --", "a\nb\r\nc", "x && echo pwned", "../../etc/passwd", "${HOME}"];
+
+/** The ActionError a promise rejects with; fails the test if it resolves. */
+export async function failure(p: Promise<unknown>): Promise<ActionError> {
+  let value: unknown;
+  try {
+    value = await p;
+  } catch (e) {
+    if (e instanceof ActionError) return e;
+    throw new Error(`expected an ActionError, got ${String(e)}`);
+  }
+  throw new Error(`expected a failure, got ${JSON.stringify(value)}`);
+}

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { MAX_CAPTURE_BYTES, shell } from "../../../src/actions/builtin/shell.js";
 import { compileSchema } from "../../../src/spec/schema-check.js";
-import { HOSTILE_VALUES, testContext } from "./context-helper.js";
+import { failure, HOSTILE_VALUES, testContext } from "./context-helper.js";
 
 const fixtures = join(import.meta.dirname, "../../fixtures/actions");
 const config = `
@@ -82,7 +82,7 @@ describe("shell", () => {
 
   it("redacts secrets in captured output, in the error and in logs", async () => {
     const { ctx, logs } = await ctxFor();
-    const err = await shell.run({ command: "fail-loudly", secretEnv: { TOKEN: "api-token" } }, ctx).catch((e: unknown) => e as Error & { code: string });
+    const err = await failure(shell.run({ command: "fail-loudly", secretEnv: { TOKEN: "api-token" } }, ctx));
     expect(err.code).toBe("exit-code");
     expect(err.message).toBe("fail-loudly exited with 3: stderr has [REDACTED]");
     const ok = await shell.run({ command: "fail-loudly", secretEnv: { TOKEN: "api-token" }, env: { CODE: "0" } }, ctx);
@@ -108,7 +108,7 @@ describe("shell", () => {
     const { ctx } = await ctxFor();
     const pidfile = join(await mkdtemp(join(tmpdir(), "cl-pids-")), "pids");
     const started = Date.now();
-    const err = await shell.run({ command: "spawn-tree", env: { PIDFILE: pidfile }, timeout: "700ms" }, ctx).catch((e: unknown) => e as { code: string; message: string });
+    const err = await failure(shell.run({ command: "spawn-tree", env: { PIDFILE: pidfile }, timeout: "700ms" }, ctx));
     expect(err.code).toBe("timeout");
     expect(err.message).toMatch(/timed out after 700ms; process group killed/);
     expect(Date.now() - started).toBeLessThan(10_000);
@@ -121,7 +121,7 @@ describe("shell", () => {
   it("kills the process group when the step is aborted", async () => {
     const { ctx, abort } = await ctxFor();
     const pidfile = join(await mkdtemp(join(tmpdir(), "cl-pids-")), "pids");
-    const running = shell.run({ command: "spawn-tree", env: { PIDFILE: pidfile } }, ctx).catch((e: unknown) => e as { code: string });
+    const running = failure(shell.run({ command: "spawn-tree", env: { PIDFILE: pidfile } }, ctx));
     for (let i = 0; i < 100 && !existsSync(pidfile); i++) await new Promise((r) => setTimeout(r, 20));
     abort.abort(new Error("run cancelled"));
     expect((await running).code).toBe("timeout");
