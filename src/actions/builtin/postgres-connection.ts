@@ -35,8 +35,11 @@ export async function withConnection<T>(ctx: StepContext, name: string, fn: (cli
     try {
       await client.connect();
     } catch (e) {
+      // A refusal by the server (bad password, unknown database) is final, not a flaky network.
+      const sqlstate = (e as { code?: unknown }).code;
       const cls = classifyError(e);
-      throw new ActionError(ctx.signal.aborted ? "timeout" : cls === "error" ? "connection" : cls, `cannot connect to "${name}": ${(e as Error).message}`, { cause: e });
+      const code = ctx.signal.aborted ? "timeout" : cls !== "error" ? cls : typeof sqlstate === "string" && /^[0-9A-Z]{5}$/.test(sqlstate) ? `sqlstate-${sqlstate}` : "connection";
+      throw new ActionError(code, `cannot connect to "${name}": ${(e as Error).message}`, { cause: e });
     }
     return await fn(client);
   } catch (e) {
