@@ -119,6 +119,7 @@ async function findDispatchedRun(
   where: string,
 ): Promise<WorkflowRun> {
   // Runs appear a few seconds after the dispatch; allow for clock skew with GitHub.
+  // Filtered here rather than with `created=>=…`, which GitHub's description types as a plain date-time.
   const since = new Date(q.since - 60_000).toISOString();
   for (let i = 0; i < 10; i++) {
     try {
@@ -128,11 +129,12 @@ async function findDispatchedRun(
         workflow_id: q.workflow,
         event: "workflow_dispatch",
         branch: q.ref,
-        created: `>=${since}`,
         per_page: 10,
         request: { signal: ctx.signal },
       });
-      const runs = ((res.data as { workflow_runs?: WorkflowRun[] }).workflow_runs ?? []).sort((a, b) => b.created_at.localeCompare(a.created_at));
+      const runs = ((res.data as { workflow_runs?: WorkflowRun[] }).workflow_runs ?? [])
+        .filter((r) => new Date(r.created_at).toISOString() >= since)
+        .sort((a, b) => b.created_at.localeCompare(a.created_at));
       if (runs[0]) return runs[0];
     } catch (e) {
       throw githubError(e, where, ctx);
