@@ -10,6 +10,9 @@ const COMMANDS: Record<string, () => Promise<{ command: Command }>> = {
   plan: () => import("./commands/plan.js"),
   schema: () => import("./commands/schema.js"),
   demo: () => import("./commands/demo.js"),
+  run: () => import("./commands/run.js"),
+  worker: () => import("./commands/worker.js"),
+  migrate: () => import("./commands/migrate.js"),
 };
 
 async function help(io: CliIO): Promise<void> {

@@ -313,13 +313,17 @@ export class PgWorkQueue implements WorkQueue {
     return abort;
   }
 
-  async reclaimExpired(): Promise<number> {
+  /**
+   * @param all also take leases that have not expired — only for the embedded
+   *   database, where one process at a time can hold it, so any lease is a dead one.
+   */
+  async reclaimExpired(all = false): Promise<number> {
     return this.db.transaction(async (trx: Knex.Transaction) => {
       const rows = rowsOf<{ run_id: string; step_id: string; prev_state: string; attempt: number; rb_attempt: number; prev_owner: string }>(
         await trx.raw(
           `with exp as (
              select run_id, step_id, state as prev_state, lease_owner as prev_owner from steps
-             where lease_owner is not null and lease_expires_at < now()
+             where lease_owner is not null and (lease_expires_at < now() or ?)
              order by lease_expires_at limit 100
              for update skip locked
            ),
@@ -341,6 +345,7 @@ export class PgWorkQueue implements WorkQueue {
              returning 1
            )
            select upd.*, (select count(*) from att) as n from upd`,
+          [all],
         ),
       );
       if (rows.length === 0) return 0;

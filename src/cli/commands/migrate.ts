@@ -1,0 +1,34 @@
+import { openStore, storeOptionsFromEnv } from "../../store/db.js";
+import { migrate, migrationStatus } from "../../store/migrate.js";
+import { parseCli } from "../args.js";
+import { UsageError, type Command } from "../command.js";
+
+export const command: Command = {
+  name: "migrate",
+  summary: "apply database migrations (DATABASE_URL, or the embedded database)",
+  usage: `Usage: clutch-luigi migrate [--status]
+
+Applies pending migrations to the database named by DATABASE_URL, or to the
+embedded database under CLUTCH_LUIGI_DATA_DIR (default .clutch-luigi/).
+Safe to run from several processes at once. --status lists applied and pending
+migrations without changing anything.`,
+  async run(argv, io) {
+    const { values, positionals } = parseCli(argv, { status: { type: "boolean" } });
+    if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`);
+    const store = await openStore({ ...storeOptionsFromEnv(io.env, io.cwd), migrate: false });
+    try {
+      const where = store.backend === "pg" ? "postgres (DATABASE_URL)" : "embedded database";
+      if (values.status) {
+        const { applied, pending } = await migrationStatus(store.db);
+        for (const name of applied) io.stdout.write(`applied  ${name}\n`);
+        for (const name of pending) io.stdout.write(`pending  ${name}\n`);
+        return 0;
+      }
+      const applied = await migrate(store.db);
+      io.stdout.write(applied.length === 0 ? `${where}: up to date\n` : applied.map((n) => `${where}: applied ${n}\n`).join(""));
+      return 0;
+    } finally {
+      await store.close();
+    }
+  },
+};

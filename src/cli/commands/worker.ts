@@ -1,0 +1,69 @@
+import { defaultRegistry } from "../../actions/index.js";
+import { parseDuration } from "../../spec/duration.js";
+import { openStore, storeOptionsFromEnv } from "../../store/db.js";
+import { defaultWorkerId } from "../../store/queue.js";
+import { runWorker } from "../../store/workers.js";
+import { parseCli } from "../args.js";
+import { UsageError, type Command } from "../command.js";
+
+export function positiveInt(text: string | undefined, flag: string, fallback: number): number {
+  if (text === undefined) return fallback;
+  if (!/^\d+$/.test(text) || Number(text) < 1) throw new UsageError(`${flag} takes a whole number ≥ 1, got "${text}"`);
+  return Number(text);
+}
+
+function duration(text: string | undefined, flag: string): number | undefined {
+  if (text === undefined) return undefined;
+  try {
+    return parseDuration(text);
+  } catch (e) {
+    throw new UsageError(`${flag}: ${(e as Error).message}`);
+  }
+}
+
+export const command: Command = {
+  name: "worker",
+  summary: "run an engine worker; start as many as you like on any machines",
+  usage: `Usage: clutch-luigi worker [--concurrency N] [--lease 30s] [--poll 1s]
+
+Claims ready steps from the database (DATABASE_URL) and runs them, up to N at
+once (default 4). Workers coordinate only through Postgres: start any number on
+any machines. A worker that dies loses its lease after --lease and another one
+resumes its steps. Stops cleanly on SIGINT/SIGTERM, handing running steps back.`,
+  async run(argv, io) {
+    const { values, positionals } = parseCli(argv, {
+      concurrency: { type: "string", short: "c" },
+      lease: { type: "string" },
+      poll: { type: "string" },
+    });
+    if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`);
+    const concurrency = positiveInt(values.concurrency, "--concurrency", 4);
+    const leaseMs = duration(values.lease, "--lease");
+    const pollMs = duration(values.poll, "--poll");
+    const store = await openStore(storeOptionsFromEnv(io.env, io.cwd));
+    const workerId = defaultWorkerId();
+    const signal = io.signal ?? new AbortController().signal;
+    let lastError = "";
+    io.stderr.write(`worker ${workerId}: ${store.backend === "pg" ? "postgres" : "embedded database"}, concurrency ${concurrency}\n`);
+    try {
+      await runWorker(store, {
+        registry: defaultRegistry(),
+        concurrency,
+        workerId,
+        signal,
+        ...(leaseMs ? { leaseMs } : {}),
+        ...(pollMs ? { pollMs } : {}),
+        onError: (err) => {
+          // Say it once per distinct problem: a database outage must not flood the log.
+          const msg = err instanceof Error ? err.message : String(err);
+          if (msg !== lastError) io.stderr.write(`worker ${workerId}: ${msg}\n`);
+          lastError = msg;
+        },
+      });
+    } finally {
+      await store.close();
+    }
+    io.stderr.write(`worker ${workerId}: stopped\n`);
+    return 0;
+  },
+};
