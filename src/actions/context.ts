@@ -32,7 +32,12 @@ export interface StepContextFactoryOptions {
   sink?: (entry: StepLogEntry) => void;
 }
 
-export type StepContextFactory = (identity: IdentityContext, signal: AbortSignal) => StepContext;
+/**
+ * `secretsSeen` is the engine's per-attempt set: every secret value this context
+ * learns (and every one the run learned before) is added to it, so the worker can
+ * seal matching outputs and scrub error messages too.
+ */
+export type StepContextFactory = (identity: IdentityContext, signal: AbortSignal, secretsSeen?: Set<string>) => StepContext;
 
 /** Services every context carries, under these keys. */
 export interface CoreServices extends ActionServices {
@@ -72,8 +77,13 @@ export function createStepContextFactory(options: StepContextFactoryOptions): St
     return r;
   };
 
-  return (identity, signal) => {
+  return (identity, signal, secretsSeen) => {
     const redactor = runRedactor(identity.runId);
+    for (const v of redactor.values) secretsSeen?.add(v);
+    const remember = (value: string): void => {
+      redactor.add(value);
+      if (typeof value === "string" && value !== "") secretsSeen?.add(value);
+    };
     const write = (level: StepLogEntry["level"]) => (message: string, fields?: Record<string, unknown>) => {
       const entry: StepLogEntry = {
         level,
@@ -95,10 +105,10 @@ export function createStepContextFactory(options: StepContextFactoryOptions): St
       token: (audience) => options.signer.signStepToken(identity, audience),
       async secret(name) {
         const value = await secrets.resolve(name);
-        redactor.add(value);
+        remember(value);
         return value;
       },
-      markSecret: (value) => redactor.add(value),
+      markSecret: remember,
       services,
     };
     contexts.set(ctx, redactor);

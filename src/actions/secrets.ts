@@ -50,9 +50,12 @@ export const REDACTED = "[REDACTED]";
 export class Redactor {
   private readonly needles = new Set<string>();
   private sorted: string[] | undefined;
+  /** The values as registered (without their encodings). */
+  readonly values = new Set<string>();
 
   add(value: string): void {
     if (typeof value !== "string" || value.length === 0) return;
+    this.values.add(value);
     const forms = [
       value,
       JSON.stringify(value).slice(1, -1),

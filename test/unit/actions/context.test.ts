@@ -62,3 +62,17 @@ describe("createStepContextFactory", () => {
     expect(make(testIdentity(), new AbortController().signal).services.github).toBeUndefined();
   });
 });
+
+describe("the engine's secretsSeen set", () => {
+  it("receives every secret the context learns, and those the run learned before", async () => {
+    const { make } = await factory({ DB_PW: "resolved-secret-1" });
+    const seenA = new Set<string>();
+    const a = make(testIdentity({ stepId: "a" }), new AbortController().signal, seenA);
+    await a.secret("db");
+    a.markSecret("marked-secret-2");
+    expect([...seenA]).toEqual(["resolved-secret-1", "marked-secret-2"]);
+    const seenB = new Set<string>();
+    make(testIdentity({ stepId: "b" }), new AbortController().signal, seenB);
+    expect(seenB).toEqual(new Set(["resolved-secret-1", "marked-secret-2"]));
+  });
+});
