@@ -79,6 +79,9 @@ export function createStepContextFactory(options: StepContextFactoryOptions): St
 
   return (identity, signal, secretsSeen) => {
     const redactor = runRedactor(identity.runId);
+    // Both ways: secrets the engine knows for this attempt (e.g. decrypted secret
+    // outputs it substituted into the input, even after this point) are redacted here too.
+    if (secretsSeen) redactor.follow(secretsSeen);
     for (const v of redactor.values) secretsSeen?.add(v);
     const remember = (value: string): void => {
       redactor.add(value);

@@ -71,7 +71,23 @@ export class Redactor {
     return this.needles.size;
   }
 
+  private readonly followed = new Map<Set<string>, number>();
+
+  /** Also redact whatever values are, or are later, put into `set` (the engine's per-attempt set). */
+  follow(set: Set<string>): void {
+    if (!this.followed.has(set)) this.followed.set(set, -1);
+  }
+
+  private absorb(): void {
+    for (const [set, seen] of this.followed) {
+      if (set.size === seen) continue;
+      for (const v of set) if (!this.values.has(v)) this.add(v);
+      this.followed.set(set, set.size);
+    }
+  }
+
   redact(text: string): string {
+    this.absorb();
     if (this.needles.size === 0 || text.length === 0) return text;
     // Longest first, so a secret that contains another is removed whole.
     this.sorted ??= [...this.needles].sort((a, b) => b.length - a.length);

@@ -170,7 +170,8 @@ async function runHttpRequest(input: HttpRequestInput, ctx: StepContext): Promis
     for (const [name, pointer] of wanted) {
       const value = getPointer(doc, pointer);
       if (value === undefined) throw new ActionError("bad-response", `${where}: the response has nothing at ${pointer} (output ${name})`);
-      result[name] = value;
+      // A service that echoes a secret back must not turn it into a plain, stored output.
+      result[name] = redactorOf(ctx)?.redactValue(value) ?? value;
     }
   }
   ctx.log.info(`${where} → ${res.status}`);
