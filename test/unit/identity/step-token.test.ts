@@ -80,3 +80,21 @@ describe("step tokens", () => {
     await expect(jwtVerify(newToken, jwks)).resolves.toBeTruthy();
   });
 });
+
+describe("createSigner", () => {
+  it("builds a signer from server configuration, with the configured issuer and algorithm", async () => {
+    const { createSigner } = await import("../../../src/identity/signer.js");
+    const { parseServerConfig } = await import("../../../src/config/load.js");
+    const { mkdtemp } = await import("node:fs/promises");
+    const { tmpdir } = await import("node:os");
+    const { join } = await import("node:path");
+    const dataDir = await mkdtemp(join(tmpdir(), "cl-signer-"));
+    const config = parseServerConfig(`dataDir: ${dataDir}\nsigning: { issuer: "https://luigi.example", algorithm: EdDSA }\n`, "c.yaml", {});
+    const s = await createSigner(config, {});
+    const token = await s.signStepToken(testIdentity(), "svc");
+    expect(decodeProtectedHeader(token).alg).toBe("EdDSA");
+    const { payload } = await jwtVerify(token, createLocalJWKSet(s.jwks()), { issuer: "https://luigi.example", audience: "svc" });
+    expect(payload.sub).toBe("alice");
+    expect((await createSigner(config, {})).jwks()).toEqual(s.jwks());
+  });
+});
