@@ -95,6 +95,17 @@ describe("OidcVerifier", () => {
     expect(audited.map((a) => a.reason)).toEqual(["missing-token", "malformed"]);
   });
 
+  it("rejects a token that is not valid yet", async () => {
+    const { v } = verifier();
+    const future = Math.floor(Date.now() / 1000) + 600;
+    expect((await rejection(v, await issuer.mint({ notBefore: future, expiresIn: 900 }))).reason).toBe("not-yet-valid");
+  });
+
+  it("rejects (never accepts) when the issuer's JWKS cannot be fetched", async () => {
+    const v = new OidcVerifier([{ issuer: issuer.url, audience: "clutch-luigi", jwksUrl: "http://127.0.0.1:1/jwks" }]);
+    expect((await rejection(v, await issuer.mint())).reason).toBe("jwks-unavailable");
+  });
+
   it("never puts the token into the audit event", async () => {
     const { v, audited, rejected } = verifier();
     const token = await issuer.mint({ expiresIn: -120 });
