@@ -61,6 +61,8 @@ export const httpRequest: Action<HttpRequestInput, HttpRequestOutput> = {
   },
   output: { type: "object", required: ["status"], properties: { status: { type: "integer" } } },
   errorCodes: ["unexpected-status", "bad-response", "invalid-input"],
+  outputNames: (input) =>
+    input.outputs !== null && typeof input.outputs === "object" ? Object.keys(input.outputs as object) : [],
   run: runHttpRequest,
 };
 

@@ -61,6 +61,10 @@ const CASES: [string, string[]][] = [
     'bad/retry-and-name.yaml:3:7: workflow name "something-else" must match its file name "retry-and-name"',
     'bad/retry-and-name.yaml:9:21: unknown error class "timout"; did you mean "timeout"?',
   ]],
+  // http.request's outputs are whatever its `outputs:` mapping names, plus `status`.
+  ["bad/http-outputs.yaml", [
+    'bad/http-outputs.yaml:20:12: ${{ steps.create.outputs.restartID }}: action http.request has no output "restartID" (outputs: status, restartId)',
+  ]],
   ["bad/malformed.yaml", ["bad/malformed.yaml:8:3: malformed YAML:"]],
   ["bad/duplicate-keys.yaml", ["bad/duplicate-keys.yaml:6:1: duplicate key"]],
   ["bad/alias.yaml", ["bad/alias.yaml:6:9: YAML alias *why is not allowed"]],
