@@ -4,7 +4,7 @@
  * without owners un-owns. The file is compiled once into a matcher; matching
  * a path consults an index instead of every line, so large files stay fast.
  */
-import { compilePattern, type CompiledPattern } from "./pattern.js";
+import { ANY_SEGMENT, compilePattern, type CompiledPattern } from "./pattern.js";
 
 /** GitHub refuses to load a CODEOWNERS file of 3 MB or more. */
 export const CODEOWNERS_MAX_BYTES = 3 * 1024 * 1024;
@@ -75,6 +75,12 @@ interface Token {
 /** Splits on unescaped whitespace; `\ ` keeps a space inside a pattern. */
 function tokenize(line: string): Token[] {
   const tokens: Token[] = [];
+  if (!line.includes("\\")) {
+    // The common case, without per-character string building.
+    const re = /[^ \t]+/g;
+    for (let m = re.exec(line); m; m = re.exec(line)) tokens.push({ text: m[0], column: m.index + 1 });
+    return tokens;
+  }
   let i = 0;
   while (i < line.length) {
     while (i < line.length && (line[i] === " " || line[i] === "\t")) i++;
@@ -142,34 +148,83 @@ class Matcher implements CodeownersMatcher {
 
   match(path: string): OwnerMatch {
     const clean = path.startsWith("/") ? path.slice(1) : path;
+    const rules = this.compiled;
     let best = -1;
-    const consider = (list: readonly number[] | undefined): void => {
-      if (!list) return;
-      for (let k = list.length - 1; k >= 0; k--) {
-        const i = list[k]!;
-        if (i <= best) break; // lists are in line order
-        if (this.compiled[i]!.pattern.test(clean)) {
-          best = i;
-          break;
+    // Candidate lists are in line order: scan each from its end and stop at
+    // the first hit or at a line no later than the best found so far.
+    for (let k = this.general.length - 1; k >= 0; k--) {
+      const i = this.general[k]!;
+      if (i <= best) break;
+      if (rules[i]!.pattern.test(clean)) {
+        best = i;
+        break;
+      }
+    }
+    const segments = clean.split("/");
+    const n = segments.length;
+    // Anchored patterns: walk the trie along the path, following literal edges
+    // and lone-`*` edges; the set of live nodes stays small in practice.
+    let live: TrieNode[] = [this.anchored];
+    best = this.scanAnchored(this.anchored.rules, 0, n, clean, best);
+    for (let j = 0; j < n; j++) {
+      const seg = segments[j]!;
+      const inner = j < n - 1;
+      const named = this.byName.get(seg);
+      if (named) {
+        for (let k = named.length - 1; k >= 0; k--) {
+          const i = named[k]!;
+          if (i <= best) break;
+          const c = rules[i]!.pattern;
+          const ok = c.shortcut.kind === "name" ? inner || !c.shortcut.dirOnly : c.test(clean);
+          if (ok) {
+            best = i;
+            break;
+          }
         }
       }
-    };
-    consider(this.general);
-    const segments = clean.split("/");
-    let node: TrieNode | undefined = this.anchored;
-    consider(node.rules);
-    for (const seg of segments) {
-      consider(this.byName.get(seg));
       const dot = seg.lastIndexOf(".");
-      if (dot >= 0) consider(this.byExtension.get(seg.slice(dot + 1)));
-      if (node) {
-        node = node.children.get(seg);
-        if (node) consider(node.rules);
+      const byExt = dot >= 0 ? this.byExtension.get(seg.slice(dot + 1)) : undefined;
+      if (byExt) {
+        for (let k = byExt.length - 1; k >= 0; k--) {
+          const i = byExt[k]!;
+          if (i <= best) break;
+          const c = rules[i]!.pattern;
+          const sc = c.shortcut;
+          const ok = sc.kind === "suffix" ? seg.endsWith(sc.suffix) && (inner || !sc.dirOnly) : c.test(clean);
+          if (ok) {
+            best = i;
+            break;
+          }
+        }
+      }
+      if (live.length > 0) {
+        const next: TrieNode[] = [];
+        for (const node of live) {
+          const exact = node.children.get(seg);
+          if (exact) next.push(exact);
+          const any = node.children.get(ANY_SEGMENT);
+          if (any) next.push(any);
+        }
+        for (const node of next) best = this.scanAnchored(node.rules, j + 1, n, clean, best);
+        live = next;
       }
     }
     if (best < 0) return { owners: [], line: null, rule: null };
-    const rule = this.compiled[best]!.rule;
+    const rule = rules[best]!.rule;
     return { owners: rule.owners.map((o) => o.text), line: rule.line, rule };
+  }
+
+  /** Anchored rules filed at a trie node `depth` segments down the path. */
+  private scanAnchored(list: readonly number[], depth: number, segments: number, path: string, best: number): number {
+    for (let k = list.length - 1; k >= 0; k--) {
+      const i = list[k]!;
+      if (i <= best) break;
+      const c = this.compiled[i]!.pattern;
+      const sc = c.shortcut;
+      const ok = sc.kind === "literal" ? (sc.dirOnly ? depth < segments : !sc.exactOnly || depth === segments) : c.test(path);
+      if (ok) return i;
+    }
+    return best;
   }
 }
 
@@ -198,20 +253,17 @@ export function compileCodeowners(text: string): CodeownersMatcher {
     const tokens = tokenize(raw);
     if (tokens.length === 0 || tokens[0]!.text.startsWith("#")) continue;
     const first = tokens[0]!;
-    const err = (column: number, message: string): void => {
-      m.errors.push({ line: lineNo, column, message });
-    };
     if (first.text.startsWith("\\#")) {
-      err(first.column, `escaped "#" is not supported in CODEOWNERS; the line would be read as a comment`);
+      m.errors.push({ line: lineNo, column: first.column, message: `escaped "#" is not supported in CODEOWNERS; the line would be read as a comment` });
       continue;
     }
     if (first.text.startsWith("!")) {
-      err(first.column, `negation ("!") is not supported in CODEOWNERS`);
+      m.errors.push({ line: lineNo, column: first.column, message: `negation ("!") is not supported in CODEOWNERS` });
       continue;
     }
     const compiled = compilePattern(first.text);
     if (typeof compiled === "string") {
-      err(first.column, compiled);
+      m.errors.push({ line: lineNo, column: first.column, message: compiled });
       continue;
     }
     const owners: Owner[] = [];
@@ -220,7 +272,7 @@ export function compileCodeowners(text: string): CodeownersMatcher {
       if (tok.text.startsWith("#")) break; // inline comment
       const owner = parseOwner(tok.text);
       if (!owner) {
-        err(tok.column, `invalid owner "${tok.text}": expected @user, @org/team or an email address`);
+        m.errors.push({ line: lineNo, column: tok.column, message: `invalid owner "${tok.text}": expected @user, @org/team or an email address` });
         bad = true;
         continue;
       }

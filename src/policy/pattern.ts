@@ -18,15 +18,36 @@ export type PatternIndex =
   | { kind: "extension"; value: string }
   | { kind: "general" };
 
+/**
+ * Shortcuts a matcher may take instead of the regular expression, valid only
+ * when the pattern was found through its index entry:
+ *  - `literal`: anchored, each segment literal or a lone `*` (which the index
+ *    files under ANY_SEGMENT); reaching its trie node means it matches, except
+ *    that `dirOnly` needs one more path segment and `exactOnly` (a trailing
+ *    lone `*`) none;
+ *  - `name`: floating literal name; matches wherever a segment equals it;
+ *  - `suffix`: floating `*<literal>`; matches a segment ending in `suffix`.
+ */
+export type PatternShortcut =
+  | { kind: "literal"; dirOnly: boolean; exactOnly: boolean }
+  | { kind: "name"; dirOnly: boolean }
+  | { kind: "suffix"; suffix: string; dirOnly: boolean }
+  | { kind: "none" };
+
 export interface CompiledPattern {
   test(path: string): boolean;
   /** Where a matcher may file this pattern so it is only tried on likely paths. */
   index: PatternIndex;
+  shortcut: PatternShortcut;
 }
 
 const WILD = /[*?]/;
 
+/** Trie key for a lone `*` segment, which matches any one path segment. */
+export const ANY_SEGMENT = "\u0000*";
+
 function segmentSource(seg: string): string {
+  if (!WILD.test(seg) && !seg.includes("\\")) return escapeRegex(seg);
   let out = "";
   for (let i = 0; i < seg.length; i++) {
     const c = seg[i]!;
@@ -50,12 +71,13 @@ function escapeRegex(s: string): string {
 }
 
 function unescape(seg: string): string {
+  if (!seg.includes("\\")) return seg;
   return seg.replace(/\\(.)/g, "$1");
 }
 
 /** Returns the compiled pattern, or an error message for an unsupported one. */
 export function compilePattern(pattern: string): CompiledPattern | string {
-  if (/(^|[^\\])[[\]]/.test(pattern)) return `character ranges ("[ ]") are not supported in CODEOWNERS: "${pattern}"`;
+  if ((pattern.includes("[") || pattern.includes("]")) && /(^|[^\\])[[\]]/.test(pattern)) return `character ranges ("[ ]") are not supported in CODEOWNERS: "${pattern}"`;
   let body = pattern;
   let anchored = false;
   if (body.startsWith("/")) {
@@ -80,17 +102,16 @@ export function compilePattern(pattern: string): CompiledPattern | string {
     segs.shift();
     floatingLead = true;
   }
-  const last = segs[segs.length - 1]!;
+  return finish(segs, anchored, floatingLead, dirOnly);
+}
+
+function regexSource(segs: string[], anchored: boolean, floatingLead: boolean, dirOnly: boolean): string {
   let src = anchored && !floatingLead ? "^" : "^(?:.*/)?";
   for (let i = 0; i < segs.length; i++) {
     const seg = segs[i]!;
-    const isLast = i === segs.length - 1;
     if (seg === "**") {
-      if (isLast) {
-        // `x/**` (or `**` alone): everything below.
-        src += i === 0 ? ".+" : "/.+";
-        return finish(new RegExp(src + "$"), anchored, floatingLead, segs);
-      }
+      // `x/**` (or `**` alone): everything below.
+      if (i === segs.length - 1) return src + (i === 0 ? ".+$" : "/.+$");
       // `a/**/b`: zero or more directories in between.
       src += i === 0 ? "(?:.*/)?" : "(?:/.*)?/";
       continue;
@@ -98,21 +119,61 @@ export function compilePattern(pattern: string): CompiledPattern | string {
     if (i > 0 && segs[i - 1] !== "**") src += "/";
     src += segmentSource(seg);
   }
-  if (dirOnly) src += "/.+";
-  else if (last !== "*") src += "(?:/.+)?";
-  return finish(new RegExp(src + "$"), anchored, floatingLead, segs);
+  if (dirOnly) return src + "/.+$";
+  return segs[segs.length - 1] === "*" ? src + "$" : src + "(?:/.+)?$";
 }
 
-function finish(re: RegExp, anchored: boolean, floatingLead: boolean, segs: string[]): CompiledPattern {
-  return { test: (p) => re.test(p), index: indexFor(anchored && !floatingLead, segs) };
+class Pattern implements CompiledPattern {
+  readonly index: PatternIndex;
+  readonly shortcut: PatternShortcut;
+  // Compiling thousands of expressions up front is most of the cost of a large
+  // file, and the index means most are never needed: build each on first use.
+  private re: RegExp | null = null;
+
+  constructor(
+    private readonly segs: string[],
+    private readonly anchored: boolean,
+    private readonly floatingLead: boolean,
+    private readonly dirOnly: boolean,
+  ) {
+    const isAnchored = anchored && !floatingLead;
+    this.index = indexFor(isAnchored, segs);
+    this.shortcut = shortcutFor(isAnchored, segs, dirOnly);
+  }
+
+  test(path: string): boolean {
+    this.re ??= new RegExp(regexSource(this.segs, this.anchored, this.floatingLead, this.dirOnly));
+    return this.re.test(path);
+  }
+}
+
+function finish(segs: string[], anchored: boolean, floatingLead: boolean, dirOnly: boolean): CompiledPattern {
+  return new Pattern(segs, anchored, floatingLead, dirOnly);
+}
+
+function plain(seg: string): boolean {
+  return !WILD.test(seg) && !seg.includes("\\");
+}
+
+function shortcutFor(anchored: boolean, segs: string[], dirOnly: boolean): PatternShortcut {
+  if (anchored) {
+    const ok = segs.every((seg) => seg === "*" || plain(seg));
+    return ok ? { kind: "literal", dirOnly, exactOnly: !dirOnly && segs[segs.length - 1] === "*" } : { kind: "none" };
+  }
+  if (segs.length !== 1) return { kind: "none" };
+  const seg = segs[0]!;
+  if (plain(seg)) return { kind: "name", dirOnly };
+  if (seg.startsWith("*") && plain(seg.slice(1)) && seg.slice(1).includes(".")) return { kind: "suffix", suffix: seg.slice(1), dirOnly };
+  return { kind: "none" };
 }
 
 function indexFor(anchored: boolean, segs: string[]): PatternIndex {
   if (anchored) {
     const prefix: string[] = [];
     for (const seg of segs) {
-      if (WILD.test(seg)) break;
-      prefix.push(unescape(seg));
+      if (seg === "*") prefix.push(ANY_SEGMENT);
+      else if (WILD.test(seg)) break;
+      else prefix.push(unescape(seg));
     }
     return { kind: "anchored", prefix };
   }

@@ -31,6 +31,7 @@ describe("CODEOWNERS patterns, one rule at a time", () => {
     { source: "gitignore: a/**/b matches zero or more directories", pattern: "a/**/b", owns: ["a/b", "a/x/b", "a/x/y/b", "a/x/b/c"], not: ["a/xb", "x/a/b"] },
     { source: "gitignore: ? matches one character other than /", pattern: "/v?.yaml", owns: ["v1.yaml"], not: ["v10.yaml", "x/v1.yaml"] },
     { source: "gitignore: * does not cross /", pattern: "/requests/*/prod.yaml", owns: ["requests/a/prod.yaml"], not: ["requests/a/b/prod.yaml"] },
+    { source: "gitignore: a trailing slash on a wildcard pattern matches directories only", pattern: "*.d/", owns: ["etc/conf.d/a", "conf.d/x/y"], not: ["etc/conf.d", "conf.d"] },
     { source: "gitignore: a backslash escapes a space", pattern: "/my\\ dir/", owns: ["my dir/a"], not: ["my/a"] },
   ];
   for (const row of table) {
