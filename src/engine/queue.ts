@@ -51,15 +51,28 @@ export type StepResult =
   /** The worker is shutting down: give the step back now rather than when the lease expires. */
   | { kind: "interrupted"; message: string };
 
+export interface CompleteOutcome {
+  ok: boolean;
+  next: ClaimedStep[];
+}
+
 export interface WorkQueue {
   readonly workerId: string;
   /** Lease up to `limit` claimable steps. */
   claim(limit: number): Promise<ClaimedStep[]>;
   loadRun(runId: string): Promise<RunDefinition>;
-  /** Decrypted outputs of the named steps of a run. */
-  loadOutputs(runId: string, stepIds: string[]): Promise<Outputs>;
-  /** Record an attempt's end. False when the lease was lost (another worker took the step). */
-  complete(step: ClaimedStep, result: StepResult, dependents: string[]): Promise<boolean>;
+  /**
+   * Decrypted outputs of the named steps of a run. String values of secret outputs
+   * are added to `secretsSeen`, so whatever the reading step logs, throws or
+   * returns with them in it is redacted or sealed in turn.
+   */
+  loadOutputs(runId: string, stepIds: string[], secretsSeen?: Set<string>): Promise<Outputs>;
+  /**
+   * Record an attempt's end, and in the same transaction claim up to `claimNext`
+   * further steps for this worker. `ok` is false when the lease was lost (another
+   * worker took the step over); the result is then dropped.
+   */
+  complete(step: ClaimedStep, result: StepResult, dependents: string[], claimNext?: number): Promise<CompleteOutcome>;
   /** Extend the leases of steps still running here. Returns the keys of steps to abort (cancelled or lease lost). */
   heartbeat(steps: ClaimedStep[]): Promise<Set<string>>;
   /** Hand steps whose lease expired back to the queue, recording their attempts as interrupted. */

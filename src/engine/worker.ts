@@ -103,6 +103,9 @@ export class Worker {
   private readonly random: () => number;
   private readonly inflight = new Map<string, { step: ClaimedStep; controller: AbortController }>();
   private readonly runs = new Map<string, Loaded>();
+  /** Slots promised to claims in flight, so a completion and the main loop never overbook. */
+  private reserved = 0;
+  private stopping = false;
   private wake: (() => void) | null = null;
   /** Steps run to completion by this worker (for logs and tests). */
   completed = 0;
@@ -131,9 +134,16 @@ export class Worker {
             await this.queue.reclaimExpired();
             await this.queue.expireRuns();
           }
-          const free = this.concurrency - this.inflight.size;
+          const free = this.freeSlots();
           let claimed: ClaimedStep[] = [];
-          if (free > 0) claimed = await this.queue.claim(free);
+          if (free > 0) {
+            this.reserved += free;
+            try {
+              claimed = await this.queue.claim(free);
+            } finally {
+              this.reserved -= free;
+            }
+          }
           failures = 0;
           for (const step of claimed) this.start(step, signal);
           if (claimed.length > 0 && claimed.length === free) continue;
@@ -146,6 +156,7 @@ export class Worker {
         }
       }
     } finally {
+      this.stopping = true;
       for (const { controller } of this.inflight.values()) {
         controller.abort(new StepAbort("shutdown", "worker shutting down"));
       }
@@ -154,13 +165,17 @@ export class Worker {
     }
   }
 
+  private freeSlots(): number {
+    return this.concurrency - this.inflight.size - this.reserved;
+  }
+
   private idle(signal: AbortSignal): Promise<void> {
     const ctl = new AbortController();
     const onStop = (): void => ctl.abort();
     signal.addEventListener("abort", onStop, { once: true });
     this.wake = () => ctl.abort();
     // A full worker waits only for a slot; an idle one also for new work.
-    const wait = this.inflight.size >= this.concurrency ? sleep(this.pollMs, ctl.signal) : this.queue.waitForWork(this.pollMs, ctl.signal);
+    const wait = this.freeSlots() <= 0 ? sleep(this.pollMs, ctl.signal) : this.queue.waitForWork(this.pollMs, ctl.signal);
     return wait.finally(() => {
       signal.removeEventListener("abort", onStop);
       this.wake = null;
@@ -172,12 +187,16 @@ export class Worker {
     if (signal.aborted) controller.abort(new StepAbort("shutdown", "worker shutting down"));
     const key = `${stepKey(step)}#${step.phase}`;
     this.inflight.set(key, { step, controller });
-    void this.execute(step, controller)
-      .catch((err: unknown) => this.onError(err))
-      .finally(() => {
+    void this.execute(step, controller, signal)
+      .then((next) => {
         this.inflight.delete(key);
-        this.wake?.();
-      });
+        for (const n of next) this.start(n, signal);
+      })
+      .catch((err: unknown) => {
+        this.inflight.delete(key);
+        this.onError(err);
+      })
+      .finally(() => this.wake?.());
   }
 
   private async beat(): Promise<void> {
@@ -206,7 +225,8 @@ export class Worker {
     return loaded;
   }
 
-  private async execute(step: ClaimedStep, controller: AbortController): Promise<void> {
+  /** Run one claimed step and report it; returns the steps claimed along with the report. */
+  private async execute(step: ClaimedStep, controller: AbortController, workerSignal: AbortSignal): Promise<ClaimedStep[]> {
     const loaded = await this.load(step.runId);
     const node = loaded.graph.nodes.get(step.stepId);
     const dependents = node?.dependents ?? [];
@@ -220,25 +240,28 @@ export class Worker {
     } catch (err) {
       result = this.failure(step, loaded, controller.signal, err, secrets);
     }
-    if (result.kind === "interrupted" && controller.signal.reason instanceof StepAbort && controller.signal.reason.kind === "lease-lost") {
-      return;
+    // This step's own slot passes to whatever the report claims next, plus any idle ones.
+    const extra = this.stopping || workerSignal.aborted ? 0 : Math.max(0, this.freeSlots());
+    this.reserved += extra;
+    try {
+      return await this.report(step, result, dependents, this.stopping || workerSignal.aborted ? 0 : extra + 1);
+    } finally {
+      this.reserved -= extra;
     }
-    await this.report(step, result, dependents, controller.signal);
   }
 
   /** Persist a result, retrying through database outages for as long as the lease could still be ours. */
-  private async report(step: ClaimedStep, result: StepResult, dependents: string[], signal: AbortSignal): Promise<void> {
+  private async report(step: ClaimedStep, result: StepResult, dependents: string[], claimNext: number): Promise<ClaimedStep[]> {
     const giveUpAt = Date.now() + this.leaseMs * 4;
     for (let i = 0; ; i++) {
       try {
-        await this.queue.complete(step, result, dependents);
+        const { next } = await this.queue.complete(step, result, dependents, claimNext);
         this.completed++;
-        return;
+        return next;
       } catch (err) {
         this.onError(err);
         if (Date.now() > giveUpAt) throw err;
         await sleep(Math.min(2_000, 50 * 2 ** Math.min(i, 6)));
-        void signal;
       }
     }
   }
@@ -283,7 +306,7 @@ export class Worker {
     const node = loaded.graph.nodes.get(step.stepId)!;
     const action = this.action(node.spec.uses);
     const needed = outputsNeeded(loaded.graph, step.stepId, node.spec.with ?? {});
-    const outputs = needed.length > 0 ? await this.queue.loadOutputs(step.runId, needed) : {};
+    const outputs = needed.length > 0 ? await this.queue.loadOutputs(step.runId, needed, secrets) : {};
     const input = resolveInput(loaded.graph, step.stepId, node.spec.with, loaded.params, loaded.request, outputs);
     if (action.delayMs) {
       if (step.timerDone) return { kind: "succeeded", outputs: {}, secretOutputs: [] };
@@ -311,14 +334,14 @@ export class Worker {
       const spec = node.spec.rollback;
       if (spec) {
         const needed = outputsNeeded(loaded.graph, step.stepId, spec.with ?? {}, true);
-        const outputs = needed.length > 0 ? await this.queue.loadOutputs(step.runId, needed) : {};
+        const outputs = needed.length > 0 ? await this.queue.loadOutputs(step.runId, needed, secrets) : {};
         const input = resolveInput(loaded.graph, step.stepId, spec.with, loaded.params, loaded.request, outputs, true);
         await untilAborted(this.action(spec.uses).run(input, ctx), controller.signal);
       } else {
         const action = this.action(node.spec.uses);
         if (!action.rollback) return { kind: "rolled_back" };
         const needed = [...new Set([...outputsNeeded(loaded.graph, step.stepId, node.spec.with ?? {}), step.stepId])];
-        const outputs = await this.queue.loadOutputs(step.runId, needed);
+        const outputs = await this.queue.loadOutputs(step.runId, needed, secrets);
         const input = resolveInput(loaded.graph, step.stepId, node.spec.with, loaded.params, loaded.request, outputs);
         await untilAborted(action.rollback(input, outputs[step.stepId] ?? {}, ctx), controller.signal);
       }

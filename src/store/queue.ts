@@ -9,7 +9,7 @@ import os from "node:os";
 import { randomBytes } from "node:crypto";
 import type { Knex } from "knex";
 import pg from "pg";
-import type { ClaimedStep, RunDefinition, StepResult, WorkQueue } from "../engine/queue.js";
+import type { ClaimedStep, CompleteOutcome, RunDefinition, StepResult, WorkQueue } from "../engine/queue.js";
 import { stepKey } from "../engine/queue.js";
 import type { Outputs } from "../engine/scope.js";
 import type { RequestSpec, WorkflowSpec } from "../spec/types.js";
@@ -77,6 +77,15 @@ export class PgWorkQueue implements WorkQueue {
   async claim(limit: number): Promise<ClaimedStep[]> {
     if (limit <= 0) return [];
     return this.db.transaction(async (trx: Knex.Transaction) => {
+      const fx = newEffects();
+      const claimed = await this.claimIn(trx, limit, fx);
+      if (claimed.length > 0) await this.commit(trx, fx);
+      return claimed;
+    });
+  }
+
+  /** Lease up to `limit` claimable steps inside `trx`, queueing their audit rows in `fx`. */
+  private async claimIn(trx: Knex.Transaction, limit: number, fx: TxEffects): Promise<ClaimedStep[]> {
       const rows = rowsOf<ClaimRow>(
         await trx.raw(
           `with cand as (
@@ -112,16 +121,16 @@ export class PgWorkQueue implements WorkQueue {
         ),
       );
       if (rows.length === 0) return [];
-      await appendAudit(
-        trx,
-        rows.map((r) => ({
+      fx.claimed += rows.length;
+      for (const r of rows) {
+        fx.audit.push({
           kind: r.state === "rolling_back" ? "step.rollback_started" : "step.running",
           runId: r.run_id,
           stepId: r.step_id,
           actor: this.actor,
           data: { attempt: r.state === "rolling_back" ? r.rb_attempt : r.attempt },
-        })),
-      );
+        });
+      }
       return rows.map((r) => ({
         runId: r.run_id,
         stepId: r.step_id,
@@ -132,7 +141,6 @@ export class PgWorkQueue implements WorkQueue {
         idempotencyKey: r.idempotency_key,
         deadline: r.deadline ? new Date(r.deadline) : null,
       }));
-    });
   }
 
   async loadRun(runId: string): Promise<RunDefinition> {
@@ -143,7 +151,7 @@ export class PgWorkQueue implements WorkQueue {
     return { runId, workflow: row.spec.workflow, request: row.spec.request, requestPath: row.request_path, identity: row.identity };
   }
 
-  async loadOutputs(runId: string, stepIds: string[]): Promise<Outputs> {
+  async loadOutputs(runId: string, stepIds: string[], secretsSeen?: Set<string>): Promise<Outputs> {
     const rows = rowsOf<{ step_id: string; outputs: Record<string, unknown> | null; secret_outputs: string | null }>(
       await this.db.raw("select step_id, outputs, secret_outputs from steps where run_id = ? and step_id = any(?)", [runId, stepIds]),
     );
@@ -152,7 +160,9 @@ export class PgWorkQueue implements WorkQueue {
       const values = { ...(r.outputs ?? {}) };
       if (r.secret_outputs) {
         if (!this.store.cipher) throw new Error(`step "${r.step_id}" has encrypted outputs but no encryption key is configured`);
-        Object.assign(values, JSON.parse(this.store.cipher.decrypt(r.secret_outputs)) as Record<string, unknown>);
+        const secret = JSON.parse(this.store.cipher.decrypt(r.secret_outputs)) as Record<string, unknown>;
+        for (const v of Object.values(secret)) if (typeof v === "string" && v !== "") secretsSeen?.add(v);
+        Object.assign(values, secret);
       }
       out[r.step_id] = values;
     }
@@ -168,15 +178,18 @@ export class PgWorkQueue implements WorkQueue {
     return { plain, sealed: this.store.cipher ? this.store.cipher.encrypt(JSON.stringify(secret)) : null };
   }
 
-  async complete(step: ClaimedStep, result: StepResult, dependents: string[]): Promise<boolean> {
+  async complete(step: ClaimedStep, result: StepResult, dependents: string[], claimNext = 0): Promise<CompleteOutcome> {
     return this.db.transaction(async (trx: Knex.Transaction) => {
       const fx = newEffects();
       const ok = step.phase === "forward"
         ? await this.completeForward(trx, step, result, dependents, fx)
         : await this.completeRollback(trx, step, result, fx);
-      if (!ok) return false;
+      if (!ok) return { ok: false, next: [] };
+      // Take the next steps in the same transaction: a chain then costs one commit
+      // per step, and the step just made ready starts without a round of wake-ups.
+      const next = claimNext > 0 ? await this.claimIn(trx, claimNext, fx) : [];
       await this.commit(trx, fx);
-      return true;
+      return { ok: true, next };
     });
   }
 
@@ -238,7 +251,7 @@ export class PgWorkQueue implements WorkQueue {
         if (!(await this.moveOwned(trx, step, "running", "state = 'ready', run_at = now(), ready_at = clock_timestamp(), interruptions = interruptions + 1", []))) return false;
         await this.endAttempt(trx, step, "interrupted", "interrupted", result.message);
         fx.audit.push(ev("step.interrupted", { reason: result.message }));
-        fx.notify = true;
+        fx.queued += 1;
         return true;
       }
       case "failed": {
@@ -247,7 +260,7 @@ export class PgWorkQueue implements WorkQueue {
           if (!(await this.moveOwned(trx, step, "running", "state = ?, failures = failures + 1, error_class = ?, error = ?, run_at = now() + ? * interval '1 millisecond', ready_at = now() + ? * interval '1 millisecond'", [state, result.errorClass, result.message, result.retryInMs, result.retryInMs]))) return false;
           await this.endAttempt(trx, step, "failed", result.errorClass, result.message);
           fx.audit.push(ev("step.retrying", { errorClass: result.errorClass, delayMs: result.retryInMs }));
-          fx.notify = true;
+          fx.queued += 1;
           return true;
         }
         const state = result.errorClass === "cancelled" ? "cancelled" : "failed";
@@ -271,7 +284,7 @@ export class PgWorkQueue implements WorkQueue {
       if (!(await this.moveOwned(trx, step, "rolling_back", "run_at = now(), interruptions = interruptions + 1", []))) return false;
       await this.endAttempt(trx, step, "interrupted", "interrupted", result.message);
       fx.audit.push(ev("step.interrupted", { phase: "rollback", reason: result.message }));
-      fx.notify = true;
+      fx.queued += 1;
       return true;
     }
     if (result.kind === "rolled_back") {
@@ -350,7 +363,7 @@ export class PgWorkQueue implements WorkQueue {
       );
       if (rows.length === 0) return 0;
       const fx = newEffects();
-      fx.notify = true;
+      fx.queued += rows.length;
       for (const r of rows) {
         fx.audit.push({
           kind: "step.interrupted",

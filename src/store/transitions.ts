@@ -31,12 +31,14 @@ export async function runGraph(trx: Knex | Knex.Transaction, runId: string): Pro
 
 export interface TxEffects {
   audit: AuditEvent[];
-  /** New claimable work: wake idle workers after commit. */
-  notify: boolean;
+  /** Steps this transaction made claimable. */
+  queued: number;
+  /** Steps this transaction also claimed for its own worker; only the rest need waking anyone for. */
+  claimed: number;
 }
 
 export function newEffects(): TxEffects {
-  return { audit: [], notify: false };
+  return { audit: [], queued: 0, claimed: 0 };
 }
 
 /** Move queued steps (dependencies done) to ready/waiting, within the run's parallelism budget. */
@@ -72,7 +74,7 @@ export async function promoteQueued(trx: Knex.Transaction, runId: string, fx: Tx
       data: p.state === "waiting" ? { timerMs: Number(p.after_ms) } : {},
     });
   }
-  if (promoted.length > 0) fx.notify = true;
+  fx.queued += promoted.length;
 }
 
 /** Give a run its lock-free start: deadline from now, root steps into the queue. */
@@ -171,7 +173,7 @@ export async function reconcileFailing(trx: Knex.Transaction, runId: string, fx:
         ),
       );
       for (const s of started) fx.audit.push({ kind: "step.rolling_back", runId, stepId: s.step_id, actor });
-      if (started.length > 0) fx.notify = true;
+      fx.queued += started.length;
     }
     await trx.raw(
       "update runs set active = (select count(*) from steps where run_id = ? and state in ('ready', 'running', 'waiting')) where id = ?",
@@ -197,6 +199,8 @@ export async function failRun(trx: Knex.Transaction, runId: string, error: strin
 
 /** Apply side effects that belong at the end of a transaction. */
 export async function flushEffects(trx: Knex.Transaction, fx: TxEffects, appendAudit: (t: Knex.Transaction, e: AuditEvent[]) => Promise<void>, notify: boolean): Promise<void> {
-  if (fx.notify && notify) await trx.raw("select pg_notify(?, '')", [NOTIFY_CHANNEL]);
+  // Waking idle workers for work this transaction already took would only make them
+  // run empty claims: notify for the remainder.
+  if (notify && fx.queued > fx.claimed) await trx.raw("select pg_notify(?, '')", [NOTIFY_CHANNEL]);
   await appendAudit(trx, fx.audit);
 }

@@ -14,6 +14,7 @@ import type { Store } from "../../../src/store/db.js";
 import { cancelRun, createRun, getRun, listAttempts } from "../../../src/store/runs.js";
 import { listAuditEvents, verifyAuditChain } from "../../../src/store/audit.js";
 import { rowsOf } from "../../../src/store/db.js";
+import { PgWorkQueue } from "../../../src/store/queue.js";
 import type { ActionRegistry } from "../../../src/actions/registry.js";
 
 describe.each(BACKENDS)("engine semantics on $name", (backend) => {
@@ -175,7 +176,7 @@ describe.each(BACKENDS)("engine semantics on $name", (backend) => {
     expect(run.steps.find((s) => s.stepId === "slow")!.errorClass).toBe("timeout");
   });
 
-  it("stores secret outputs only encrypted, yet hands them to dependents", async () => {
+  it("stores secret outputs only encrypted, yet hands them to dependents, whose echoes are sealed too", async () => {
     workers = startWorkers(store, registry, 1);
     const { runId } = await startRun(store, loadWorkflow("secret.yaml"), registry);
     expect((await waitForRun(store, runId)).state).toBe("succeeded");
@@ -185,12 +186,20 @@ describe.each(BACKENDS)("engine semantics on $name", (backend) => {
     const pw = rows.find((r) => r.step_id === "password")!;
     expect(pw.outputs).toEqual({ hint: "generated" });
     expect(pw.secret_outputs).toMatch(/^v1\./);
+    // `use` returned the secret it was given: that output is secret now as well
     const used = rows.find((r) => r.step_id === "use")!;
-    const value = String((used.outputs as { value: string }).value);
+    expect(used.outputs).toEqual({ tag: "use" });
+    expect(used.secret_outputs).toMatch(/^v1\./);
+    const seen = new Set<string>();
+    const outputs = await new PgWorkQueue(store).loadOutputs(runId, ["password", "use"], seen);
+    const value = String(outputs.password!.value);
     expect(value).toMatch(/^s3cr3t-/);
-    expect(pw.secret_outputs).not.toContain(value);
-    const audit = JSON.stringify(await listAuditEvents(store.db, { runId }));
-    expect(audit).not.toContain(value);
+    expect(outputs.use!.value).toBe(value);
+    expect(seen.has(value)).toBe(true);
+    const everything = JSON.stringify(rowsOf(await store.db.raw("select * from steps where run_id = ?", [runId])))
+      + JSON.stringify(await listAuditEvents(store.db, { runId }))
+      + JSON.stringify(rowsOf(await store.db.raw("select * from attempts where run_id = ?", [runId])));
+    expect(everything).not.toContain(value);
   });
 
   it("refuses a workflow with a broken DAG before creating anything", async () => {

@@ -21,9 +21,9 @@ class FakeQueue implements WorkQueue {
   async loadOutputs(_run: string, ids: string[]) {
     return Object.fromEntries(ids.map((id) => [id, this.outputs[id] ?? {}]));
   }
-  async complete(step: ClaimedStep, result: StepResult, dependents: string[]) {
+  async complete(step: ClaimedStep, result: StepResult, dependents: string[], claimNext = 0) {
     this.results.push({ step, result, dependents });
-    return true;
+    return { ok: true, next: this.pending.splice(0, claimNext) };
   }
   async heartbeat() {
     return this.abort;
