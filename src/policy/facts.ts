@@ -79,6 +79,15 @@ export interface PolicyFacts {
    * blob here as `files[].sha` at the head. A missing entry counts as changed.
    */
   reviewedContent?: Record<string, Record<string, string | null>>;
+  /**
+   * Reviewer login → repository permission (`admin`, `maintain`, `write`,
+   * `triage`, `read`, `none`). As on GitHub, only approvals from users with
+   * write access count; a reviewer missing from a provided map does not count.
+   * When the map is absent, write access is not checked and the verdict says so.
+   */
+  permissions?: Record<string, string>;
+  /** Organisation-wide defaults (the org's `.github` repository), merged under `config`. */
+  orgConfig?: unknown;
   /** Verified e-mail → login, for CODEOWNERS lines that name owners by e-mail. */
   emails?: Record<string, string>;
   /** The time freeze windows are evaluated at (ISO 8601); defaults to now. */

@@ -30,6 +30,7 @@ export interface ReviewAssessment {
 }
 
 const STATEFUL = new Set(["APPROVED", "CHANGES_REQUESTED", "DISMISSED"]);
+const WRITE = new Set(["admin", "maintain", "write"]);
 
 /** GitHub logins are case-insensitive. */
 export const loginKey = (login: string): string => login.toLowerCase();
@@ -81,6 +82,7 @@ export function assessReviews(
   const approvals = new Map<string, CountedApproval>();
   const changesRequested: ReviewAssessment["changesRequested"] = [];
   const ignored: IgnoredApproval[] = [];
+  const permissions = facts.permissions ? new Map(Object.entries(facts.permissions).map(([k, v]) => [loginKey(k), v])) : null;
   const latest = [...latestReviews(facts.reviews).values()].sort((a, b) => (later(a, b) ? 1 : -1));
   for (const review of latest) {
     const login = review.user.login;
@@ -99,6 +101,13 @@ export function assessReviews(
     if (isBotActor(review.user, options.machineUsers)) {
       skip("bots and machine users never approve");
       continue;
+    }
+    if (permissions) {
+      const perm = permissions.get(loginKey(login));
+      if (!perm || !WRITE.has(perm)) {
+        skip(perm ? `${login} has ${perm} access; only approvals from users with write access count` : `${login}'s access to the repository is unknown`);
+        continue;
+      }
     }
     if (review.commitId === facts.headSha) {
       approvals.set(loginKey(login), { login, review });

@@ -3,7 +3,7 @@
  * and the merge-time re-check relies on. Pure and total: any input, however
  * malformed, yields a verdict, and every doubt resolves to "not approved".
  */
-import { loadPolicyConfig, type PolicyConfig } from "./config.js";
+import { loadPolicyConfig, mergeConfig, type PolicyConfig } from "./config.js";
 import type { PolicyFacts } from "./facts.js";
 import { checkFacts } from "./facts-schema.js";
 import { activeFreezes, describeFreeze } from "./freeze.js";
@@ -92,7 +92,7 @@ export function evaluatePolicy(input: PolicyFacts): Verdict {
     return notEvaluated(headSha, [{ code: "facts-invalid", message: `the facts snapshot is malformed: ${factProblems.join("; ")}` }]);
   }
   const facts = input;
-  const loaded = loadPolicyConfig(facts.config);
+  const loaded = loadPolicyConfig(facts.orgConfig === undefined ? facts.config : mergeConfig(facts.orgConfig, facts.config));
   if (!loaded.ok) {
     return notEvaluated(headSha, [
       { code: "config-invalid", message: `.github/clutch-luigi.yml is invalid, so no permissive default is assumed: ${loaded.errors.join("; ")}` },
@@ -146,6 +146,9 @@ function decide(facts: PolicyFacts, config: PolicyConfig): Verdict {
   blocking.push(...rules.blocking);
 
   const reviews = assessReviews(facts, { staleApprovals: config.staleApprovals, machineUsers: config.machineUsers });
+  if (!facts.permissions && reviews.approvals.size > 0) {
+    rules.warnings.push("reviewers' repository permissions were not provided, so write access was not checked");
+  }
 
   // Change requests from anyone who could approve block; so do vetoes.
   const vetoMembers = new Set<string>();

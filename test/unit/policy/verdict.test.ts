@@ -140,6 +140,33 @@ describe("reviews", () => {
       ignored: /author/,
     },
     {
+      // GitHub Docs, "About protected branches": required reviews count only from users with write access.
+      name: "an approval from a user with read access does not count",
+      change: (f) => {
+        f.permissions = { bob: "read", carol: "write" };
+        f.reviews.push(review("bob", "APPROVED", "2026-11-25T10:00:00Z"));
+      },
+      approved: false,
+      ignored: /bob has read access/,
+    },
+    {
+      name: "with permissions given, a reviewer missing from them does not count",
+      change: (f) => {
+        f.permissions = { carol: "write" };
+        f.reviews.push(review("bob", "APPROVED", "2026-11-25T10:00:00Z"));
+      },
+      approved: false,
+      ignored: /access to the repository is unknown/,
+    },
+    {
+      name: "write, maintain and admin access count (logins compared case-insensitively)",
+      change: (f) => {
+        f.permissions = { BOB: "maintain" };
+        f.reviews.push(review("bob", "APPROVED", "2026-11-25T10:00:00Z"));
+      },
+      approved: true,
+    },
+    {
       name: "bot accounts never approve",
       change: (f) => {
         f.teams["acme/dba"]!.push("dba-bot[bot]");
@@ -487,6 +514,24 @@ describe("freeze and break-glass", () => {
       approvedBy(f, "bob");
     });
     expect(v.approved).toBe(true);
+  });
+});
+
+describe("organisation defaults", () => {
+  it("orgConfig is merged under the repository's config", () => {
+    const v = evaluate((f) => {
+      f.orgConfig = { minApprovals: 2, staleApprovals: "dismiss" };
+      f.config = { minApprovals: 1 };
+      f.reviews.push(review("bob", "APPROVED", "2026-11-25T10:00:00Z", OLD));
+      f.reviewedContent = { [OLD]: { "requests/prod/rotate.yaml": "blob-v2" } };
+    });
+    // The repository's minApprovals wins; the org's staleApprovals still applies.
+    expect(v.requirements.find((r) => r.rule === "minApprovals")!.required).toBe(1);
+    expect(v.ignoredApprovals[0]!.reason).toMatch(/staleApprovals: dismiss/);
+  });
+  it("without write-access facts the verdict says the check was skipped", () => {
+    const v = evaluate((f) => f.reviews.push(review("bob", "APPROVED", "2026-11-25T10:00:00Z")));
+    expect(v.warnings).toContain("reviewers' repository permissions were not provided, so write access was not checked");
   });
 });
 
