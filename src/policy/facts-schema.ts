@@ -81,6 +81,7 @@ export const FACTS_SCHEMA: JsonSchema = {
       additionalProperties: { type: "object", additionalProperties: { type: ["string", "null"] } },
     },
     emails: { type: "object", additionalProperties: { type: "string" } },
+    committers: { type: "array", items: { type: "string" } },
     permissions: { type: "object", additionalProperties: { enum: ["admin", "maintain", "write", "triage", "read", "none"] } },
     now: { type: "string", pattern: dateTime },
   },

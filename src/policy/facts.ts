@@ -86,6 +86,12 @@ export interface PolicyFacts {
    * When the map is absent, write access is not checked and the verdict says so.
    */
   permissions?: Record<string, string>;
+  /**
+   * Logins of everyone who authored or pushed commits on the PR besides the
+   * author. Their approvals do not count: a reviewer who changed the request
+   * would otherwise approve their own change.
+   */
+  committers?: string[];
   /** Organisation-wide defaults (the org's `.github` repository), merged under `config`. */
   orgConfig?: unknown;
   /** Verified e-mail → login, for CODEOWNERS lines that name owners by e-mail. */

@@ -32,6 +32,14 @@ export interface ReviewAssessment {
 const STATEFUL = new Set(["APPROVED", "CHANGES_REQUESTED", "DISMISSED"]);
 const WRITE = new Set(["admin", "maintain", "write"]);
 
+/** Whether a login may approve at all as far as repository access goes (unknown access map: yes). */
+export function hasWriteAccess(facts: PolicyFacts, login: string): boolean {
+  if (!facts.permissions) return true;
+  const key = loginKey(login);
+  for (const [k, v] of Object.entries(facts.permissions)) if (loginKey(k) === key) return WRITE.has(v);
+  return false;
+}
+
 /** GitHub logins are case-insensitive. */
 export const loginKey = (login: string): string => login.toLowerCase();
 
@@ -82,6 +90,7 @@ export function assessReviews(
   const approvals = new Map<string, CountedApproval>();
   const changesRequested: ReviewAssessment["changesRequested"] = [];
   const ignored: IgnoredApproval[] = [];
+  const committers = new Set((facts.committers ?? []).map(loginKey));
   const permissions = facts.permissions ? new Map(Object.entries(facts.permissions).map(([k, v]) => [loginKey(k), v])) : null;
   const latest = [...latestReviews(facts.reviews).values()].sort((a, b) => (later(a, b) ? 1 : -1));
   for (const review of latest) {
@@ -96,6 +105,10 @@ export function assessReviews(
     };
     if (loginKey(login) === authorKey) {
       skip("the author of a pull request cannot approve it");
+      continue;
+    }
+    if (committers.has(loginKey(login))) {
+      skip(`${login} committed to this pull request, so cannot approve it`);
       continue;
     }
     if (isBotActor(review.user, options.machineUsers)) {

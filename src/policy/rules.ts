@@ -4,7 +4,7 @@
  * repository policy (default count, path rules, control plane). Requirements
  * are cumulative; one reviewer's approval may satisfy several of them.
  */
-import { compileCodeowners, type CodeownersError } from "./codeowners.js";
+import { CODEOWNERS_LOCATIONS, compileCodeowners, type CodeownersError } from "./codeowners.js";
 import type { PolicyConfig } from "./config.js";
 import type { PolicyFacts } from "./facts.js";
 import { loginKey } from "./reviews.js";
@@ -47,6 +47,8 @@ export function resolveOwners(owners: readonly string[], facts: PolicyFacts, war
       for (const m of members ?? []) out.add(loginKey(m));
     } else if (o.startsWith("@")) {
       out.add(loginKey(o.slice(1)));
+    } else if (!o.includes("@")) {
+      warnings.push(`owner "${o}" is neither @user, @org/team nor an e-mail address, so it cannot approve`);
     } else {
       const login = emails.get(o.toLowerCase());
       if (login) out.add(loginKey(login));
@@ -179,7 +181,9 @@ export function buildRules(facts: PolicyFacts, config: PolicyConfig, opts: { bre
 
   // 5. The control plane: workflows/ and .github/ themselves.
   const cp = config.controlPlane;
-  const cpPaths = paths.filter((p) => cp.matchers.some((m) => m.test(p)));
+  // Every CODEOWNERS location is control plane, wherever the current file lives:
+  // adding one at a location searched earlier would take over ownership.
+  const cpPaths = paths.filter((p) => (CODEOWNERS_LOCATIONS as readonly string[]).includes(p) || cp.matchers.some((m) => m.test(p)));
   if (cpPaths.length > 0) {
     if (cp.owners.length > 0) {
       requirements.push({

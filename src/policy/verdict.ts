@@ -7,7 +7,7 @@ import { loadPolicyConfig, mergeConfig, type PolicyConfig } from "./config.js";
 import type { PolicyFacts } from "./facts.js";
 import { checkFacts } from "./facts-schema.js";
 import { activeFreezes, describeFreeze } from "./freeze.js";
-import { assessReviews, isBotActor, loginKey, type IgnoredApproval } from "./reviews.js";
+import { assessReviews, hasWriteAccess, isBotActor, loginKey, type IgnoredApproval } from "./reviews.js";
 import { buildRules, type RuleKind } from "./rules.js";
 
 export interface MissingApproval {
@@ -167,7 +167,7 @@ function decide(facts: PolicyFacts, config: PolicyConfig): Verdict {
       blocking.push({ code: "veto", message: `${cr.login} (veto team) requested changes; this blocks whatever else approves until they approve or the review is dismissed` });
       continue;
     }
-    const human = key !== authorKey && !isBotActor(cr.review.user, config.machineUsers);
+    const human = key !== authorKey && !isBotActor(cr.review.user, config.machineUsers) && hasWriteAccess(facts, cr.login);
     const eligible = human && rules.requirements.some((r) => r.eligible === null || r.eligible.has(key));
     if (eligible) {
       blocking.push({ code: "changes-requested", message: `${cr.login} requested changes; they must approve or the review must be dismissed` });

@@ -167,6 +167,23 @@ describe("reviews", () => {
       approved: true,
     },
     {
+      name: "a change request from someone without write access does not block",
+      change: (f) => {
+        f.permissions = { bob: "write", mallory: "read" };
+        f.reviews.push(review("bob", "APPROVED", "2026-11-25T10:00:00Z"), review("mallory", "CHANGES_REQUESTED", "2026-11-25T11:00:00Z"));
+      },
+      approved: true,
+    },
+    {
+      name: "a reviewer who pushed commits to the PR cannot approve it",
+      change: (f) => {
+        f.committers = ["Bob"];
+        f.reviews.push(review("bob", "APPROVED", "2026-11-25T10:00:00Z"));
+      },
+      approved: false,
+      ignored: /bob committed to this pull request/,
+    },
+    {
       name: "bot accounts never approve",
       change: (f) => {
         f.teams["acme/dba"]!.push("dba-bot[bot]");
@@ -422,6 +439,16 @@ describe("control plane", () => {
     const v = evaluate((f) => {
       workflowChange(f);
       f.codeowners = "/requests/ @acme/dba\n";
+      f.reviews.push(review("bob", "APPROVED", "2026-11-25T10:00:00Z"));
+    });
+    expect(codes(v)).toEqual(["control-plane-unowned"]);
+  });
+  it("CODEOWNERS at any of GitHub's locations is control plane, even where none exists yet", () => {
+    const v = evaluate((f) => {
+      f.codeowners = "/requests/ @acme/dba\n";
+      f.codeownersPath = ".github/CODEOWNERS";
+      f.files = [{ path: "CODEOWNERS", status: "added", sha: "s" }];
+      f.requests = [];
       f.reviews.push(review("bob", "APPROVED", "2026-11-25T10:00:00Z"));
     });
     expect(codes(v)).toEqual(["control-plane-unowned"]);
