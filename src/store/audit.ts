@@ -28,6 +28,8 @@ export interface AuditRow {
   data: Record<string, unknown>;
   prev_hash: string;
   hash: string;
+  /** The row as canonical text (Postgres' jsonb rendering); `hash` covers exactly this. */
+  body: string;
 }
 
 /** JSON with object keys sorted at every level: one text per value, whatever the key order. */
@@ -44,59 +46,26 @@ export function canonicalJson(value: unknown): string {
   return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(",")}}`;
 }
 
-export function auditHash(row: Omit<AuditRow, "hash">): string {
-  const body = canonicalJson({
-    seq: Number(row.seq),
-    at: row.at,
-    kind: row.kind,
-    run_id: row.run_id,
-    step_id: row.step_id,
-    actor: row.actor,
-    data: row.data,
-  });
-  return createHash("sha256").update(row.prev_hash).update("\n").update(body).digest("hex");
+/** The chain link: sha256 over the previous hash and this row's body. Same formula as cl_audit. */
+export function auditHash(prevHash: string, body: string): string {
+  return createHash("sha256").update(`${prevHash}\n${body}`, "utf8").digest("hex");
 }
 
 /**
- * Append events in the caller's transaction. Call it last before commit: the chain
- * head stays locked until the transaction ends, so appends are serialized.
+ * Append events in the caller's transaction. The chain head stays locked until the
+ * transaction ends, so call it last before commit.
  */
 export async function appendAudit(trx: Knex.Transaction, events: AuditEvent | AuditEvent[]): Promise<void> {
   const list = Array.isArray(events) ? events : [events];
   if (list.length === 0) return;
-  const head = rowsOf<{ seq: string | number; hash: string }>(
-    await trx.raw("update audit_head set seq = seq + ? where id = 1 returning seq - ? as seq, hash", [list.length, list.length]),
-  )[0];
-  if (!head) throw new Error("audit_head is missing: run migrations");
-  let prev = head.hash;
-  let seq = Number(head.seq);
-  const at = new Date().toISOString();
-  const rows: AuditRow[] = list.map((e) => {
-    seq += 1;
-    const row = {
-      seq,
-      at,
-      kind: e.kind,
-      run_id: e.runId ?? null,
-      step_id: e.stepId ?? null,
-      actor: e.actor,
-      data: JSON.parse(canonicalJson(e.data ?? {})) as Record<string, unknown>,
-      prev_hash: prev,
-    };
-    prev = auditHash(row);
-    return { ...row, hash: prev };
-  });
-  await trx.raw(
-    `with ins as (
-       insert into audit_events (seq, at, kind, run_id, step_id, actor, data, prev_hash, hash)
-       select seq, at, kind, run_id, step_id, actor, data, prev_hash, hash
-       from jsonb_to_recordset(?::jsonb) as x(seq bigint, at timestamptz, kind text, run_id uuid, step_id text,
-                                               actor text, data jsonb, prev_hash text, hash text)
-       returning 1
-     )
-     update audit_head set hash = ? where id = 1`,
-    [JSON.stringify(rows), prev],
-  );
+  const payload = list.map((e) => ({
+    kind: e.kind,
+    run_id: e.runId ?? null,
+    step_id: e.stepId ?? null,
+    actor: e.actor,
+    data: e.data ?? {},
+  }));
+  await trx.raw("select cl_audit(?::jsonb)", [JSON.stringify(payload)]);
 }
 
 export interface ChainProblem {
@@ -122,10 +91,28 @@ function toRow(r: Record<string, unknown>): AuditRow {
     data: (typeof r.data === "string" ? JSON.parse(r.data) : r.data) as Record<string, unknown>,
     prev_hash: String(r.prev_hash),
     hash: String(r.hash),
+    body: String(r.body),
   };
 }
 
-/** Recompute every hash in order; report gaps, broken links and rewritten rows. */
+/** Why a row's columns disagree with the body its hash covers, if they do. */
+function bodyMismatch(row: AuditRow): string | null {
+  let body: Record<string, unknown>;
+  try {
+    body = JSON.parse(row.body) as Record<string, unknown>;
+  } catch {
+    return "body is not JSON";
+  }
+  if (Number(body.seq) !== row.seq) return "seq differs from the hashed body";
+  if (typeof body.at !== "string" || new Date(body.at).getTime() !== new Date(row.at).getTime()) return "at differs from the hashed body";
+  for (const k of ["kind", "run_id", "step_id", "actor"] as const) {
+    if ((body[k] ?? null) !== row[k]) return `${k} differs from the hashed body`;
+  }
+  if (canonicalJson(body.data ?? {}) !== canonicalJson(row.data)) return "data differs from the hashed body";
+  return null;
+}
+
+/** Recompute every hash in order; report gaps, broken links, rewritten bodies and edited columns. */
 export async function verifyAuditChain(db: Knex, pageSize = 2_000): Promise<ChainVerdict> {
   const problems: ChainProblem[] = [];
   let prevHash = "";
@@ -138,7 +125,9 @@ export async function verifyAuditChain(db: Knex, pageSize = 2_000): Promise<Chai
     for (const row of page) {
       if (row.seq !== expectSeq) problems.push({ seq: row.seq, message: `rows ${expectSeq}..${row.seq - 1} are missing` });
       if (row.prev_hash !== prevHash) problems.push({ seq: row.seq, message: "prev_hash does not match the previous row" });
-      if (auditHash(row) !== row.hash) problems.push({ seq: row.seq, message: "hash does not match the row's content" });
+      if (auditHash(row.prev_hash, row.body) !== row.hash) problems.push({ seq: row.seq, message: "hash does not match the row's body" });
+      const mismatch = bodyMismatch(row);
+      if (mismatch) problems.push({ seq: row.seq, message: mismatch });
       prevHash = row.hash;
       expectSeq = row.seq + 1;
       count++;

@@ -4,13 +4,17 @@
  */
 import type { Knex } from "knex";
 import * as m001 from "./migrations/001_initial.js";
+import * as m002 from "./migrations/002_hot_path.js";
 
 interface Migration {
   up(knex: Knex): Promise<void>;
   down(knex: Knex): Promise<void>;
 }
 
-const MIGRATIONS: [string, Migration][] = [["001_initial", m001]];
+const MIGRATIONS: [string, Migration][] = [
+  ["001_initial", m001],
+  ["002_hot_path", m002],
+];
 
 const source: Knex.MigrationSource<string> = {
   getMigrations: async () => MIGRATIONS.map(([name]) => name),

@@ -45,6 +45,24 @@ interface ClaimRow {
   deadline: Date | string | null;
 }
 
+function parseJson<T>(v: unknown): T | undefined {
+  if (v === null || v === undefined) return undefined;
+  return (typeof v === "string" ? JSON.parse(v) : v) as T;
+}
+
+function toClaimed(rows: ClaimRow[]): ClaimedStep[] {
+  return rows.map((r) => ({
+    runId: r.run_id,
+    stepId: r.step_id,
+    phase: r.state === "rolling_back" ? ("rollback" as const) : ("forward" as const),
+    attempt: r.state === "rolling_back" ? Number(r.rb_attempt) : Number(r.attempt),
+    failures: Number(r.failures),
+    timerDone: Boolean(r.timer_done),
+    idempotencyKey: r.idempotency_key,
+    deadline: r.deadline ? new Date(r.deadline) : null,
+  }));
+}
+
 export function defaultWorkerId(): string {
   return `${os.hostname()}:${process.pid}:${randomBytes(3).toString("hex")}`;
 }
@@ -76,71 +94,31 @@ export class PgWorkQueue implements WorkQueue {
 
   async claim(limit: number): Promise<ClaimedStep[]> {
     if (limit <= 0) return [];
-    return this.db.transaction(async (trx: Knex.Transaction) => {
-      const fx = newEffects();
-      const claimed = await this.claimIn(trx, limit, fx);
-      if (claimed.length > 0) await this.commit(trx, fx);
-      return claimed;
-    });
+    // One statement, one commit: cl_claim leases the steps and appends their audit rows.
+    const row = rowsOf<{ rows: ClaimRow[] | string }>(
+      await this.db.raw("select cl_claim(?, ?, ?) as rows", [this.workerId, limit, this.leaseMs]),
+    )[0];
+    return toClaimed(parseJson<ClaimRow[]>(row?.rows) ?? []);
   }
 
   /** Lease up to `limit` claimable steps inside `trx`, queueing their audit rows in `fx`. */
   private async claimIn(trx: Knex.Transaction, limit: number, fx: TxEffects): Promise<ClaimedStep[]> {
-      const rows = rowsOf<ClaimRow>(
-        await trx.raw(
-          `with cand as (
-             select run_id, step_id, state as prev_state from steps
-             where lease_owner is null and state in ('ready', 'waiting', 'rolling_back') and run_at <= now()
-             order by run_at
-             limit ?
-             for update skip locked
-           ),
-           upd as (
-             update steps s set
-               state = case when cand.prev_state = 'rolling_back' then 'rolling_back' else 'running' end,
-               attempt = case when cand.prev_state = 'rolling_back' then s.attempt else s.attempt + 1 end,
-               rb_attempt = case when cand.prev_state = 'rolling_back' then s.rb_attempt + 1 else s.rb_attempt end,
-               lease_owner = ?,
-               lease_expires_at = now() + ? * interval '1 millisecond',
-               started_at = clock_timestamp()
-             from cand
-             where s.run_id = cand.run_id and s.step_id = cand.step_id
-             returning s.run_id, s.step_id, s.state, s.attempt, s.rb_attempt, s.failures, s.timer_done, s.idempotency_key
-           ),
-           att as (
-             insert into attempts (run_id, step_id, attempt, phase, worker, outcome)
-             select run_id, step_id,
-                    case when state = 'rolling_back' then rb_attempt else attempt end,
-                    case when state = 'rolling_back' then 'rollback' else 'forward' end,
-                    ?, 'running'
-             from upd
-             returning 1
-           )
-           select upd.*, r.deadline, (select count(*) from att) as n from upd join runs r on r.id = upd.run_id`,
-          [limit, this.workerId, this.leaseMs, this.workerId],
-        ),
-      );
-      if (rows.length === 0) return [];
-      fx.claimed += rows.length;
-      for (const r of rows) {
-        fx.audit.push({
-          kind: r.state === "rolling_back" ? "step.rollback_started" : "step.running",
-          runId: r.run_id,
-          stepId: r.step_id,
-          actor: this.actor,
-          data: { attempt: r.state === "rolling_back" ? r.rb_attempt : r.attempt },
-        });
-      }
-      return rows.map((r) => ({
+    if (limit <= 0) return [];
+    const row = rowsOf<{ rows: ClaimRow[] | string }>(
+      await trx.raw("select cl_claim_rows(?, ?, ?) as rows", [this.workerId, limit, this.leaseMs]),
+    )[0];
+    const rows = parseJson<ClaimRow[]>(row?.rows) ?? [];
+    fx.claimed += rows.length;
+    for (const r of rows) {
+      fx.audit.push({
+        kind: r.state === "rolling_back" ? "step.rollback_started" : "step.running",
         runId: r.run_id,
         stepId: r.step_id,
-        phase: r.state === "rolling_back" ? ("rollback" as const) : ("forward" as const),
-        attempt: r.state === "rolling_back" ? Number(r.rb_attempt) : Number(r.attempt),
-        failures: Number(r.failures),
-        timerDone: Boolean(r.timer_done),
-        idempotencyKey: r.idempotency_key,
-        deadline: r.deadline ? new Date(r.deadline) : null,
-      }));
+        actor: this.actor,
+        data: { attempt: r.state === "rolling_back" ? r.rb_attempt : r.attempt },
+      });
+    }
+    return toClaimed(rows);
   }
 
   async loadRun(runId: string): Promise<RunDefinition> {
@@ -179,6 +157,21 @@ export class PgWorkQueue implements WorkQueue {
   }
 
   async complete(step: ClaimedStep, result: StepResult, dependents: string[], claimNext = 0): Promise<CompleteOutcome> {
+    if (step.phase === "forward" && (result.kind === "succeeded" || result.kind === "skipped")) {
+      // The common case in one round trip; cl_complete answers "slow" when the run
+      // is failing or must hand on a lock, and the general path below takes over.
+      const { plain, sealed } = this.sealOutputs(result.outputs, result.secretOutputs);
+      const out = parseJson<{ status: "ok" | "lost" | "slow"; claimed?: ClaimRow[] }>(
+        rowsOf<{ r: unknown }>(
+          await this.db.raw("select cl_complete(?, ?, ?, ?, ?, ?::jsonb, ?, ?::jsonb, ?::text[], ?, ?, ?) as r", [
+            step.runId, step.stepId, this.workerId, step.attempt, result.kind, JSON.stringify(plain), sealed,
+            JSON.stringify(Object.keys(result.outputs).sort()), dependents, claimNext, this.leaseMs, this.store.backend === "pg",
+          ]),
+        )[0]?.r,
+      );
+      if (out?.status === "ok") return { ok: true, next: toClaimed(out.claimed ?? []) };
+      if (out?.status === "lost") return { ok: false, next: [] };
+    }
     return this.db.transaction(async (trx: Knex.Transaction) => {
       const fx = newEffects();
       const ok = step.phase === "forward"

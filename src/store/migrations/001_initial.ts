@@ -89,7 +89,8 @@ const UP: string[] = [
         actor text not null,
         data jsonb not null,
         prev_hash text not null,
-        hash text not null
+        hash text not null,
+        body text not null
       )`,
   `create index audit_events_run on audit_events (run_id, seq)`,
   `-- Append-only: the chain is only worth something if rows cannot be edited in place.

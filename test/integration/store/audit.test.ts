@@ -48,7 +48,20 @@ describe.each(BACKENDS)("audit chain on $name", (backend) => {
     await store.db.raw("alter table audit_events enable trigger audit_events_no_update");
     const verdict = await verifyAuditChain(store.db);
     expect(verdict.ok).toBe(false);
-    expect(verdict.problems).toContainEqual({ seq: 2, message: "hash does not match the row's content" });
+    expect(verdict.problems).toContainEqual({ seq: 2, message: "actor differs from the hashed body" });
+  });
+
+  it("detects a rewritten body even when its hash was recomputed", async () => {
+    await store.db.raw("alter table audit_events disable trigger audit_events_no_update");
+    const row = (await listAuditEvents(store.db)).find((r) => r.seq === 3)!;
+    const forged = row.body.replace('"bob"', '"mallory"');
+    const { auditHash } = await import("../../../src/store/audit.js");
+    await store.db.raw("update audit_events set body = ?, actor = 'mallory', hash = ? where seq = 3", [forged, auditHash(row.prev_hash, forged)]);
+    await store.db.raw("alter table audit_events enable trigger audit_events_no_update");
+    const verdict = await verifyAuditChain(store.db);
+    // the forged row is self-consistent, but what came after it (here the chain head) no longer links
+    expect(verdict.ok).toBe(false);
+    expect(verdict.problems.map((p) => p.message)).toContainEqual(expect.stringMatching(/chain head \(seq 3\) does not match/));
   });
 
   it("keeps one chain under concurrent appenders", async () => {
@@ -64,6 +77,6 @@ describe.each(BACKENDS)("audit chain on $name", (backend) => {
     expect(rows.length).toBe(before + 40);
     const seqs = rows.map((r) => r.seq);
     expect(new Set(seqs).size).toBe(seqs.length);
-    for (let i = 1; i < rows.length; i++) if (rows[i]!.seq > 2) expect(rows[i]!.prev_hash).toBe(rows[i - 1]!.hash);
+    for (let i = 1; i < rows.length; i++) if (rows[i]!.seq > 4) expect(rows[i]!.prev_hash).toBe(rows[i - 1]!.hash);
   });
 });
