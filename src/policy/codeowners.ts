@@ -150,22 +150,22 @@ class Matcher implements CodeownersMatcher {
     const clean = path.startsWith("/") ? path.slice(1) : path;
     const rules = this.compiled;
     let best = -1;
+    const segments = clean.split("/");
+    const n = segments.length;
     // Candidate lists are in line order: scan each from its end and stop at
     // the first hit or at a line no later than the best found so far.
     for (let k = this.general.length - 1; k >= 0; k--) {
       const i = this.general[k]!;
       if (i <= best) break;
-      if (rules[i]!.pattern.test(clean)) {
+      if (rules[i]!.pattern.testSegments(segments)) {
         best = i;
         break;
       }
     }
-    const segments = clean.split("/");
-    const n = segments.length;
     // Anchored patterns: walk the trie along the path, following literal edges
     // and lone-`*` edges; the set of live nodes stays small in practice.
     let live: TrieNode[] = [this.anchored];
-    best = this.scanAnchored(this.anchored.rules, 0, n, clean, best);
+    best = this.scanAnchored(this.anchored.rules, 0, segments, best);
     for (let j = 0; j < n; j++) {
       const seg = segments[j]!;
       const inner = j < n - 1;
@@ -175,7 +175,7 @@ class Matcher implements CodeownersMatcher {
           const i = named[k]!;
           if (i <= best) break;
           const c = rules[i]!.pattern;
-          const ok = c.shortcut.kind === "name" ? inner || !c.shortcut.dirOnly : c.test(clean);
+          const ok = c.shortcut.kind === "name" ? inner || !c.shortcut.dirOnly : c.testSegments(segments);
           if (ok) {
             best = i;
             break;
@@ -190,7 +190,7 @@ class Matcher implements CodeownersMatcher {
           if (i <= best) break;
           const c = rules[i]!.pattern;
           const sc = c.shortcut;
-          const ok = sc.kind === "suffix" ? seg.endsWith(sc.suffix) && (inner || !sc.dirOnly) : c.test(clean);
+          const ok = sc.kind === "suffix" ? seg.endsWith(sc.suffix) && (inner || !sc.dirOnly) : c.testSegments(segments);
           if (ok) {
             best = i;
             break;
@@ -205,7 +205,7 @@ class Matcher implements CodeownersMatcher {
           const any = node.children.get(ANY_SEGMENT);
           if (any) next.push(any);
         }
-        for (const node of next) best = this.scanAnchored(node.rules, j + 1, n, clean, best);
+        for (const node of next) best = this.scanAnchored(node.rules, j + 1, segments, best);
         live = next;
       }
     }
@@ -215,13 +215,14 @@ class Matcher implements CodeownersMatcher {
   }
 
   /** Anchored rules filed at a trie node `depth` segments down the path. */
-  private scanAnchored(list: readonly number[], depth: number, segments: number, path: string, best: number): number {
+  private scanAnchored(list: readonly number[], depth: number, segments: readonly string[], best: number): number {
+    const n = segments.length;
     for (let k = list.length - 1; k >= 0; k--) {
       const i = list[k]!;
       if (i <= best) break;
       const c = this.compiled[i]!.pattern;
       const sc = c.shortcut;
-      const ok = sc.kind === "literal" ? (sc.dirOnly ? depth < segments : !sc.exactOnly || depth === segments) : c.test(path);
+      const ok = sc.kind === "literal" ? (sc.dirOnly ? depth < n : !sc.exactOnly || depth === n) : c.testSegments(segments);
       if (ok) return i;
     }
     return best;

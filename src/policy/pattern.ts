@@ -36,6 +36,10 @@ export type PatternShortcut =
 
 export interface CompiledPattern {
   test(path: string): boolean;
+  /** The same test on a path already split at `/`. */
+  testSegments(segments: readonly string[]): boolean;
+  /** An equivalent regular expression (reference semantics, for tests). */
+  toRegExp(): RegExp;
   /** Where a matcher may file this pattern so it is only tried on likely paths. */
   index: PatternIndex;
   shortcut: PatternShortcut;
@@ -111,7 +115,7 @@ function regexSource(segs: string[], anchored: boolean, floatingLead: boolean, d
     const seg = segs[i]!;
     if (seg === "**") {
       // `x/**` (or `**` alone): everything below.
-      if (i === segs.length - 1) return src + (i === 0 ? ".+$" : "/.+$");
+      if (i === segs.length - 1) return src + (i === 0 || segs[i - 1] === "**" ? ".+$" : "/.+$");
       // `a/**/b`: zero or more directories in between.
       src += i === 0 ? "(?:.*/)?" : "(?:/.*)?/";
       continue;
@@ -123,12 +127,62 @@ function regexSource(segs: string[], anchored: boolean, floatingLead: boolean, d
   return segs[segs.length - 1] === "*" ? src + "$" : src + "(?:/.+)?$";
 }
 
+/** One pattern segment as tokens: a literal character, `?` (one char) or `*` (any run). */
+type Glob = (string | 1 | 2)[];
+const ONE = 1;
+const RUN = 2;
+
+function toGlob(seg: string): Glob {
+  const out: Glob = [];
+  for (let i = 0; i < seg.length; i++) {
+    const c = seg[i]!;
+    if (c === "*") {
+      while (seg[i + 1] === "*") i++;
+      out.push(RUN);
+    } else if (c === "?") out.push(ONE);
+    else if (c === "\\" && i + 1 < seg.length) out.push(seg[++i]!);
+    else out.push(c);
+  }
+  return out;
+}
+
+/**
+ * Wildcard match of one path segment, backtracking only to the last `*`:
+ * O(pattern × text) at worst, so a hostile file name cannot make it blow up
+ * the way a backtracking regular expression can.
+ */
+function globMatch(g: Glob, text: string): boolean {
+  let p = 0;
+  let t = 0;
+  let starP = -1;
+  let starT = 0;
+  while (t < text.length) {
+    const tok = g[p];
+    if (tok === RUN) {
+      starP = p++;
+      starT = t;
+    } else if (tok !== undefined && (tok === ONE || tok === text[t])) {
+      p++;
+      t++;
+    } else if (starP >= 0) {
+      p = starP + 1;
+      t = ++starT;
+    } else return false;
+  }
+  while (g[p] === RUN) p++;
+  return p === g.length;
+}
+
+/** `**` as a whole segment. */
+const GLOBSTAR = 0;
+
 class Pattern implements CompiledPattern {
   readonly index: PatternIndex;
   readonly shortcut: PatternShortcut;
-  // Compiling thousands of expressions up front is most of the cost of a large
-  // file, and the index means most are never needed: build each on first use.
-  private re: RegExp | null = null;
+  // Built on first use: with the index, most patterns of a large file never run.
+  private globs: (Glob | typeof GLOBSTAR)[] | null = null;
+  private readonly floating: boolean;
+  private readonly lastIsStar: boolean;
 
   constructor(
     private readonly segs: string[],
@@ -137,17 +191,73 @@ class Pattern implements CompiledPattern {
     private readonly dirOnly: boolean,
   ) {
     const isAnchored = anchored && !floatingLead;
+    this.floating = !isAnchored;
     this.index = indexFor(isAnchored, segs);
     this.shortcut = shortcutFor(isAnchored, segs, dirOnly);
+    this.lastIsStar = segs[segs.length - 1] === "*";
   }
 
   test(path: string): boolean {
-    this.re ??= new RegExp(regexSource(this.segs, this.anchored, this.floatingLead, this.dirOnly));
-    return this.re.test(path);
+    return this.testSegments(path.split("/"));
+  }
+
+  /**
+   * Tracks the set of path positions the pattern can have consumed up to,
+   * segment by segment, so `**` never causes exponential search.
+   */
+  testSegments(path: readonly string[]): boolean {
+    const n = path.length;
+    const globs = (this.globs ??= this.segs.map((seg) => (seg === "**" ? GLOBSTAR : toGlob(seg))));
+    if (globs.length === 1 && globs[0] === GLOBSTAR) return n > 0 && path[0] !== "";
+    // reach[i]: the pattern so far can end right before path segment i.
+    let reach = new Uint8Array(n + 1);
+    if (this.floating) reach.fill(1, 0, n);
+    else reach[0] = 1;
+    for (let k = 0; k < globs.length; k++) {
+      const g = globs[k]!;
+      const next = new Uint8Array(n + 1);
+      let any = false;
+      if (g === GLOBSTAR) {
+        if (k === globs.length - 1) {
+          // `x/**`: at least one more segment below.
+          for (let i = 0; i < n; i++) if (reach[i]) return true;
+          return false;
+        }
+        // Zero or more whole segments.
+        let from = -1;
+        for (let i = 0; i <= n; i++) if (reach[i]) { from = i; break; }
+        if (from < 0) return false;
+        next.fill(1, from, n + 1);
+        any = true;
+      } else {
+        for (let i = 0; i < n; i++) {
+          if (reach[i] && globMatch(g, path[i]!)) {
+            next[i + 1] = 1;
+            any = true;
+          }
+        }
+      }
+      if (!any) return false;
+      reach = next;
+    }
+    if (this.dirOnly) {
+      for (let i = 0; i < n; i++) if (reach[i]) return true;
+      return false;
+    }
+    // A trailing lone `*` matches direct children only; otherwise a matched
+    // directory covers everything below it.
+    if (this.lastIsStar) return reach[n] === 1;
+    for (let i = 0; i <= n; i++) if (reach[i]) return true;
+    return false;
+  }
+
+  /** An equivalent regular expression: the reference the tests check the matcher against. */
+  toRegExp(): RegExp {
+    return new RegExp(regexSource(this.segs, this.anchored, this.floatingLead, this.dirOnly));
   }
 }
 
-function finish(segs: string[], anchored: boolean, floatingLead: boolean, dirOnly: boolean): CompiledPattern {
+function finish(segs: string[], anchored: boolean, floatingLead: boolean, dirOnly: boolean): Pattern {
   return new Pattern(segs, anchored, floatingLead, dirOnly);
 }
 

@@ -2,8 +2,9 @@ import { describe, expect, it } from "vitest";
 import { compileCodeowners } from "../../../src/policy/codeowners.js";
 import { compilePattern, type CompiledPattern } from "../../../src/policy/pattern.js";
 
-// The matcher files patterns in an index and takes shortcuts for literal ones.
-// Whatever it does must equal the plain rule: the last line whose pattern matches.
+// The matcher files patterns in an index, takes shortcuts for literal ones and
+// matches segment by segment. Whatever it does must equal the plain rule: the
+// last line whose pattern, as the equivalent regular expression, matches.
 function seeded(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
@@ -14,7 +15,7 @@ function seeded(seed: number): () => number {
   };
 }
 
-describe("indexed matcher equals a brute-force last-match scan", () => {
+describe("indexed matcher equals a brute-force last-match scan with regular expressions", () => {
   const rand = seeded(42);
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;
   const SEGS = ["logs", "docs", "prod", "x.yaml", "y.ts", "a.b.ts", "z.md", ...Array.from({ length: 24 }, (_, i) => `d${i}`)];
@@ -52,7 +53,7 @@ describe("indexed matcher equals a brute-force last-match scan", () => {
   const paths = Array.from({ length: 3000 }, (_, i) => (i % 2 === 0 ? randomPath().join("/") : fromPattern(pick(patterns))));
   const text = patterns.map((p, i) => (i % 7 === 0 ? p : `${p} @o${i}`)).join("\n");
   const matcher = compileCodeowners(text);
-  const brute: CompiledPattern[] = patterns.map((p) => compilePattern(p) as CompiledPattern);
+  const brute: RegExp[] = patterns.map((p) => (compilePattern(p) as CompiledPattern).toRegExp());
 
   it("on 3,000 random paths against 400 random patterns", () => {
     expect(matcher.errors).toEqual([]);
@@ -78,5 +79,47 @@ describe("indexed matcher equals a brute-force last-match scan", () => {
     const lines = paths.map((p) => matcher.match(p).line);
     expect(new Set(lines).size).toBeGreaterThan(40);
     expect(lines.filter((l) => l === null).length).toBeGreaterThan(50);
+  });
+});
+
+describe("segment matcher equals the regular-expression reference", () => {
+  const rand = seeded(7);
+  const CHARS = ["a", "b", ".", "*", "?", "\\ ", "x"];
+  const seg = (): string => {
+    if (rand() < 0.15) return "**";
+    let out = "";
+    const len = 1 + Math.floor(rand() * 4);
+    for (let i = 0; i < len; i++) out += CHARS[Math.floor(rand() * CHARS.length)];
+    return out;
+  };
+  const pathSeg = (): string => {
+    let out = "";
+    const len = 1 + Math.floor(rand() * 4);
+    for (let i = 0; i < len; i++) out += ["a", "b", ".", "x", " "][Math.floor(rand() * 5)];
+    return out;
+  };
+  it("on 20,000 random pattern/path pairs with wildcards and escapes", () => {
+    const bad: string[] = [];
+    let matched = 0;
+    for (let k = 0; k < 20_000; k++) {
+      let pattern = Array.from({ length: 1 + Math.floor(rand() * 3) }, seg).join("/");
+      if (rand() < 0.4) pattern = "/" + pattern;
+      if (rand() < 0.3) pattern += "/";
+      const c = compilePattern(pattern);
+      if (typeof c === "string") continue;
+      const path = Array.from({ length: 1 + Math.floor(rand() * 4) }, pathSeg).join("/");
+      const want = c.toRegExp().test(path);
+      if (want) matched++;
+      if (c.test(path) !== want && bad.length < 5) bad.push(`${pattern} vs ${path}: reference ${want}`);
+    }
+    expect(bad).toEqual([]);
+    expect(matched).toBeGreaterThan(1000);
+  });
+  it("stays polynomial on a pattern built to make a backtracking regex explode", () => {
+    // With the reference regex this pair takes far beyond the test timeout.
+    const c = compilePattern("**/*a*a*a*a*a*a*a*a*a*a*b") as CompiledPattern;
+    const hostile = Array.from({ length: 8 }, () => "a".repeat(250)).join("/");
+    expect(c.test(hostile)).toBe(false);
+    expect(c.test(hostile + "b")).toBe(true);
   });
 });
