@@ -94,7 +94,7 @@ export function compilePattern(pattern: string): CompiledPattern | string {
     body = body.slice(0, -1);
   }
   if (body === "") {
-    // `/` alone would own nothing in gitignore terms; GitHub treats it as an error.
+    // `/` alone names no file; reporting it beats guessing what was meant.
     return `pattern "${pattern}" matches nothing`;
   }
   if (body.includes("//")) return `pattern "${pattern}" has an empty path segment`;
