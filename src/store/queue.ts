@@ -73,6 +73,15 @@ export class PgWorkQueue implements WorkQueue {
   private listener: pg.Client | null = null;
   private listening: Promise<void> | null = null;
   private waiters = new Set<() => void>();
+  private pendingDone: {
+    item: Record<string, unknown> & { run_id: string; step_id: string };
+    claimNext: number;
+    resolve: (o: CompleteOutcome | null) => void;
+    reject: (e: unknown) => void;
+  }[] = [];
+  private flushing = false;
+  /** Steps already leased to this worker, waiting for the next claim(). */
+  private stash: ClaimedStep[] = [];
   private closed = false;
 
   constructor(private readonly store: Store, opts: PgQueueOptions = {}) {
@@ -94,6 +103,7 @@ export class PgWorkQueue implements WorkQueue {
 
   async claim(limit: number): Promise<ClaimedStep[]> {
     if (limit <= 0) return [];
+    if (this.stash.length > 0) return this.stash.splice(0, limit);
     // One statement, one commit: cl_claim leases the steps and appends their audit rows.
     const row = rowsOf<{ rows: ClaimRow[] | string }>(
       await this.db.raw("select cl_claim(?, ?, ?) as rows", [this.workerId, limit, this.leaseMs]),
@@ -158,19 +168,8 @@ export class PgWorkQueue implements WorkQueue {
 
   async complete(step: ClaimedStep, result: StepResult, dependents: string[], claimNext = 0): Promise<CompleteOutcome> {
     if (step.phase === "forward" && (result.kind === "succeeded" || result.kind === "skipped")) {
-      // The common case in one round trip; cl_complete answers "slow" when the run
-      // is failing or must hand on a lock, and the general path below takes over.
-      const { plain, sealed } = this.sealOutputs(result.outputs, result.secretOutputs);
-      const out = parseJson<{ status: "ok" | "lost" | "slow"; claimed?: ClaimRow[] }>(
-        rowsOf<{ r: unknown }>(
-          await this.db.raw("select cl_complete(?, ?, ?, ?, ?, ?::jsonb, ?, ?::jsonb, ?::text[], ?, ?, ?) as r", [
-            step.runId, step.stepId, this.workerId, step.attempt, result.kind, JSON.stringify(plain), sealed,
-            JSON.stringify(Object.keys(result.outputs).sort()), dependents, claimNext, this.leaseMs, this.store.backend === "pg",
-          ]),
-        )[0]?.r,
-      );
-      if (out?.status === "ok") return { ok: true, next: toClaimed(out.claimed ?? []) };
-      if (out?.status === "lost") return { ok: false, next: [] };
+      const fast = await this.completeBatched(step, result, dependents, claimNext);
+      if (fast) return fast;
     }
     return this.db.transaction(async (trx: Knex.Transaction) => {
       const fx = newEffects();
@@ -184,6 +183,67 @@ export class PgWorkQueue implements WorkQueue {
       await this.commit(trx, fx);
       return { ok: true, next };
     });
+  }
+
+  /**
+   * Queue a success for the next batch. Whatever completes while a batch is in
+   * flight rides the following one, so batching adds no delay of its own.
+   * Resolves null when the general path must handle it (run failing, lock hand-off).
+   */
+  private completeBatched(
+    step: ClaimedStep,
+    result: Extract<StepResult, { kind: "succeeded" | "skipped" }>,
+    dependents: string[],
+    claimNext: number,
+  ): Promise<CompleteOutcome | null> {
+    const { plain, sealed } = this.sealOutputs(result.outputs, result.secretOutputs);
+    return new Promise((resolve, reject) => {
+      this.pendingDone.push({
+        item: {
+          run_id: step.runId, step_id: step.stepId, attempt: step.attempt, kind: result.kind, outputs: plain, sealed,
+          output_names: Object.keys(result.outputs).sort(), dependents,
+        },
+        claimNext,
+        resolve,
+        reject,
+      });
+      if (!this.flushing) void this.flushDone();
+    });
+  }
+
+  private async flushDone(): Promise<void> {
+    this.flushing = true;
+    try {
+      while (this.pendingDone.length > 0) {
+        const batch = this.pendingDone.splice(0, 64);
+        const claimNext = batch.reduce((n, b) => n + b.claimNext, 0);
+        try {
+          const out = parseJson<{ statuses: Record<string, "ok" | "lost" | "slow">; claimed: ClaimRow[] }>(
+            rowsOf<{ r: unknown }>(
+              await this.db.raw("select cl_complete_many(?, ?::jsonb, ?, ?, ?) as r", [
+                this.workerId, JSON.stringify(batch.map((b) => b.item)), claimNext, this.leaseMs, this.store.backend === "pg",
+              ]),
+            )[0]?.r,
+          )!;
+          // Hand the claimed steps out in proportion to what each report asked for.
+          const claimed = toClaimed(out.claimed);
+          for (const b of batch) {
+            const status = out.statuses[`${b.item.run_id}/${b.item.step_id}`];
+            const next = status === "ok" ? claimed.splice(0, b.claimNext) : [];
+            if (status === "ok") b.resolve({ ok: true, next });
+            else if (status === "lost") b.resolve({ ok: false, next: [] });
+            else b.resolve(null);
+          }
+          // Leased for reports that turned out lost or slow: the next claim() hands them out.
+          this.stash.push(...claimed);
+          if (claimed.length > 0) this.notifyAll();
+        } catch (err) {
+          for (const b of batch) b.reject(err);
+        }
+      }
+    } finally {
+      this.flushing = false;
+    }
   }
 
   private async endAttempt(trx: Knex.Transaction, step: ClaimedStep, outcome: string, errorClass: string | null, error: string | null): Promise<void> {

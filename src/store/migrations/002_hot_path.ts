@@ -1,9 +1,14 @@
 /**
  * The hot path as server-side functions: appending to the audit chain, claiming
- * steps, and finishing a step that succeeded (promote its dependents, maybe finish
- * the run, claim the next steps) each cost one round trip and, called on their own,
- * one commit. Every other transition (failures, rollback, cancel, locks) stays in
- * TypeScript transactions, which call cl_audit for their audit rows.
+ * steps, and finishing steps that succeeded (promote their dependents, maybe finish
+ * the run, claim the next steps) each cost one round trip and one commit. Every
+ * other transition (failures, rollback, cancel, locks) stays in TypeScript
+ * transactions, which call cl_audit for their audit rows.
+ *
+ * The audit chain serializes commits (its head row stays locked until commit), so
+ * throughput is bounded by commits per second: cl_complete_many finishes all the
+ * steps a worker has ready to report in one transaction. It handles them in run
+ * order, so two batches lock run rows in the same order and cannot deadlock.
  *
  * Audit rows are hashed over `body`, the row's canonical text as Postgres renders
  * it (jsonb output is deterministic), so the chain is built here, without a second
@@ -99,9 +104,8 @@ const UP: string[] = [
      return rows;
    end $$`,
 
-  `create function cl_complete(p_run uuid, p_step text, p_worker text, p_attempt integer, p_kind text,
-                               p_outputs jsonb, p_sealed text, p_output_names jsonb, p_dependents text[],
-                               p_claim integer, p_lease_ms bigint, p_notify boolean)
+  `create function cl_complete_one(p_run uuid, p_step text, p_worker text, p_attempt integer, p_kind text,
+                                   p_outputs jsonb, p_sealed text, p_output_names jsonb, p_dependents text[])
    returns jsonb language plpgsql as $$
    #variable_conflict use_column
    declare
@@ -109,7 +113,6 @@ const UP: string[] = [
      actor text := 'worker:' || p_worker;
      events jsonb;
      promoted jsonb := '[]'::jsonb;
-     claimed jsonb := '[]'::jsonb;
      n_zero integer := 0;
    begin
      -- Lock the run first: completions of one run serialize, so a join step is
@@ -161,13 +164,36 @@ const UP: string[] = [
            from jsonb_array_elements(promoted) p);
        end if;
      end if;
+     return jsonb_build_object('status', 'ok', 'events', events, 'promoted', jsonb_array_length(promoted));
+   end $$`,
+
+  `create function cl_complete_many(p_worker text, p_items jsonb, p_claim integer, p_lease_ms bigint, p_notify boolean)
+   returns jsonb language plpgsql as $$
+   declare
+     it jsonb;
+     res jsonb;
+     statuses jsonb := '{}'::jsonb;
+     events jsonb := '[]'::jsonb;
+     promoted integer := 0;
+     claimed jsonb;
+   begin
+     for it in select value from jsonb_array_elements(p_items) order by value->>'run_id', value->>'step_id' loop
+       res := cl_complete_one((it->>'run_id')::uuid, it->>'step_id', p_worker, (it->>'attempt')::integer, it->>'kind',
+                              it->'outputs', it->>'sealed', it->'output_names',
+                              array(select jsonb_array_elements_text(it->'dependents')));
+       statuses := statuses || jsonb_build_object((it->>'run_id') || '/' || (it->>'step_id'), res->>'status');
+       if res->>'status' = 'ok' then
+         events := events || (res->'events');
+         promoted := promoted + (res->>'promoted')::integer;
+       end if;
+     end loop;
      claimed := cl_claim_rows(p_worker, p_claim, p_lease_ms);
-     events := events || cl_claim_events(claimed, actor);
-     if p_notify and jsonb_array_length(promoted) > jsonb_array_length(claimed) then
+     events := events || cl_claim_events(claimed, 'worker:' || p_worker);
+     if p_notify and promoted > jsonb_array_length(claimed) then
        perform pg_notify('clutch_luigi_work', '');
      end if;
      perform cl_audit(events);
-     return jsonb_build_object('status', 'ok', 'claimed', claimed);
+     return jsonb_build_object('statuses', statuses, 'claimed', claimed);
    end $$`,
 ];
 
@@ -177,7 +203,8 @@ export async function up(knex: Knex): Promise<void> {
 
 export async function down(knex: Knex): Promise<void> {
   for (const f of [
-    "cl_complete(uuid, text, text, integer, text, jsonb, text, jsonb, text[], integer, bigint, boolean)",
+    "cl_complete_many(text, jsonb, integer, bigint, boolean)",
+    "cl_complete_one(uuid, text, text, integer, text, jsonb, text, jsonb, text[])",
     "cl_claim(text, integer, bigint)",
     "cl_claim_events(jsonb, text)",
     "cl_claim_rows(text, integer, bigint)",
