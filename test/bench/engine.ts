@@ -181,7 +181,7 @@ async function main(): Promise<void> {
           ids.push(...batch.map((b) => b.runId));
         }
         return ids;
-      }).then((r) => ({ ...r, perSecond: NaN })));
+      }));
       process.stderr.write(`done: chains × ${n}\n`);
       rows.push(await scenario("latency probe: 20 chains one at a time", db, store, admin, q, n, async () => {
         const ids: string[] = [];
@@ -192,7 +192,7 @@ async function main(): Promise<void> {
           await sleep(20);
         }
         return ids;
-      }));
+      }).then((r) => ({ ...r, perSecond: NaN })));
       rows.push(await graphilePeer(peerDb, admin, n));
       process.stderr.write(`done: graphile × ${n}\n`);
     }
