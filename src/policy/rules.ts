@@ -4,7 +4,7 @@
  * repository policy (default count, path rules, control plane). Requirements
  * are cumulative; one reviewer's approval may satisfy several of them.
  */
-import { CODEOWNERS_LOCATIONS, compileCodeowners, type CodeownersError } from "./codeowners.js";
+import { CODEOWNERS_LOCATIONS, compileCodeowners, type CodeownersError, type CodeownersRule } from "./codeowners.js";
 import type { PolicyConfig } from "./config.js";
 import type { PolicyFacts } from "./facts.js";
 import { loginKey } from "./reviews.js";
@@ -103,7 +103,7 @@ export function buildRules(facts: PolicyFacts, config: PolicyConfig, opts: { bre
         message: `${file} has errors, so ownership cannot be trusted: ${matcher.errors.map((e) => `line ${e.line}: ${e.message}`).join("; ")}`,
       });
     }
-    const byLine = new Map<number, { rule: NonNullable<ReturnType<typeof matcher.match>["rule"]>; paths: string[] }>();
+    const byLine = new Map<number, { rule: CodeownersRule; paths: string[] }>();
     for (const p of paths) {
       const m = matcher.match(p);
       if (!m.rule || m.owners.length === 0) continue;

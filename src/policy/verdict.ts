@@ -44,6 +44,8 @@ export interface Verdict {
   missing: MissingApproval[];
   blocking: Blocker[];
   explanation: string;
+  /** One line for a check run's title. */
+  summary: string;
   requirements: RequirementResult[];
   ignoredApprovals: IgnoredApproval[];
   breakGlass: { active: boolean; label: string | null; reason: string | null };
@@ -76,6 +78,7 @@ function notEvaluated(headSha: string | null, blocking: Blocker[]): Verdict {
     missing: [],
     blocking,
     explanation,
+    summary: blocking[0] ? `Blocked: ${blocking[0].message}` : "Not approved",
     requirements: [],
     ignoredApprovals: [],
     breakGlass: { active: false, label: null, reason: null },
@@ -207,6 +210,7 @@ function decide(facts: PolicyFacts, config: PolicyConfig): Verdict {
     missing,
     blocking,
     explanation: "",
+    summary: "",
     requirements,
     ignoredApprovals: reviews.ignored,
     breakGlass: { active: breakGlassActive, label: labelled ? bg.label : null, reason },
@@ -215,7 +219,17 @@ function decide(facts: PolicyFacts, config: PolicyConfig): Verdict {
     headSha: facts.headSha,
   };
   verdict.explanation = explain(verdict, reviews.approvals);
+  verdict.summary = summarize(verdict);
   return verdict;
+}
+
+function summarize(v: Verdict): string {
+  const tag = v.breakGlass.active ? " [BREAK-GLASS]" : "";
+  if (v.approved) return `Approved by ${v.approvedBy.join(", ")}${tag}`;
+  const parts: string[] = [];
+  if (v.blocking.length > 0) parts.push(`blocked (${[...new Set(v.blocking.map((b) => b.code))].join(", ")})`);
+  for (const m of v.missing) parts.push(`${plural(m.count, "more approval")} from ${whoText(m.anyOf)}`);
+  return `Not approved: ${parts.join("; ")}${tag}`;
 }
 
 function explain(v: Verdict, approvals: ReturnType<typeof assessReviews>["approvals"]): string {

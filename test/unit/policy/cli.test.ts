@@ -50,12 +50,15 @@ describe("clutch-luigi policy", () => {
     expect(r.code).toBe(0);
     const v = JSON.parse(r.stdout);
     expect(v).toMatchObject({ approved: true, approvedBy: ["bob"], missing: [], blocking: [] });
+    expect(v.summary).toBe("Approved by bob");
     expect(v.explanation).toMatch(/CODEOWNERS line 1 \(`requests\/prod\/ @acme\/dba`\) owns requests\/prod\/rotate.yaml/);
   });
   it("--config tries a stricter policy offline: exit 1 with what is missing", async () => {
     const r = await run(policy, ["--facts", "cli/rotate-approved.facts.json", "--config", "cli/stricter.clutch-luigi.yml"]);
     expect(r.code).toBe(1);
-    expect(JSON.parse(r.stdout).missing).toEqual([{ rule: "path:/requests/prod/", anyOf: [], count: 1, paths: ["requests/prod/rotate.yaml"] }]);
+    const v = JSON.parse(r.stdout);
+    expect(v.missing).toEqual([{ rule: "path:/requests/prod/", anyOf: [], count: 1, paths: ["requests/prod/rotate.yaml"] }]);
+    expect(v.summary).toBe("Not approved: 1 more approval from any reviewer other than the author");
   });
   it("--codeowners tries a CODEOWNERS change offline", async () => {
     const r = await run(policy, ["--facts", "cli/rotate-approved.facts.json", "--codeowners", "cli/proposed.CODEOWNERS", "--explain"]);

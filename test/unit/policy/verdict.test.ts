@@ -474,6 +474,7 @@ describe("freeze and break-glass", () => {
       approvedBy(f, "bob");
     });
     expect(codes(v)).toEqual(["freeze"]);
+    expect(v.summary).toBe("Not approved: blocked (freeze)");
     expect(v.freezes).toEqual(['"year-end" (2026-12-20 – 2027-01-03 Europe/Berlin)']);
   });
   it("outside the window the same PR passes", () => {
@@ -495,6 +496,7 @@ describe("freeze and break-glass", () => {
     expect(v.approved, v.explanation).toBe(true);
     expect(v.breakGlass).toEqual({ active: true, label: "break-glass", reason: "credentials leaked in INC-42" });
     expect(v.explanation).toMatch(/BREAK-GLASS.*follow-up review/);
+    expect(v.summary).toBe("Approved by bob [BREAK-GLASS]");
   });
   it("break-glass without a written reason blocks", () => {
     const v = evaluate((f) => {
