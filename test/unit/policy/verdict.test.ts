@@ -38,15 +38,17 @@ const codes = (v: Verdict): string[] => v.blocking.map((b) => b.code);
 
 describe("reviews", () => {
   // Each row names the rule it checks (issue 3, "Reviews") and, where GitHub documents it, the page.
-  const table: { name: string; change: (f: PolicyFacts) => void; approved: boolean; approvedBy?: string[]; blocking?: string[]; ignored?: RegExp }[] = [
+  const table: { name: string; source: string; change: (f: PolicyFacts) => void; approved: boolean; approvedBy?: string[]; blocking?: string[]; ignored?: RegExp }[] = [
     {
       name: "an approval by an owner at the head commit counts",
+      source: "issue 3, Reviews: APPROVED counts at the PR head",
       change: (f) => f.reviews.push(review("bob", "APPROVED", "2026-11-25T10:00:00Z")),
       approved: true,
       approvedBy: ["bob"],
     },
     {
       name: "a user's latest review counts: approve then request changes blocks",
+      source: "issue 3, Reviews: a user's latest review counts",
       change: (f) => f.reviews.push(review("bob", "APPROVED", "2026-11-25T10:00:00Z"), review("bob", "CHANGES_REQUESTED", "2026-11-25T11:00:00Z")),
       approved: false,
       approvedBy: [],
@@ -54,12 +56,14 @@ describe("reviews", () => {
     },
     {
       name: "a user's latest review counts by submission time, not by list order",
+      source: "issue 3, Reviews: latest by submission time",
       change: (f) => f.reviews.push(review("bob", "APPROVED", "2026-11-25T11:00:00Z"), review("bob", "CHANGES_REQUESTED", "2026-11-25T10:00:00Z")),
       approved: true,
       approvedBy: ["bob"],
     },
     {
       name: "equal submission times are ordered by review id",
+      source: "issue 3, Reviews: ties by id",
       change: (f) => {
         const later = review("bob", "APPROVED", "2026-11-25T10:00:00Z");
         const earlier = { ...review("bob", "CHANGES_REQUESTED", "2026-11-25T10:00:00Z"), id: later.id - 50 };
@@ -70,33 +74,39 @@ describe("reviews", () => {
     {
       // GitHub Docs, "About pull request reviews": a comment review does not change approval state.
       name: "a COMMENTED review after an approval does not withdraw it",
+      source: "GitHub Docs, About pull request reviews",
       change: (f) => f.reviews.push(review("bob", "APPROVED", "2026-11-25T10:00:00Z"), review("bob", "COMMENTED", "2026-11-25T11:00:00Z")),
       approved: true,
     },
     {
       name: "COMMENTED never counts as an approval",
+      source: "issue 3, Reviews: COMMENTED never counts",
       change: (f) => f.reviews.push(review("bob", "COMMENTED", "2026-11-25T10:00:00Z")),
       approved: false,
     },
     {
       name: "PENDING never counts",
+      source: "issue 3, Reviews: PENDING never counts",
       change: (f) => f.reviews.push(review("bob", "PENDING", "2026-11-25T10:00:00Z")),
       approved: false,
     },
     {
       // GitHub Docs, "Dismissing a pull request review": a dismissed approval no longer counts.
       name: "a DISMISSED approval never counts",
+      source: "issue 3, Reviews: DISMISSED never counts; GitHub Docs, Dismissing a pull request review",
       change: (f) => f.reviews.push(review("bob", "DISMISSED", "2026-11-25T10:00:00Z")),
       approved: false,
     },
     {
       name: "a dismissed change request no longer blocks",
+      source: "issue 3, Reviews: CHANGES_REQUESTED blocks until dismissed",
       change: (f) => f.reviews.push(review("bob", "DISMISSED", "2026-11-25T10:00:00Z"), review("carol", "APPROVED", "2026-11-25T11:00:00Z")),
       approved: true,
       approvedBy: ["carol"],
     },
     {
       name: "changes requested by someone eligible block until they approve",
+      source: "issue 3, Reviews: CHANGES_REQUESTED blocks until they approve",
       change: (f) =>
         f.reviews.push(
           review("bob", "CHANGES_REQUESTED", "2026-11-25T09:00:00Z"),
@@ -108,12 +118,14 @@ describe("reviews", () => {
     },
     {
       name: "changes requested on an older commit still block",
+      source: "issue 3, Reviews: CHANGES_REQUESTED blocks until approve or dismissed",
       change: (f) => f.reviews.push(review("dave", "CHANGES_REQUESTED", "2026-11-25T09:00:00Z", OLD), review("carol", "APPROVED", "2026-11-25T10:00:00Z")),
       approved: false,
       blocking: ["changes-requested"],
     },
     {
       name: "the PR author never approves their own request",
+      source: "issue 3, Reviews: the author never approves",
       change: (f) => {
         f.author = { login: "bob", type: "User" };
         f.reviews.push(review("bob", "APPROVED", "2026-11-25T10:00:00Z"));
@@ -125,6 +137,7 @@ describe("reviews", () => {
       // GitHub Docs, About code owners: a team member's own PR counts as implicitly approved by the team.
       // Deliberate difference: here the author's team must still approve through another member.
       name: "an author in the owning team gives no implicit approval",
+      source: "GitHub Docs, About code owners (deliberate difference); issue 3",
       change: (f) => {
         f.author = { login: "bob", type: "User" };
       },
@@ -132,6 +145,7 @@ describe("reviews", () => {
     },
     {
       name: "author comparison ignores login case (GitHub logins are case-insensitive)",
+      source: "issue 3, Reviews: the author never approves",
       change: (f) => {
         f.author = { login: "Bob", type: "User" };
         f.reviews.push(review("bob", "APPROVED", "2026-11-25T10:00:00Z"));
@@ -142,6 +156,7 @@ describe("reviews", () => {
     {
       // GitHub Docs, "About protected branches": required reviews count only from users with write access.
       name: "an approval from a user with read access does not count",
+      source: "GitHub Docs, About protected branches",
       change: (f) => {
         f.permissions = { bob: "read", carol: "write" };
         f.reviews.push(review("bob", "APPROVED", "2026-11-25T10:00:00Z"));
@@ -151,6 +166,7 @@ describe("reviews", () => {
     },
     {
       name: "with permissions given, a reviewer missing from them does not count",
+      source: "docs/policy.md, permissions (fail closed)",
       change: (f) => {
         f.permissions = { carol: "write" };
         f.reviews.push(review("bob", "APPROVED", "2026-11-25T10:00:00Z"));
@@ -160,6 +176,7 @@ describe("reviews", () => {
     },
     {
       name: "write, maintain and admin access count (logins compared case-insensitively)",
+      source: "GitHub Docs, About protected branches",
       change: (f) => {
         f.permissions = { BOB: "maintain" };
         f.reviews.push(review("bob", "APPROVED", "2026-11-25T10:00:00Z"));
@@ -168,6 +185,7 @@ describe("reviews", () => {
     },
     {
       name: "a change request from someone without write access does not block",
+      source: "issue 3, Reviews: only from anyone eligible to approve",
       change: (f) => {
         f.permissions = { bob: "write", mallory: "read" };
         f.reviews.push(review("bob", "APPROVED", "2026-11-25T10:00:00Z"), review("mallory", "CHANGES_REQUESTED", "2026-11-25T11:00:00Z"));
@@ -176,6 +194,7 @@ describe("reviews", () => {
     },
     {
       name: "a reviewer who pushed commits to the PR cannot approve it",
+      source: "docs/policy.md, committers",
       change: (f) => {
         f.committers = ["Bob"];
         f.reviews.push(review("bob", "APPROVED", "2026-11-25T10:00:00Z"));
@@ -185,6 +204,7 @@ describe("reviews", () => {
     },
     {
       name: "bot accounts never approve",
+      source: "issue 3, Reviews: bot accounts never approve",
       change: (f) => {
         f.teams["acme/dba"]!.push("dba-bot[bot]");
         f.reviews.push(review("dba-bot[bot]", "APPROVED", "2026-11-25T10:00:00Z", HEAD, "Bot"));
@@ -194,6 +214,7 @@ describe("reviews", () => {
     },
     {
       name: "configured machine users never approve",
+      source: "issue 3, Reviews: AI agents act as bot or machine users",
       change: (f) => {
         f.config = { machineUsers: ["agent-smith"] };
         f.teams["acme/dba"]!.push("agent-smith");
@@ -204,7 +225,7 @@ describe("reviews", () => {
     },
   ];
   for (const row of table) {
-    it(row.name, () => {
+    it(`${row.name} [${row.source}]`, () => {
       const v = evaluate(row.change);
       expect(v.approved, v.explanation).toBe(row.approved);
       if (row.approvedBy) expect(v.approvedBy).toEqual(row.approvedBy);
