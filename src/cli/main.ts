@@ -9,6 +9,8 @@ const COMMANDS: Record<string, () => Promise<{ command: Command }>> = {
   validate: () => import("./commands/validate.js"),
   plan: () => import("./commands/plan.js"),
   schema: () => import("./commands/schema.js"),
+  owners: () => import("./commands/owners.js"),
+  policy: () => import("./commands/policy.js"),
   demo: () => import("./commands/demo.js"),
   run: () => import("./commands/run.js"),
   worker: () => import("./commands/worker.js"),
