@@ -173,9 +173,12 @@ export class Worker {
     const ctl = new AbortController();
     const onStop = (): void => ctl.abort();
     signal.addEventListener("abort", onStop, { once: true });
-    this.wake = () => ctl.abort();
-    // A full worker waits only for a slot; an idle one also for new work.
-    const wait = this.freeSlots() <= 0 ? sleep(this.pollMs, ctl.signal) : this.queue.waitForWork(this.pollMs, ctl.signal);
+    // A full worker waits for a slot to free up. One with free slots waits for new
+    // work only: a finishing step already claimed what there was in its own
+    // transaction, so asking the database again would be an empty commit.
+    const full = this.freeSlots() <= 0;
+    if (full) this.wake = () => ctl.abort();
+    const wait = full ? sleep(this.pollMs, ctl.signal) : this.queue.waitForWork(this.pollMs, ctl.signal);
     return wait.finally(() => {
       signal.removeEventListener("abort", onStop);
       this.wake = null;

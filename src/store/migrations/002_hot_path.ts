@@ -49,7 +49,10 @@ const UP: string[] = [
      update audit_head set hash = prev where id = 1;
    end $$`,
 
-  `create function cl_claim_rows(p_worker text, p_limit integer, p_lease_ms bigint) returns jsonb language plpgsql as $$
+  // p_runs: only steps of these runs (null: any). Finishing a step first claims more
+  // of the same runs, so a run tends to stay on the worker that already loaded it.
+  `create function cl_claim_rows(p_worker text, p_limit integer, p_lease_ms bigint, p_runs uuid[] default null)
+   returns jsonb language plpgsql as $$
    #variable_conflict use_column
    declare
      out jsonb;
@@ -58,6 +61,7 @@ const UP: string[] = [
      with cand as (
        select run_id, step_id, state as prev_state from steps
        where lease_owner is null and state in ('ready', 'waiting', 'rolling_back') and run_at <= now()
+         and (p_runs is null or run_id = any(p_runs))
        order by run_at
        limit p_limit
        for update skip locked
@@ -187,7 +191,11 @@ const UP: string[] = [
          promoted := promoted + (res->>'promoted')::integer;
        end if;
      end loop;
-     claimed := cl_claim_rows(p_worker, p_claim, p_lease_ms);
+     claimed := cl_claim_rows(p_worker, p_claim, p_lease_ms,
+                              array(select distinct (value->>'run_id')::uuid from jsonb_array_elements(p_items)));
+     if jsonb_array_length(claimed) < p_claim then
+       claimed := claimed || cl_claim_rows(p_worker, p_claim - jsonb_array_length(claimed), p_lease_ms);
+     end if;
      events := events || cl_claim_events(claimed, 'worker:' || p_worker);
      if p_notify and promoted > jsonb_array_length(claimed) then
        perform pg_notify('clutch_luigi_work', '');
@@ -207,7 +215,7 @@ export async function down(knex: Knex): Promise<void> {
     "cl_complete_one(uuid, text, text, integer, text, jsonb, text, jsonb, text[])",
     "cl_claim(text, integer, bigint)",
     "cl_claim_events(jsonb, text)",
-    "cl_claim_rows(text, integer, bigint)",
+    "cl_claim_rows(text, integer, bigint, uuid[])",
     "cl_audit(jsonb)",
   ]) {
     await knex.raw(`drop function if exists ${f}`);
