@@ -1,0 +1,46 @@
+import { describe, expect, it } from "vitest";
+import { eventLine, renderTable, type ProgressRun } from "../../../src/engine/progress.js";
+
+const at = "2026-11-29T10:00:01.250Z";
+
+describe("eventLine", () => {
+  it.each([
+    [{ kind: "step.running", step_id: "alter-role", data: { attempt: 1 } }, "10:00:01.250 alter-role running (attempt 1)"],
+    [{ kind: "step.retrying", step_id: "alter-role", data: { attempt: 1, errorClass: "connection", delayMs: 2000 } }, "10:00:01.250 alter-role retrying (connection, next try in 2000ms)"],
+    [{ kind: "step.failed", step_id: "x", data: { attempt: 3, errorClass: "timeout" } }, "10:00:01.250 x failed (attempt 3, timeout)"],
+    [{ kind: "step.waiting", step_id: "hold", data: { timerMs: 14400000 } }, "10:00:01.250 hold waiting (timer 14400000ms)"],
+    [{ kind: "run.waiting", step_id: null, data: { lock: "db:orders" } }, "10:00:01.250 run waiting (lock db:orders)"],
+    [{ kind: "run.rolled_back", step_id: null, data: { error: "step b failed (http-4xx): no" } }, "10:00:01.250 run rolled_back (step b failed (http-4xx): no)"],
+    [{ kind: "lock.acquired", step_id: null, data: { key: "db:orders" } }, "10:00:01.250 lock acquired db:orders"],
+    [{ kind: "run.created", step_id: null, data: { workflow: "w" } }, null],
+  ])("%j", (e, line) => {
+    expect(eventLine({ at, ...e })).toBe(line);
+  });
+});
+
+describe("renderTable", () => {
+  const run: ProgressRun = {
+    runId: "r-1",
+    workflow: "rotate",
+    state: "rolling_back",
+    steps: [
+      { stepId: "password", state: "rolled_back", attempt: 1, rollbackAttempt: 1, errorClass: null, error: null },
+      { stepId: "alter-role", state: "failed", attempt: 3, errorClass: "connection", error: "connect ECONNREFUSED\n127.0.0.1:5432" },
+      { stepId: "publish", state: "cancelled", attempt: 0, errorClass: null, error: null },
+    ],
+  };
+
+  it("shows every step with its state, tries and error on one line each", () => {
+    expect(renderTable(run, 1234)).toEqual([
+      "run r-1  rotate  rolling_back  1.2s",
+      "  STEP        STATE            TRY  DETAIL",
+      "↩ password    rolled_back       r1  ",
+      "✗ alter-role  failed             3  connection: connect ECONNREFUSED 127.0.0.1:5432",
+      "- publish     cancelled             ",
+    ]);
+  });
+
+  it("cuts lines to the terminal width", () => {
+    for (const line of renderTable(run, 0, 30)) expect(line.length).toBeLessThanOrEqual(30);
+  });
+});
