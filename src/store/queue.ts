@@ -63,6 +63,9 @@ function toClaimed(rows: ClaimRow[]): ClaimedStep[] {
   }));
 }
 
+/** Lease expiries after which a step fails with error class `interrupted` (graceful hand-backs do not count). */
+export const MAX_INTERRUPTIONS = 5;
+
 export function defaultWorkerId(): string {
   return `${os.hostname()}:${process.pid}:${randomBytes(3).toString("hex")}`;
 }
@@ -301,7 +304,7 @@ export class PgWorkQueue implements WorkQueue {
         return true;
       }
       case "interrupted": {
-        if (!(await this.moveOwned(trx, step, "running", "state = 'ready', run_at = now(), ready_at = clock_timestamp(), interruptions = interruptions + 1", []))) return false;
+        if (!(await this.moveOwned(trx, step, "running", "state = 'ready', run_at = now(), ready_at = clock_timestamp()", []))) return false;
         await this.endAttempt(trx, step, "interrupted", "interrupted", result.message);
         fx.audit.push(ev("step.interrupted", { reason: result.message }));
         fx.queued += 1;
@@ -334,7 +337,7 @@ export class PgWorkQueue implements WorkQueue {
     // Lock the run first: completions of one run's rollbacks serialize, so the plan sees them in order.
     await trx.raw("select 1 from runs where id = ? for update", [step.runId]);
     if (result.kind === "interrupted") {
-      if (!(await this.moveOwned(trx, step, "rolling_back", "run_at = now(), interruptions = interruptions + 1", []))) return false;
+      if (!(await this.moveOwned(trx, step, "rolling_back", "run_at = now()", []))) return false;
       await this.endAttempt(trx, step, "interrupted", "interrupted", result.message);
       fx.audit.push(ev("step.interrupted", { phase: "rollback", reason: result.message }));
       fx.queued += 1;
@@ -385,7 +388,7 @@ export class PgWorkQueue implements WorkQueue {
    */
   async reclaimExpired(all = false): Promise<number> {
     return this.db.transaction(async (trx: Knex.Transaction) => {
-      const rows = rowsOf<{ run_id: string; step_id: string; prev_state: string; attempt: number; rb_attempt: number; prev_owner: string }>(
+      const rows = rowsOf<{ run_id: string; step_id: string; state: string; prev_state: string; attempt: number; rb_attempt: number; prev_owner: string }>(
         await trx.raw(
           `with exp as (
              select run_id, step_id, state as prev_state, lease_owner as prev_owner from steps
@@ -396,10 +399,15 @@ export class PgWorkQueue implements WorkQueue {
            upd as (
              update steps s set
                lease_owner = null, lease_expires_at = null, run_at = now(), ready_at = clock_timestamp(),
-               state = case when exp.prev_state = 'running' then 'ready' else exp.prev_state end,
+               state = case when exp.prev_state <> 'running' then exp.prev_state
+                            when s.interruptions + 1 >= ? then 'failed' else 'ready' end,
+               error_class = case when exp.prev_state = 'running' and s.interruptions + 1 >= ? then 'interrupted' else s.error_class end,
+               error = case when exp.prev_state = 'running' and s.interruptions + 1 >= ?
+                            then 'interrupted ' || (s.interruptions + 1) || ' times: every worker running it stopped heartbeating'
+                            else s.error end,
                interruptions = s.interruptions + 1
              from exp where s.run_id = exp.run_id and s.step_id = exp.step_id
-             returning s.run_id, s.step_id, exp.prev_state, s.attempt, s.rb_attempt, exp.prev_owner
+             returning s.run_id, s.step_id, s.state, exp.prev_state, s.attempt, s.rb_attempt, exp.prev_owner
            ),
            att as (
              update attempts a set outcome = 'interrupted', error_class = 'interrupted',
@@ -411,12 +419,12 @@ export class PgWorkQueue implements WorkQueue {
              returning 1
            )
            select upd.*, (select count(*) from att) as n from upd`,
-          [all],
+          [all, MAX_INTERRUPTIONS, MAX_INTERRUPTIONS, MAX_INTERRUPTIONS],
         ),
       );
       if (rows.length === 0) return 0;
       const fx = newEffects();
-      fx.queued += rows.length;
+      fx.queued += rows.filter((r) => r.state !== "failed").length;
       for (const r of rows) {
         fx.audit.push({
           kind: "step.interrupted",
@@ -425,6 +433,12 @@ export class PgWorkQueue implements WorkQueue {
           actor: this.actor,
           data: { attempt: r.prev_state === "running" ? r.attempt : r.rb_attempt, phase: r.prev_state === "running" ? "forward" : "rollback", worker: r.prev_owner },
         });
+      }
+      // A step that takes down every worker that runs it is not retried for ever.
+      for (const r of rows.filter((x) => x.state === "failed")) {
+        fx.audit.push({ kind: "step.failed", runId: r.run_id, stepId: r.step_id, actor: this.actor, data: { attempt: r.attempt, errorClass: "interrupted" } });
+        await trx.raw("update runs set active = active - 1 where id = ?", [r.run_id]);
+        await failRun(trx, r.run_id, `step ${r.step_id} failed (interrupted): interrupted ${MAX_INTERRUPTIONS} times`, fx, this.actor);
       }
       await this.commit(trx, fx);
       return rows.length;
@@ -508,6 +522,10 @@ export class PgWorkQueue implements WorkQueue {
 
   async close(): Promise<void> {
     this.closed = true;
+    // Steps leased for us but never started: hand them back now rather than at lease expiry.
+    for (const step of this.stash.splice(0)) {
+      await this.complete(step, { kind: "interrupted", message: "worker stopped before starting it" }, []).catch(() => undefined);
+    }
     this.notifyAll();
     const l = this.listener;
     this.listener = null;

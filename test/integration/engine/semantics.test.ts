@@ -14,7 +14,7 @@ import type { Store } from "../../../src/store/db.js";
 import { cancelRun, createRun, getRun, listAttempts } from "../../../src/store/runs.js";
 import { listAuditEvents, verifyAuditChain } from "../../../src/store/audit.js";
 import { rowsOf } from "../../../src/store/db.js";
-import { PgWorkQueue } from "../../../src/store/queue.js";
+import { MAX_INTERRUPTIONS, PgWorkQueue } from "../../../src/store/queue.js";
 import type { ActionRegistry } from "../../../src/actions/registry.js";
 
 describe.each(BACKENDS)("engine semantics on $name", (backend) => {
@@ -200,6 +200,27 @@ describe.each(BACKENDS)("engine semantics on $name", (backend) => {
       + JSON.stringify(await listAuditEvents(store.db, { runId }))
       + JSON.stringify(rowsOf(await store.db.raw("select * from attempts where run_id = ?", [runId])));
     expect(everything).not.toContain(value);
+  });
+
+  it("hands an abandoned step back with the same key, and fails a step that keeps killing its workers", async () => {
+    const { runId } = await startRun(store, loadWorkflow("diamond.yaml"), registry, { name: "n" });
+    const keys = new Set<string>();
+    for (let i = 1; i <= MAX_INTERRUPTIONS; i++) {
+      const doomed = new PgWorkQueue(store, { workerId: `doomed-${i}`, leaseMs: 1 });
+      const [step] = await doomed.claim(1);
+      expect(step).toMatchObject({ stepId: "a", attempt: i });
+      keys.add(step!.idempotencyKey);
+      await new Promise((r) => setTimeout(r, 5));
+      expect(await new PgWorkQueue(store).reclaimExpired()).toBe(1);
+    }
+    expect([...keys]).toEqual([`${runId}:a`]);
+    const run = (await getRun(store, runId))!;
+    expect(run.state).toBe("failed");
+    expect(run.steps[0]).toMatchObject({ state: "failed", errorClass: "interrupted" });
+    const attempts = await listAttempts(store, runId);
+    expect(attempts.map((a) => [a.attempt, a.outcome, a.worker])).toEqual(
+      Array.from({ length: MAX_INTERRUPTIONS }, (_, i) => [i + 1, "interrupted", `doomed-${i + 1}`]),
+    );
   });
 
   it("refuses a workflow with a broken DAG before creating anything", async () => {
