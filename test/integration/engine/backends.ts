@@ -2,7 +2,7 @@
  * The two databases every engine/store suite runs against: a fresh database on
  * the real Postgres server, and an in-memory PGlite.
  */
-import { createTestDatabase } from "../../support/pg.js";
+import { createTestDatabase, postgresAvailable } from "../../support/pg.js";
 import { openStore, type Store } from "../../../src/store/db.js";
 
 export interface BackendCase {
@@ -12,7 +12,16 @@ export interface BackendCase {
 
 const KEY = Buffer.alloc(32, 7).toString("base64");
 
-export const BACKENDS: BackendCase[] = [
+/**
+ * Whether the real server is there. CI sets CLUTCH_LUIGI_REQUIRE_POSTGRES=1 so that a
+ * missing server fails the run instead of quietly leaving only the PGlite cases.
+ */
+export const PG_UP = await postgresAvailable();
+if (!PG_UP && process.env.CLUTCH_LUIGI_REQUIRE_POSTGRES === "1") {
+  throw new Error("CLUTCH_LUIGI_REQUIRE_POSTGRES=1 but no Postgres answers at TEST_DATABASE_URL");
+}
+
+const ALL_BACKENDS: BackendCase[] = [
   {
     name: "pg",
     async open() {
@@ -36,3 +45,6 @@ export const BACKENDS: BackendCase[] = [
     },
   },
 ];
+
+/** Real Postgres when it answers, and PGlite always. */
+export const BACKENDS: BackendCase[] = ALL_BACKENDS.filter((b) => b.name === "pglite" || PG_UP);
