@@ -47,7 +47,8 @@ export type StepResult =
   | { kind: "failed"; errorClass: string; message: string; retryInMs: number | null }
   | { kind: "park"; delayMs: number }
   | { kind: "rolled_back" }
-  | { kind: "rollback_failed"; errorClass: string; message: string }
+  /** Retry the rollback after `retryInMs` (same `retry:` policy as the step); null: it failed for good. */
+  | { kind: "rollback_failed"; errorClass: string; message: string; retryInMs: number | null }
   /** The worker is shutting down: give the step back now rather than when the lease expires. */
   | { kind: "interrupted"; message: string };
 

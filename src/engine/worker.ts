@@ -29,7 +29,7 @@ export interface WorkerOptions {
   random?: () => number;
 }
 
-type AbortKind = "timeout" | "run-timeout" | "cancelled" | "shutdown" | "lease-lost";
+type AbortKind = "timeout" | "run-timeout" | "cancelled" | "shutdown";
 
 class StepAbort extends Error {
   constructor(readonly kind: AbortKind, message: string) {
@@ -366,7 +366,7 @@ export class Worker {
     let message: string;
     let retryable = true;
     if (reason instanceof StepAbort) {
-      if (reason.kind === "shutdown" || reason.kind === "lease-lost") return { kind: "interrupted", message: reason.message };
+      if (reason.kind === "shutdown") return { kind: "interrupted", message: reason.message };
       errorClass = reason.kind === "cancelled" ? "cancelled" : "timeout";
       retryable = reason.kind === "timeout";
       message = reason.message;
@@ -375,8 +375,13 @@ export class Worker {
       message = err instanceof Error ? err.message : String(err);
     }
     message = redactSecrets(message, secrets).slice(0, 2_000);
-    if (step.phase === "rollback") return { kind: "rollback_failed", errorClass, message };
     const node = loaded.graph.nodes.get(step.stepId);
+    if (step.phase === "rollback") {
+      // Undoing is retried under the step's own policy: the conditions that make the
+      // forward call flaky (timeouts, connections) make its undo flaky too.
+      const again = retryable ? decideRetry(node?.spec.retry, errorClass, step.attempt, this.random) : null;
+      return { kind: "rollback_failed", errorClass, message, retryInMs: again?.retry ? again.delayMs : null };
+    }
     const decision = retryable ? decideRetry(node?.spec.retry, errorClass, step.failures + 1, this.random) : null;
     return { kind: "failed", errorClass, message, retryInMs: decision?.retry ? decision.delayMs : null };
   }

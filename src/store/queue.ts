@@ -1,9 +1,9 @@
 /**
  * The WorkQueue on Postgres. Claiming is one statement (`FOR UPDATE SKIP LOCKED`
  * over the claimable-steps index, so workers never wait on each other's rows);
- * finishing a step is one transaction that records the attempt, moves the step,
- * promotes its dependents and appends the audit rows — so each step costs two
- * commits, and a crash between them leaves a lease that simply expires.
+ * finishing steps is one transaction that records the attempts, moves the steps,
+ * promotes their dependents, claims the next steps and appends the audit rows (see
+ * migrations/002_hot_path.ts). A crash between the two leaves a lease that expires.
  */
 import os from "node:os";
 import { randomBytes } from "node:crypto";
@@ -347,6 +347,12 @@ export class PgWorkQueue implements WorkQueue {
       if (!(await this.moveOwned(trx, step, "rolling_back", "state = 'rolled_back', finished_at = clock_timestamp()", []))) return false;
       await this.endAttempt(trx, step, "rolled_back", null, null);
       fx.audit.push(ev("step.rolled_back"));
+    } else if (result.kind === "rollback_failed" && result.retryInMs !== null) {
+      if (!(await this.moveOwned(trx, step, "rolling_back", "run_at = now() + ? * interval '1 millisecond', error_class = ?, error = ?", [result.retryInMs, result.errorClass, result.message]))) return false;
+      await this.endAttempt(trx, step, "failed", result.errorClass, result.message);
+      fx.audit.push(ev("step.rollback_retrying", { errorClass: result.errorClass, delayMs: result.retryInMs }));
+      fx.queued += 1;
+      return true;
     } else if (result.kind === "rollback_failed") {
       if (!(await this.moveOwned(trx, step, "rolling_back", "state = 'rollback_failed', error_class = ?, error = ?, finished_at = clock_timestamp()", [result.errorClass, result.message]))) return false;
       await this.endAttempt(trx, step, "failed", result.errorClass, result.message);

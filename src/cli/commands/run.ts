@@ -129,7 +129,7 @@ interrupted run. Exit status: 0 only if the run succeeded.`,
     if (values.resume && !/^[0-9a-f-]{36}$/i.test(values.resume)) throw new UsageError(`--resume takes a run id, got "${values.resume}"`);
 
     let runId = values.resume;
-    let create: (() => Promise<string>) | undefined;
+    let create: ((store: Store) => Promise<string>) | undefined;
     if (!runId) {
       const registry = defaultRegistry();
       const file = resolve(io.cwd, positionals[0]!);
@@ -139,11 +139,11 @@ interrupted run. Exit status: 0 only if the run succeeded.`,
         return 1;
       }
       const { requestPath, ...identity } = localIdentity(file, io.env);
-      create = async () => (await createRun(store, { ...identity, requestPath, request: loaded.request, workflow: loaded.workflow, registry })).runId;
+      create = async (store) => (await createRun(store, { ...identity, requestPath, request: loaded.request, workflow: loaded.workflow, registry })).runId;
     }
     const store = await openStore(storeOptionsFromEnv(io.env, io.cwd));
     try {
-      if (create) runId = await create();
+      if (create) runId = await create(store);
       else if (!(await getRun(store, runId!))) {
         io.stderr.write(`clutch-luigi run: no run ${runId} in ${store.backend === "pg" ? "DATABASE_URL" : "the embedded database"}\n`);
         return 1;

@@ -122,7 +122,21 @@ export function testActions(journal: Journal): Action<any, any>[] {
       throw new Error("the engine must not run a delayMs action");
     },
   };
-  return [record, flaky, stubborn, hold, checked, secret, wait];
+  const shakyUndo: Action<{ tag: string; code: string; failTimes: number }, { tag: string }> = {
+    name: "test.shaky-undo",
+    description: "Runs fine; its rollback fails the first failTimes attempts.",
+    input: { type: "object" },
+    output: { type: "object" },
+    async run(input) {
+      journal.events.push(`run:${input.tag}`);
+      return { tag: input.tag };
+    },
+    async rollback(input, _output, ctx) {
+      journal.events.push(`rollback:${input.tag}#${ctx.identity.attempt}`);
+      if (ctx.identity.attempt <= input.failTimes) throw new ActionError(input.code, `undo refused (attempt ${ctx.identity.attempt})`);
+    },
+  };
+  return [record, flaky, stubborn, hold, checked, secret, wait, shakyUndo];
 }
 
 export function testRegistry(journal: Journal): ActionRegistry {

@@ -102,6 +102,27 @@ describe.each(BACKENDS)("engine semantics on $name", (backend) => {
     expect(run.error).toMatch(/boom failed \(http-4xx\): refused/);
   });
 
+  it("retries a rollback under the step's retry policy", async () => {
+    workers = startWorkers(store, registry, 1);
+    const { runId } = await startRun(store, loadWorkflow("rollback-retry.yaml"), registry);
+    const run = await waitForRun(store, runId);
+    expect(run.state).toBe("rolled_back");
+    expect(stepStates(run)).toEqual({ a: "rolled_back", b: "rolled_back", boom: "failed" });
+    expect(journal.events.filter((e) => e.startsWith("rollback:"))).toEqual(["rollback:b#1", "rollback:b#2", "rollback:a:a"]);
+    const rb = (await listAttempts(store, runId)).filter((a) => a.phase === "rollback" && a.stepId === "b");
+    expect(rb.map((a) => [a.attempt, a.outcome, a.errorClass])).toEqual([[1, "failed", "connection"], [2, "rolled_back", null]]);
+  });
+
+  it("stops at a rollback that fails for good, leaving what it depends on in place", async () => {
+    workers = startWorkers(store, registry, 1);
+    const { runId } = await startRun(store, loadWorkflow("rollback-fails.yaml"), registry);
+    const run = await waitForRun(store, runId);
+    expect(run.state).toBe("rollback_failed");
+    expect(stepStates(run)).toEqual({ a: "succeeded", b: "rollback_failed", boom: "failed" });
+    expect(run.steps.find((s) => s.stepId === "b")).toMatchObject({ errorClass: "refused" });
+    expect(journal.events.filter((e) => e.startsWith("rollback:"))).toEqual(["rollback:b#1"]);
+  });
+
   it("abandons an action that ignores its timeout and records it as timed out", async () => {
     workers = startWorkers(store, registry, 1);
     const started = Date.now();

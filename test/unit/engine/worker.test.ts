@@ -132,6 +132,18 @@ describe("Worker", () => {
     expect(r!.result).toMatchObject({ kind: "failed", message: 'unknown action "nope"', retryInMs: null });
   });
 
+  it("asks for a rollback retry only under the step's retry policy", async () => {
+    const undo: Action = { name: "undo", description: "", input: {}, output: {}, run: () => Promise.reject(new ActionError("connection", "reset")) };
+    const q = new FakeQueue([claimed("r", { phase: "rollback" }), claimed("n", { phase: "rollback", attempt: 3 })], def([
+      { id: "r", uses: "echo", retry: { attempts: 3, backoff: "100ms", on: ["connection"] }, rollback: { uses: "undo" } },
+      { id: "n", uses: "echo", retry: { attempts: 3, backoff: "100ms", on: ["connection"] }, rollback: { uses: "undo" } },
+    ]));
+    const results = await drain(q, [echo, undo], 2);
+    const by = Object.fromEntries(results.map((r) => [r.step.stepId, r.result]));
+    expect(by.r).toEqual({ kind: "rollback_failed", errorClass: "connection", message: "reset", retryInMs: 100 });
+    expect(by.n).toEqual({ kind: "rollback_failed", errorClass: "connection", message: "reset", retryInMs: null });
+  });
+
   it("runs a rollback from the workflow's rollback: with the step's own outputs", async () => {
     const seen: unknown[] = [];
     const undo: Action = { name: "undo", description: "", input: {}, output: {}, async run(input) { seen.push(input); return {}; } };
