@@ -63,7 +63,8 @@ export function renderTable(run: ProgressRun, elapsedMs: number, width = 100): s
       ? `r${s.rollbackAttempt ?? 0}` : String(s.attempt || "");
     lines.push(`${mark} ${s.stepId.padEnd(idW)}  ${s.state.padEnd(stateW)}  ${tries.padStart(3)}  ${detail(s)}`);
   }
-  return lines.map((l) => (l.length > width ? l.slice(0, width - 1) + "…" : l));
+  const w = Math.max(20, width);
+  return lines.map((l) => (l.length > w ? l.slice(0, w - 1) + "…" : l));
 }
 
 export interface ProgressEvent {

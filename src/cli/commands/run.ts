@@ -51,7 +51,7 @@ class Progress {
 
   async show(run: RunStatus): Promise<void> {
     if (this.io.stdout.isTTY) {
-      const lines = renderTable(run, Date.now() - this.started, this.io.stdout.columns ?? 100);
+      const lines = renderTable(run, Date.now() - this.started, this.io.stdout.columns || 100);
       const up = this.drawn > 0 ? `\x1b[${this.drawn}F` : "";
       this.io.stdout.write(up + lines.map((l) => `\x1b[2K${l}\n`).join(""));
       this.drawn = lines.length;

@@ -42,5 +42,7 @@ describe("renderTable", () => {
 
   it("cuts lines to the terminal width", () => {
     for (const line of renderTable(run, 0, 30)) expect(line.length).toBeLessThanOrEqual(30);
+    // a terminal that reports no size still gets readable lines
+    expect(renderTable(run, 0, 0)[2]).toBe("↩ password    rolle…");
   });
 });
