@@ -80,8 +80,11 @@ export interface WorkQueue {
   reclaimExpired(): Promise<number>;
   /** Fail runs past their deadline. */
   expireRuns(): Promise<number>;
-  /** Resolve when new work may be there (a notification, or `ms` elapsed). */
-  waitForWork(ms: number, signal: AbortSignal): Promise<void>;
+  /**
+   * Resolve when new work may be there (a notification, or `ms` elapsed). `listen`
+   * false: this worker is busy and will find work when it reports; skip notifications.
+   */
+  waitForWork(ms: number, signal: AbortSignal, listen?: boolean): Promise<void>;
   close?(): Promise<void>;
 }
 

@@ -177,8 +177,14 @@ export class Worker {
     // work only: a finishing step already claimed what there was in its own
     // transaction, so asking the database again would be an empty commit.
     const full = this.freeSlots() <= 0;
+    // Only a worker with nothing in flight listens for notifications; one that is busy
+    // is woken when its last step ends, to start listening.
+    const busy = this.inflight.size > 0;
     if (full) this.wake = () => ctl.abort();
-    const wait = full ? sleep(this.pollMs, ctl.signal) : this.queue.waitForWork(this.pollMs, ctl.signal);
+    else if (busy) this.wake = () => {
+      if (this.inflight.size === 0) ctl.abort();
+    };
+    const wait = full ? sleep(this.pollMs, ctl.signal) : this.queue.waitForWork(this.pollMs, ctl.signal, !busy);
     return wait.finally(() => {
       signal.removeEventListener("abort", onStop);
       this.wake = null;

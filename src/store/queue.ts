@@ -74,7 +74,8 @@ export class PgWorkQueue implements WorkQueue {
   readonly workerId: string;
   readonly leaseMs: number;
   private listener: pg.Client | null = null;
-  private listening: Promise<void> | null = null;
+  private subscribed = false;
+  private listenChain: Promise<void> = Promise.resolve();
   private waiters = new Set<() => void>();
   private pendingDone: {
     item: Record<string, unknown> & { run_id: string; step_id: string };
@@ -482,26 +483,38 @@ export class PgWorkQueue implements WorkQueue {
     return n;
   }
 
-  private ensureListening(): Promise<void> {
+  /**
+   * LISTEN while idle, UNLISTEN while busy. Each NOTIFY costs a transaction in every
+   * listening backend, so a busy worker — which finds its next steps when it reports
+   * the current ones — should not be paying for the fleet's wake-ups.
+   */
+  private setListening(want: boolean): Promise<void> {
     if (this.store.backend !== "pg" || !this.store.databaseUrl || this.closed) return Promise.resolve();
-    if (!this.listening) {
-      this.listening = (async () => {
+    this.listenChain = this.listenChain.then(async () => {
+      if (want === this.subscribed && this.listener) return;
+      if (!want && !this.listener) return;
+      if (!this.listener) {
         const client = new pg.Client({ connectionString: this.store.databaseUrl, application_name: "clutch-luigi-listen" });
         client.on("notification", () => this.notifyAll());
         client.on("error", () => {
-          // Reconnect lazily on the next wait; meanwhile polling covers us.
-          this.listener = null;
-          this.listening = null;
+          // Reconnect on the next idle wait; meanwhile polling covers us.
+          if (this.listener === client) {
+            this.listener = null;
+            this.subscribed = false;
+          }
           client.end().catch(() => undefined);
         });
         await client.connect();
-        await client.query(`listen ${NOTIFY_CHANNEL}`);
         this.listener = client;
-      })().catch(() => {
-        this.listening = null;
-      });
-    }
-    return this.listening;
+      }
+      await this.listener.query(want ? `listen ${NOTIFY_CHANNEL}` : `unlisten ${NOTIFY_CHANNEL}`);
+      this.subscribed = want;
+    }).catch(() => {
+      this.listener?.end().catch(() => undefined);
+      this.listener = null;
+      this.subscribed = false;
+    });
+    return this.listenChain;
   }
 
   private notifyAll(): void {
@@ -510,8 +523,8 @@ export class PgWorkQueue implements WorkQueue {
     for (const w of ws) w();
   }
 
-  async waitForWork(ms: number, signal: AbortSignal): Promise<void> {
-    await this.ensureListening();
+  async waitForWork(ms: number, signal: AbortSignal, listen = true): Promise<void> {
+    await this.setListening(listen);
     if (signal.aborted) return;
     await new Promise<void>((resolve) => {
       const done = (): void => {

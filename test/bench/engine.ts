@@ -75,21 +75,26 @@ interface Row {
 async function waitAllFinished(q: pg.Client, runIds: string[], pollMs = 100): Promise<void> {
   for (;;) {
     const r = await q.query("select count(*)::int as n from runs where id = any($1) and finished_at is null", [runIds]);
+    benchQueries++;
     if (r.rows[0].n === 0) return;
     await sleep(runIds.length === 1 ? 5 : pollMs);
   }
 }
 
+/** Statements this bench itself ran in the measured database, to take out of the commit count. */
+let benchQueries = 0;
+
 async function scenario(name: string, db: TestDatabase, store: Store, admin: pg.Client, q: pg.Client, n: number, create: () => Promise<string[]>): Promise<Row> {
   await q.query("truncate attempts, steps, locks, runs cascade");
   const before = await commits(admin, db.name);
+  benchQueries = 0;
   const procs = await spawnProcs("./engine-worker.ts", n, { DATABASE_URL: db.url, CONCURRENCY: String(CONCURRENCY) });
   await sleep(300);
   const runIds = await create();
   await waitAllFinished(q, runIds);
   await stopProcs(procs);
   await sleep(1_200); // exited backends have flushed their counters; let the stats settle
-  const after = await commits(admin, db.name);
+  const after = await commits(admin, db.name) - benchQueries;
   const t = await q.query(
     `select extract(epoch from max(finished_at) - min(created_at)) as secs, sum(steps_left) as left,
             count(*) filter (where state <> 'succeeded') as bad
@@ -104,7 +109,8 @@ async function scenario(name: string, db: TestDatabase, store: Store, admin: pg.
   const ms = lat.rows.map((r) => Number(r.ms));
   const steps = ms.length;
   const seconds = Number(t.rows[0].secs);
-  // The bench's own polling and setup are a few dozen commits; count them against the engine anyway.
+  // Commits: every transaction in the database while the scenario ran (worker start-up and
+  // shutdown, createRun, claims, completions, heartbeats, LISTEN), minus the bench's own polls.
   return { scenario: name, workers: n, steps, seconds, perSecond: steps / seconds, p50: pct(ms, 50), p99: pct(ms, 99), commitsPerStep: (after - before) / steps };
   void store;
 }
