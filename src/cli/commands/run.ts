@@ -1,6 +1,8 @@
 import { execFileSync } from "node:child_process";
 import { basename, dirname, relative, resolve } from "node:path";
 import { defaultRegistry } from "../../actions/index.js";
+import type { StepLogEntry } from "../../actions/context.js";
+import { createStepRuntime } from "../../runtime/step-runtime.js";
 import { eventLine, renderTable } from "../../engine/progress.js";
 import { listAuditEvents } from "../../store/audit.js";
 import { isFinalRunState } from "../../engine/states.js";
@@ -80,8 +82,17 @@ async function watch(store: Store, runId: string, io: CliIO, concurrency: number
     // belongs to a process that is gone: hand those steps back now, not in 30s.
     await new PgWorkQueue(store).reclaimExpired(true);
   }
+  // Step logs (already redacted by the context) interleave with progress lines; on a
+  // terminal they would tear the redrawn table, so they are shown after it.
+  const held: StepLogEntry[] = [];
+  const showLog = (e: StepLogEntry): string => `  ${e.stepId}#${e.attempt} ${e.level}: ${e.message}\n`;
+  const runtime = await createStepRuntime({
+    env: io.env,
+    sink: (e) => (io.stdout.isTTY ? held.push(e) : io.stdout.write(showLog(e))),
+  });
   const worker = runWorker(store, {
-    registry: defaultRegistry(),
+    registry: runtime.registry,
+    contextFactory: runtime.contextFactory,
     concurrency,
     signal: stop.signal,
     onError: (e) => errors.push(e instanceof Error ? e.message : String(e)),
@@ -101,6 +112,7 @@ async function watch(store: Store, runId: string, io: CliIO, concurrency: number
     await worker;
     outer?.removeEventListener("abort", onOuter);
   }
+  for (const e of held) io.stdout.write(showLog(e));
   for (const e of [...new Set(errors)].slice(0, 5)) io.stderr.write(`worker: ${e}\n`);
   return last;
 }

@@ -1,8 +1,8 @@
-import { defaultRegistry } from "../../actions/index.js";
 import { parseDuration } from "../../spec/duration.js";
 import { openStore, storeOptionsFromEnv } from "../../store/db.js";
 import { defaultWorkerId } from "../../store/queue.js";
 import { runWorker } from "../../store/workers.js";
+import { createStepRuntime } from "../../runtime/step-runtime.js";
 import { parseCli } from "../args.js";
 import { UsageError, type Command } from "../command.js";
 
@@ -46,8 +46,10 @@ resumes its steps. Stops cleanly on SIGINT/SIGTERM, handing running steps back.`
     let lastError = "";
     io.stderr.write(`worker ${workerId}: ${store.backend === "pg" ? "postgres" : "embedded database"}, concurrency ${concurrency}\n`);
     try {
+      const runtime = await createStepRuntime({ env: io.env });
       await runWorker(store, {
-        registry: defaultRegistry(),
+        registry: runtime.registry,
+        contextFactory: runtime.contextFactory,
         concurrency,
         workerId,
         signal,

@@ -1,0 +1,39 @@
+/**
+ * What a worker needs to execute real steps, assembled from the environment in one
+ * place so the CLI (`run`, `worker`) and the app build workers the same way: the
+ * server configuration, the signing key, and the step context factory that carries
+ * identity, resolves secrets and redacts them.
+ */
+import { defaultRegistry } from "../actions/index.js";
+import { createStepContextFactory, type StepContextFactoryOptions, type StepContextFactory } from "../actions/context.js";
+import type { ActionRegistry } from "../actions/registry.js";
+import type { ActionServices } from "../actions/types.js";
+import { loadServerConfig } from "../config/index.js";
+import type { ServerConfig } from "../config/types.js";
+import { createSigner } from "../identity/signer.js";
+import type { StepTokenSigner } from "../identity/step-token.js";
+
+export interface StepRuntime {
+  config: ServerConfig;
+  signer: StepTokenSigner;
+  registry: ActionRegistry;
+  contextFactory: StepContextFactory;
+}
+
+export interface StepRuntimeOptions {
+  env: NodeJS.ProcessEnv;
+  services?: ActionServices;
+  sink?: StepContextFactoryOptions["sink"];
+}
+
+export async function createStepRuntime(opts: StepRuntimeOptions): Promise<StepRuntime> {
+  const config = await loadServerConfig({ ...(opts.env.CLUTCH_LUIGI_CONFIG ? { path: opts.env.CLUTCH_LUIGI_CONFIG } : {}), env: opts.env });
+  const signer = await createSigner(config, opts.env);
+  const contextFactory = createStepContextFactory({
+    signer,
+    config,
+    ...(opts.services ? { services: opts.services } : {}),
+    ...(opts.sink ? { sink: opts.sink } : {}),
+  });
+  return { config, signer, registry: defaultRegistry(), contextFactory };
+}
