@@ -7,6 +7,7 @@ import type { Action } from "../actions/types.js";
 import type { ActionRegistry } from "../actions/registry.js";
 import { classifyError } from "../actions/types.js";
 import type { RequestSpec } from "../spec/types.js";
+import { assertActionInput } from "./input-check.js";
 import { plainContextFactory, redactSecrets, type SecretsSeen, type StepContextFactory } from "./context.js";
 import { buildGraph, type RunGraph } from "./graph.js";
 import { stepKey, type ClaimedStep, type RunDefinition, type StepResult, type WorkQueue } from "./queue.js";
@@ -317,6 +318,7 @@ export class Worker {
     const needed = outputsNeeded(loaded.graph, step.stepId, node.spec.with ?? {});
     const outputs = needed.length > 0 ? await this.queue.loadOutputs(step.runId, needed, secrets) : {};
     const input = resolveInput(loaded.graph, step.stepId, node.spec.with, loaded.params, loaded.request, outputs);
+    assertActionInput(action, input);
     if (action.delayMs) {
       if (step.timerDone) return { kind: "succeeded", outputs: {}, secretOutputs: [] };
       return { kind: "park", delayMs: Math.max(0, action.delayMs(input)) };
@@ -345,13 +347,16 @@ export class Worker {
         const needed = outputsNeeded(loaded.graph, step.stepId, spec.with ?? {}, true);
         const outputs = needed.length > 0 ? await this.queue.loadOutputs(step.runId, needed, secrets) : {};
         const input = resolveInput(loaded.graph, step.stepId, spec.with, loaded.params, loaded.request, outputs, true);
-        await untilAborted(this.action(spec.uses).run(input, ctx), controller.signal);
+        const undo = this.action(spec.uses);
+        assertActionInput(undo, input);
+        await untilAborted(undo.run(input, ctx), controller.signal);
       } else {
         const action = this.action(node.spec.uses);
         if (!action.rollback) return { kind: "rolled_back" };
         const needed = [...new Set([...outputsNeeded(loaded.graph, step.stepId, node.spec.with ?? {}), step.stepId])];
         const outputs = await this.queue.loadOutputs(step.runId, needed, secrets);
         const input = resolveInput(loaded.graph, step.stepId, node.spec.with, loaded.params, loaded.request, outputs);
+        assertActionInput(action, input);
         await untilAborted(action.rollback(input, outputs[step.stepId] ?? {}, ctx), controller.signal);
       }
       return { kind: "rolled_back" };

@@ -57,6 +57,17 @@ describe.each(BACKENDS)("engine semantics on $name", (backend) => {
     expect(kinds.at(-1)).toBe("run.succeeded");
   });
 
+  it("refuses a step whose input, once resolved, fails its action's schema", async () => {
+    workers = startWorkers(store, registry, 1);
+    const { runId } = await startRun(store, loadWorkflow("bad-runtime-input.yaml"), registry);
+    const run = await waitForRun(store, runId);
+    expect(run.state).toBe("failed");
+    const second = run.steps.find((s) => s.stepId === "second");
+    // Not retried: `invalid-input` is not among the retry classes, and the input would not change.
+    expect(second).toMatchObject({ state: "failed", errorClass: "invalid-input", attempt: 1 });
+    expect(second?.error).toMatch(/sleep refused its input: with.duration is not a duration/);
+  });
+
   it("is idempotent on the caller's key", async () => {
     const wf = loadWorkflow("diamond.yaml");
     const first = await startRun(store, wf, registry, { name: "x" }, { idempotencyKey: "acme/ops#7@abc" });
