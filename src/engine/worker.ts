@@ -367,7 +367,14 @@ export class Worker {
 
   private secretNames(action: Action, outputs: Record<string, unknown>, secrets: SecretsSeen): string[] {
     const names = new Set(action.secretOutputs ?? []);
-    for (const [k, v] of Object.entries(outputs)) if (typeof v === "string" && secrets.has(v)) names.add(k);
+    // An output that merely *contains* a secret (a log line echoing a password, a JSON
+    // body that carries it) is as secret as the value itself: it is stored sealed.
+    const known = [...secrets].filter((x) => x.length > 0);
+    for (const [k, v] of Object.entries(outputs)) {
+      if (v === undefined || v === null) continue;
+      const text = typeof v === "string" ? v : JSON.stringify(v);
+      if (known.some((x) => text.includes(x))) names.add(k);
+    }
     return [...names].filter((n) => n in outputs);
   }
 

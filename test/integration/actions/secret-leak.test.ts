@@ -10,7 +10,7 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createStepContextFactory, type StepLogEntry } from "../../../src/actions/context.js";
+import { createStepContextFactory, type StepContextFactory, type StepLogEntry } from "../../../src/actions/context.js";
 import { defaultRegistry } from "../../../src/actions/index.js";
 import { SecretResolver } from "../../../src/actions/secrets.js";
 import { jwksHandler } from "../../../src/api/jwks.js";
@@ -57,8 +57,10 @@ const workflow = (serviceUrl: string): WorkflowSpec => ({
       needs: ["rotate"],
       with: { command: "print-env", env: { NEW_PASSWORD: "${{ steps.password.outputs.value }}" }, secretEnv: { TOKEN: "planted", FILE_TOKEN: "planted-file" } },
     },
+    // A careless workflow that prints the password; its output echoes the message.
+    { id: "announce", uses: "log", needs: ["password"], with: { message: "new password is ${{ steps.password.outputs.value }}" } },
     // Fails with the planted secret in its stderr, so the error path and rollback run too.
-    { id: "explode", uses: "shell", needs: ["show-env"], with: { command: "fail-loudly", secretEnv: { TOKEN: "planted" } } },
+    { id: "explode", uses: "shell", needs: ["show-env", "announce"], with: { command: "fail-loudly", secretEnv: { TOKEN: "planted" } } },
   ],
 });
 
@@ -111,8 +113,14 @@ shell:
       env,
     );
     const registry = defaultRegistry();
-    // One worker process: the factory the server would build. (Across processes, see docs/actions.md.)
-    const contextFactory = createStepContextFactory({ signer, config, secrets: new SecretResolver(config.secrets, env), sink: (e: StepLogEntry) => logs.push(e) });
+    // The worst case for redaction: every attempt gets a factory of its own, as if each
+    // step ran in a different worker process and nothing was remembered in memory.
+    const contextFactory: StepContextFactory = (identity, signal, seen) =>
+      createStepContextFactory({ signer, config, secrets: new SecretResolver(config.secrets, env), sink: (e: StepLogEntry) => logs.push(e) })(
+        identity,
+        signal,
+        seen,
+      );
 
     const wf = workflow(service.url);
     const { runId } = await createRun(store, {
@@ -162,6 +170,8 @@ shell:
     expect(sinks["table steps"]).toContain("stderr has [REDACTED]");
     expect(sinks["table steps"]).toContain("NEW_PASSWORD=[REDACTED]");
     expect(sinks["table steps"]).toContain("TOKEN=[REDACTED]");
+    expect(sinks.logs).toContain("new password is [REDACTED]");
+    expect(states.announce).toBe("succeeded"); // log has nothing to undo
 
     const found = Object.entries(sinks).flatMap(([sink, text]) => needles.filter((n) => text.includes(n)).map((n) => `${sink} contains ${n.slice(0, 6)}…`));
     expect(found).toEqual([]);
