@@ -29,3 +29,19 @@ describe("clutch-luigi", () => {
     expect(JSON.parse(policy.out)).toMatchObject({ approved: true, approvedBy: ["bob"] });
   });
 });
+
+describe("clutch-luigi demo", () => {
+  it("validates the catalog, plans an example and runs two requests on a fresh embedded database", async () => {
+    const { code, out } = await cli(["demo"]);
+    expect(code).toBe(0);
+    expect(out).toContain("✓ workflows/rotate-db-credentials.yaml (Workflow)");
+    expect(out).toContain("```mermaid");
+    expect(out).toMatch(/canary retrying \(connection/);
+    expect(out).toMatch(/run [0-9a-f-]{36} succeeded/);
+    // The failing run undoes its completed steps, leaves first, and says so.
+    const undo = ["us rolled_back", "eu rolled_back", "canary rolled_back"].map((l) => out.indexOf(l));
+    expect(undo.every((i) => i > 0)).toBe(true);
+    expect(Math.max(undo[0]!, undo[1]!)).toBeLessThan(undo[2]!);
+    expect(out).toMatch(/run [0-9a-f-]{36} rolled_back: step verify failed \(http-4xx\)/);
+  }, 60_000);
+});

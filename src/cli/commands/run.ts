@@ -49,7 +49,13 @@ function localIdentity(requestFile: string, env: NodeJS.ProcessEnv) {
 class Progress {
   private drawn = 0;
   private afterSeq = 0;
-  constructor(private readonly io: CliIO, private readonly store: Store, private readonly started: number) {}
+  constructor(
+    private readonly io: CliIO,
+    private readonly store: Store,
+    private readonly started: number,
+    /** Called after each printed event, so step logs can follow the step's own lines. */
+    private readonly afterEvent: (stepId: string | null, kind: string, at: string) => void = () => undefined,
+  ) {}
 
   async show(run: RunStatus): Promise<void> {
     if (this.io.stdout.isTTY) {
@@ -64,6 +70,7 @@ class Progress {
       for (const e of events) {
         const line = eventLine(e);
         if (line) this.io.stdout.write(line + "\n");
+        this.afterEvent(e.step_id, e.kind, new Date(e.at).toISOString());
         this.afterSeq = e.seq;
       }
       if (events.length < 500) return;
@@ -82,14 +89,19 @@ async function watch(store: Store, runId: string, io: CliIO, concurrency: number
     // belongs to a process that is gone: hand those steps back now, not in 30s.
     await new PgWorkQueue(store).reclaimExpired(true);
   }
-  // Step logs (already redacted by the context) interleave with progress lines; on a
-  // terminal they would tear the redrawn table, so they are shown after it.
-  const held: StepLogEntry[] = [];
-  const showLog = (e: StepLogEntry): string => `  ${e.stepId}#${e.attempt} ${e.level}: ${e.message}\n`;
-  const runtime = await createStepRuntime({
-    env: io.env,
-    sink: (e) => (io.stdout.isTTY ? held.push(e) : io.stdout.write(showLog(e))),
-  });
+  // Step logs (already redacted by the context) are held back until the step's own
+  // progress line has been printed — progress is read from audit rows a moment later
+  // than the logs arrive — and on a terminal until the table is done.
+  let held: StepLogEntry[] = [];
+  const showLog = (e: StepLogEntry): string => `${e.at.slice(11, 23)} ${e.stepId} ${e.level}: ${e.message}\n`;
+  /** Print held logs (of one step, written up to `until`), oldest first. */
+  const flush = (stepId?: string, until?: string): void => {
+    const due = (e: StepLogEntry): boolean => stepId === undefined || (e.stepId === stepId && (until === undefined || e.at <= until));
+    for (const e of held) if (due(e)) io.stdout.write(showLog(e));
+    held = held.filter((e) => !due(e));
+  };
+  const STEP_SETTLED = /^step\.(succeeded|skipped|failed|retrying|rolled_back|rollback_failed|cancelled|interrupted|waiting)$/;
+  const runtime = await createStepRuntime({ env: io.env, sink: (e) => void held.push(e) });
   const worker = runWorker(store, {
     registry: runtime.registry,
     contextFactory: runtime.contextFactory,
@@ -97,7 +109,9 @@ async function watch(store: Store, runId: string, io: CliIO, concurrency: number
     signal: stop.signal,
     onError: (e) => errors.push(e instanceof Error ? e.message : String(e)),
   });
-  const progress = new Progress(io, store, Date.now());
+  const progress = new Progress(io, store, Date.now(), (stepId, kind, at) => {
+    if (stepId && !io.stdout.isTTY && STEP_SETTLED.test(kind)) flush(stepId, at);
+  });
   let last: RunStatus | null = null;
   try {
     while (!stop.signal.aborted) {
@@ -112,7 +126,7 @@ async function watch(store: Store, runId: string, io: CliIO, concurrency: number
     await worker;
     outer?.removeEventListener("abort", onOuter);
   }
-  for (const e of held) io.stdout.write(showLog(e));
+  flush();
   for (const e of [...new Set(errors)].slice(0, 5)) io.stderr.write(`worker: ${e}\n`);
   return last;
 }
