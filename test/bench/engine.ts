@@ -5,6 +5,10 @@
  *
  *   TEST_DATABASE_URL   admin URL (default postgres://postgres@127.0.0.1:5432/postgres)
  *   BENCH_WORKERS       e.g. "1,2,4"      BENCH_CONCURRENCY  steps per worker (8)
+ *   BENCH_REPS          repetitions of every scenario (3); the table shows medians
+ *
+ * Our scenarios and the peer's alternate within each repetition, so a burst of noise
+ * on this shared machine lands on both rather than on one.
  */
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import pg from "pg";
@@ -16,6 +20,7 @@ import type { StepSpec, WorkflowSpec } from "../../src/spec/types.js";
 
 const WORKERS = (process.env.BENCH_WORKERS ?? "1,2,4").split(",").map(Number);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 8);
+const REPS = Number(process.env.BENCH_REPS ?? 3);
 const here = (f: string): string => new URL(f, import.meta.url).pathname;
 
 interface Proc {
@@ -157,6 +162,31 @@ function pgbench(adminUrl: string, db: string, args: string[]): number {
 
 const fmt = (x: number, d = 0): string => (Number.isFinite(x) ? x.toFixed(d) : "—");
 
+const median = (xs: number[]): number => {
+  const v = xs.filter(Number.isFinite).sort((a, b) => a - b);
+  if (v.length === 0) return NaN;
+  return v.length % 2 ? v[(v.length - 1) / 2]! : (v[v.length / 2 - 1]! + v[v.length / 2]!) / 2;
+};
+
+/** One row per (scenario, workers): the median of every measured column over the repetitions. */
+function medians(rows: Row[]): Row[] {
+  const groups = new Map<string, Row[]>();
+  for (const r of rows) {
+    const k = `${r.workers}\u0000${r.scenario}`;
+    groups.set(k, [...(groups.get(k) ?? []), r]);
+  }
+  return [...groups.values()].map((g) => ({
+    scenario: g[0]!.scenario,
+    workers: g[0]!.workers,
+    steps: g[0]!.steps,
+    seconds: median(g.map((r) => r.seconds)),
+    perSecond: median(g.map((r) => r.perSecond)),
+    p50: median(g.map((r) => r.p50)),
+    p99: median(g.map((r) => r.p99)),
+    commitsPerStep: median(g.map((r) => r.commitsPerStep)),
+  }));
+}
+
 async function main(): Promise<void> {
   const db = await createTestDatabase("cl_bench");
   const peerDb = await createTestDatabase("cl_bench_peer");
@@ -176,11 +206,11 @@ async function main(): Promise<void> {
 
     const wide = wf("bench-wide", Array.from({ length: 1_000 }, (_, i) => ({ id: `s${i}`, uses: "noop" })));
     const chain = wf("bench-chain", Array.from({ length: 5 }, (_, i) => ({ id: `c${i}`, uses: "noop", ...(i > 0 ? { needs: [`c${i - 1}`] } : {}) })));
-    for (const n of WORKERS) {
+    for (const n of WORKERS) for (let rep = 1; rep <= REPS; rep++) {
       rows.push(await scenario("1 run × 1,000 independent noop steps", db, store, admin, q, n, async () => [
         (await createRun(store, { ...IDENTITY, workflow: wide, request: req(wide), requestPath: "bench.yaml", maxParallel: 1_000 })).runId,
       ]));
-      process.stderr.write(`done: wide × ${n}\n`);
+      process.stderr.write(`done: wide × ${n} (rep ${rep})\n`);
       rows.push(await scenario("200 runs × 5-step chain", db, store, admin, q, n, async () => {
         const ids: string[] = [];
         // four creators at a time, like webhooks arriving together
@@ -190,7 +220,7 @@ async function main(): Promise<void> {
         }
         return ids;
       }));
-      process.stderr.write(`done: chains × ${n}\n`);
+      process.stderr.write(`done: chains × ${n} (rep ${rep})\n`);
       rows.push(await scenario("latency probe: 20 chains one at a time", db, store, admin, q, n, async () => {
         const ids: string[] = [];
         for (let i = 0; i < 20; i++) {
@@ -202,14 +232,18 @@ async function main(): Promise<void> {
         return ids;
       }).then((r) => ({ ...r, perSecond: NaN })));
       rows.push(await graphilePeer(peerDb, admin, n));
-      process.stderr.write(`done: graphile × ${n}\n`);
+      process.stderr.write(`done: graphile × ${n} (rep ${rep})\n`);
     }
     const lines = [
-      `Postgres ${(await admin.query("show server_version")).rows[0].server_version}, ${(await import("node:os")).cpus().length} cores, ${CONCURRENCY} steps in flight per worker process`,
+      `Postgres ${(await admin.query("show server_version")).rows[0].server_version}, ${(await import("node:os")).cpus().length} cores, ${CONCURRENCY} steps in flight per worker process, median of ${REPS} repetitions`,
       "",
-      "| scenario | worker processes | steps | seconds | steps/s | ready→start p50 ms | p99 ms | commits/step |",
-      "|---|---:|---:|---:|---:|---:|---:|---:|",
-      ...rows.map((r) => `| ${r.scenario} | ${r.workers} | ${r.steps} | ${fmt(r.seconds, 2)} | ${fmt(r.perSecond)} | ${fmt(r.p50, 1)} | ${fmt(r.p99, 1)} | ${fmt(r.commitsPerStep, 2)} |`),
+      "| scenario | worker processes | steps | seconds | steps/s | vs peer | ready→start p50 ms | p99 ms | commits/step |",
+      "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+      ...medians(rows).map((r, _i, all) => {
+        const peer = all.find((x) => x.workers === r.workers && x.scenario.startsWith("graphile"));
+        const ratio = peer && !r.scenario.startsWith("graphile") ? r.perSecond / peer.perSecond : NaN;
+        return `| ${r.scenario} | ${r.workers} | ${r.steps} | ${fmt(r.seconds, 2)} | ${fmt(r.perSecond)} | ${Number.isFinite(ratio) ? `${fmt(ratio * 100)} %` : "—"} | ${fmt(r.p50, 1)} | ${fmt(r.p99, 1)} | ${fmt(r.commitsPerStep, 2)} |`;
+      }),
       "",
       `pgbench on the same server (5 s each): select-only ${fmt(tpsRead)} TPS (4 clients); simple-update (-N) ${fmt(tpsWrite)} TPS (4 clients), ${fmt(tpsSerial)} TPS (1 client).`,
     ];
