@@ -1,0 +1,118 @@
+/**
+ * The long-running server `npm start` runs: HTTP surface, in-process workers, and the
+ * wiring between them and the store. Stateless apart from Postgres, so any number of
+ * replicas may run side by side; each also runs workers unless told not to.
+ */
+import type { AddressInfo } from "node:net";
+import type { CallerIdentity, OidcRejectEvent } from "../identity/oidc.js";
+import { OidcVerifier } from "../identity/oidc.js";
+import type { GitHubActionsCallback } from "../api/index.js";
+import { createStepRuntime } from "../runtime/step-runtime.js";
+import { appendAudit } from "../store/audit.js";
+import { openStore, rowsOf, storeOptionsFromEnv, type Store } from "../store/db.js";
+import { getRun } from "../store/runs.js";
+import { runWorker } from "../store/workers.js";
+import { createHttpServer, type Middleware } from "./http.js";
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export interface ServerHandle {
+  url: string;
+  store: Store;
+  close(): Promise<void>;
+}
+
+export interface StartOptions {
+  env: NodeJS.ProcessEnv;
+  cwd?: string;
+  /** Where operational messages go (never secrets). */
+  log?: (message: string) => void;
+  /** Mounted before the API, e.g. Probot's webhook middleware. */
+  before?: Middleware[];
+}
+
+function callerName(caller: CallerIdentity): string {
+  return caller.login ?? (caller.repository ? `${caller.repository}:${caller.workflow ?? "?"}` : caller.subject);
+}
+
+export async function startServer(opts: StartOptions): Promise<ServerHandle> {
+  const env = opts.env;
+  const log = opts.log ?? ((m: string) => process.stderr.write(`${m}\n`));
+  const store = await openStore(storeOptionsFromEnv(env, opts.cwd ?? process.cwd()));
+  const runtime = await createStepRuntime({ env });
+  const audit = (kind: string, actor: string, data: Record<string, unknown>, runId?: string, stepId?: string) =>
+    store.db.transaction((trx) => appendAudit(trx, { kind, actor, data, runId: runId ?? null, stepId: stepId ?? null }));
+
+  const verifier = new OidcVerifier(runtime.config.oidc.issuers, {
+    // A refused token is a security event: it is in the audit trail before the 401 leaves.
+    audit: (e: OidcRejectEvent) =>
+      audit("auth.rejected", "anonymous", {
+        reason: e.reason,
+        message: e.message,
+        ...(e.issuer ? { claimedIssuer: e.issuer } : {}),
+        ...(e.subject ? { claimedSubject: e.subject } : {}),
+        ...(e.path ? { path: e.path } : {}),
+        ...(e.remoteAddress ? { remoteAddress: e.remoteAddress } : {}),
+      }),
+  });
+
+  const server = createHttpServer({
+    db: store.db,
+    signer: runtime.signer,
+    verifier,
+    ...(opts.before ? { before: opts.before } : {}),
+    getRun: async (runId) => {
+      if (!UUID.test(runId)) return undefined;
+      return (await getRun(store, runId)) ?? undefined;
+    },
+    deliverCallback: async (cb: GitHubActionsCallback) => {
+      if (!UUID.test(cb.runId)) return false;
+      const exists = rowsOf(await store.db.raw("select 1 from steps where run_id = ? and step_id = ?", [cb.runId, cb.stepId])).length > 0;
+      if (!exists) return false;
+      // Output values may be anything the workflow chose to send: only their names are kept.
+      await audit(
+        "callback.received",
+        callerName(cb.caller),
+        { status: cb.status, outputs: Object.keys(cb.outputs), ...(cb.workflowRunId ? { workflowRunId: cb.workflowRunId } : {}) },
+        cb.runId,
+        cb.stepId,
+      );
+      return true;
+    },
+    onError: (e) => log(`server: ${e instanceof Error ? e.message : String(e)}`),
+  });
+
+  const port = Number(env.PORT ?? 3000);
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, env.HOST ?? "0.0.0.0", () => resolve());
+  });
+  const address = server.address() as AddressInfo;
+  const url = `http://${address.address === "0.0.0.0" || address.address === "::" ? "127.0.0.1" : address.address}:${address.port}`;
+
+  const stopWorkers = new AbortController();
+  const workerCount = env.CLUTCH_LUIGI_WORKERS === "0" ? 0 : 1;
+  const workers =
+    workerCount > 0
+      ? runWorker(store, {
+          registry: runtime.registry,
+          contextFactory: runtime.contextFactory,
+          concurrency: runtime.config.worker.concurrency,
+          signal: stopWorkers.signal,
+          onError: (e) => log(`worker: ${e instanceof Error ? e.message : String(e)}`),
+        })
+      : Promise.resolve();
+  log(`clutch-luigi listening on ${url} (${store.backend === "pg" ? "postgres" : "embedded database"}, ${workerCount ? `worker concurrency ${runtime.config.worker.concurrency}` : "no workers"})`);
+
+  return {
+    url,
+    store,
+    async close() {
+      stopWorkers.abort();
+      await workers;
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+      await store.close();
+    },
+  };
+}
