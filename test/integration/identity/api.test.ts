@@ -87,6 +87,7 @@ describe("GET /api/runs/:id", () => {
 
   it("answers 401 with WWW-Authenticate and audits, for each kind of bad token", async () => {
     const now = Math.floor(Date.now() / 1000);
+    // Every refusal the verifier knows, one request each: 401, the reason, and its own audit event.
     const cases: [string, string | undefined][] = [
       ["missing-token", undefined],
       ["unknown-issuer", await sso.mint({ issuer: "https://evil.example" })],
@@ -94,7 +95,10 @@ describe("GET /api/runs/:id", () => {
       ["expired", await sso.mint({ expiresIn: -100 })],
       ["signature", await sso.mint({ foreignKey: true })],
       ["algorithm", sso.mintUnsigned({ iss: sso.url, aud: "clutch-luigi", sub: "x", iat: now, exp: now + 60 })],
+      ["algorithm", await sso.mint({ hmacWithPublicKey: true })],
       ["unknown-kid", await sso.mint({ kid: "nope" })],
+      ["not-yet-valid", await sso.mint({ notBefore: now + 600, expiresIn: 900 })],
+      ["malformed", "not.a.jwt"],
     ];
     for (const [reason, token] of cases) {
       audited.length = 0;

@@ -2,7 +2,7 @@
  * The inbound OIDC verifier against a real local issuer serving its JWKS over HTTP.
  * Each refusal case is its own test and must be reported to the audit hook.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { GITHUB_ACTIONS_ISSUER, type OidcIssuerConfig } from "../../../src/config/types.js";
 import { OidcRejection, OidcVerifier, type OidcRejectEvent } from "../../../src/identity/oidc.js";
 import { startOidcIssuer, type LocalOidcIssuer } from "../../support/oidc-issuer.js";
@@ -88,6 +88,18 @@ describe("OidcVerifier", () => {
     expect(audited.map((a) => a.reason)).toEqual(["unknown-kid"]);
   });
 
+  it("rejects an algorithm the issuer is not configured for", async () => {
+    const { v, audited } = verifier({ algorithms: ["ES256"] });
+    expect((await rejection(v, await issuer.mint())).reason).toBe("algorithm");
+    expect(audited.map((a) => a.reason)).toEqual(["algorithm"]);
+  });
+
+  it("rejects HS256 signed with the issuer's public key (algorithm confusion)", async () => {
+    const { v, audited } = verifier();
+    expect((await rejection(v, await issuer.mint({ hmacWithPublicKey: true }))).reason).toBe("algorithm");
+    expect(audited.map((a) => a.reason)).toEqual(["algorithm"]);
+  });
+
   it("rejects a missing or malformed token", async () => {
     const { v, audited } = verifier();
     expect((await rejection(v, undefined)).reason).toBe("missing-token");
@@ -112,6 +124,47 @@ describe("OidcVerifier", () => {
     await rejection(v, token);
     expect(JSON.stringify(audited)).not.toContain(token.split(".")[2]);
     expect(rejected).toEqual(audited);
+  });
+
+  describe("issuer key rotation", () => {
+    it("accepts tokens from every key the issuer publishes, the newest signing", async () => {
+      const rotating = await startOidcIssuer();
+      try {
+        const oldKid = rotating.kid;
+        const newKid = await rotating.rotate();
+        expect(rotating.kids()).toEqual([newKid, oldKid]);
+        const v = new OidcVerifier([{ issuer: rotating.url, audience: "clutch-luigi", jwksUrl: rotating.jwksUrl }]);
+        const fresh = await rotating.mint({ subject: "new" });
+        const older = await rotating.mint({ subject: "old", signWith: oldKid });
+        expect(JSON.parse(Buffer.from(fresh.split(".")[0]!, "base64url").toString()).kid).toBe(newKid);
+        expect((await v.verify(fresh)).subject).toBe("new");
+        expect((await v.verify(older)).subject).toBe("old");
+      } finally {
+        await rotating.close();
+      }
+    });
+
+    it("picks up a key added after its last JWKS fetch once the 30 s refetch cooldown has passed", async () => {
+      const rotating = await startOidcIssuer();
+      const audited: OidcRejectEvent[] = [];
+      const v = new OidcVerifier([{ issuer: rotating.url, audience: "clutch-luigi", jwksUrl: rotating.jwksUrl }], { audit: (e) => void audited.push(e) });
+      vi.useFakeTimers({ toFake: ["Date"] });
+      try {
+        await v.verify(await rotating.mint());
+        const fetched = rotating.jwksFetches();
+        await rotating.rotate();
+        // Within the cooldown a kid the cached JWKS lacks is refused, without hammering the issuer.
+        expect((await rejection(v, await rotating.mint())).reason).toBe("unknown-kid");
+        expect(rotating.jwksFetches()).toBe(fetched);
+        expect(audited.map((a) => a.reason)).toEqual(["unknown-kid"]);
+        vi.setSystemTime(Date.now() + 31_000);
+        expect((await v.verify(await rotating.mint({ subject: "after-rotation" }))).subject).toBe("after-rotation");
+        expect(rotating.jwksFetches()).toBe(fetched + 1);
+      } finally {
+        vi.useRealTimers();
+        await rotating.close();
+      }
+    });
   });
 
   describe("GitHub Actions tokens", () => {
