@@ -29,10 +29,19 @@ export interface CodeownersRule {
   source: string;
 }
 
+/**
+ * One problem, in the fields of GitHub's "List CODEOWNERS errors" API (minus
+ * `path`, which the caller knows): line and column, the kind of error, the
+ * offending line as written, and a suggestion where one helps.
+ */
 export interface CodeownersError {
   line: number;
   column: number;
+  kind: "Invalid pattern" | "Invalid owner" | "File too large";
+  /** The line as written (for a file too large: empty). */
+  source: string;
   message: string;
+  suggestion: string | null;
 }
 
 export interface OwnerMatch {
@@ -235,6 +244,18 @@ function push(map: Map<string, number[]>, key: string, value: number): void {
   else map.set(key, [value]);
 }
 
+/** The error for a file GitHub refuses for its size; also used by callers that check the size before reading. */
+export function oversizeError(bytes: number): CodeownersError {
+  return {
+    line: 1,
+    column: 1,
+    kind: "File too large",
+    source: "",
+    message: `CODEOWNERS is ${bytes} bytes; GitHub ignores files of 3 MB or more, so no line of it applies`,
+    suggestion: "consolidate entries with wildcard patterns",
+  };
+}
+
 /**
  * Compiles CODEOWNERS text. Never throws on content: each bad line becomes an
  * error with its line and column and is left out, as GitHub leaves it out.
@@ -244,7 +265,7 @@ export function compileCodeowners(text: string): CodeownersMatcher {
   const m = new Matcher();
   const bytes = Buffer.byteLength(text, "utf8");
   if (bytes >= CODEOWNERS_MAX_BYTES) {
-    m.errors.push({ line: 1, column: 1, message: `CODEOWNERS is ${bytes} bytes; GitHub ignores files of 3 MB or more` });
+    m.errors.push(oversizeError(bytes));
     return m;
   }
   const lines = text.split(/\r\n|\n|\r/);
@@ -254,17 +275,21 @@ export function compileCodeowners(text: string): CodeownersMatcher {
     const tokens = tokenize(raw);
     if (tokens.length === 0 || tokens[0]!.text.startsWith("#")) continue;
     const first = tokens[0]!;
+    const source = raw.trim();
+    const patternError = (message: string, suggestion: string | null = null): void => {
+      m.errors.push({ line: lineNo, column: first.column, kind: "Invalid pattern", source, message, suggestion });
+    };
     if (first.text.startsWith("\\#")) {
-      m.errors.push({ line: lineNo, column: first.column, message: `escaped "#" is not supported in CODEOWNERS; the line would be read as a comment` });
+      patternError(`escaped "#" is not supported in CODEOWNERS; the line would be read as a comment`);
       continue;
     }
     if (first.text.startsWith("!")) {
-      m.errors.push({ line: lineNo, column: first.column, message: `negation ("!") is not supported in CODEOWNERS` });
+      patternError(`negation ("!") is not supported in CODEOWNERS`, "to exempt paths, add a later line with the pattern and no owners (or other owners): the last matching line wins");
       continue;
     }
     const compiled = compilePattern(first.text);
     if (typeof compiled === "string") {
-      m.errors.push({ line: lineNo, column: first.column, message: compiled });
+      patternError(compiled, first.text === "/" ? "the pattern `/` never matches anything; did you mean `*`?" : null);
       continue;
     }
     const owners: Owner[] = [];
@@ -273,7 +298,14 @@ export function compileCodeowners(text: string): CodeownersMatcher {
       if (tok.text.startsWith("#")) break; // inline comment
       const owner = parseOwner(tok.text);
       if (!owner) {
-        m.errors.push({ line: lineNo, column: tok.column, message: `invalid owner "${tok.text}": expected @user, @org/team or an email address` });
+        m.errors.push({
+          line: lineNo,
+          column: tok.column,
+          kind: "Invalid owner",
+          source,
+          message: `invalid owner "${tok.text}": expected @user, @org/team or an email address`,
+          suggestion: /^[A-Za-z0-9-]+(\/[A-Za-z0-9_.-]+)?$/.test(tok.text) ? `did you mean "@${tok.text}"?` : null,
+        });
         bad = true;
         continue;
       }
@@ -282,7 +314,7 @@ export function compileCodeowners(text: string): CodeownersMatcher {
     // A line with an unparseable owner is dropped whole: keeping its valid
     // owners would quietly change who decides, which is worse than no rule.
     if (bad) continue;
-    m.add({ line: lineNo, pattern: first.text, owners, source: raw.trim() }, compiled);
+    m.add({ line: lineNo, pattern: first.text, owners, source }, compiled);
   }
   return m;
 }

@@ -6,6 +6,7 @@
  */
 import { Ajv, type ErrorObject } from "ajv";
 import { CONFIG_SCHEMA } from "./config-schema.js";
+import { boundProblem, rangeIsEmpty } from "./freeze.js";
 import { compilePattern, type CompiledPattern } from "./pattern.js";
 
 export type StaleApprovals = "keep" | "dismiss" | "content";
@@ -128,8 +129,13 @@ export function loadPolicyConfig(input: unknown): ConfigResult {
   });
   (c.freeze ?? []).forEach((w, i) => {
     if (w.timeZone !== undefined && !validTimeZone(w.timeZone)) errors.push(`freeze.${i}.timeZone: unknown time zone "${w.timeZone}"`);
-    if (w.from !== undefined && w.to !== undefined && Number.isNaN(Date.parse(w.from.slice(0, 10)))) errors.push(`freeze.${i}.from: not a date`);
-    if (w.to !== undefined && Number.isNaN(Date.parse(w.to.slice(0, 10)))) errors.push(`freeze.${i}.to: not a date`);
+    const fromProblem = w.from === undefined ? null : boundProblem(w.from);
+    const toProblem = w.to === undefined ? null : boundProblem(w.to);
+    if (fromProblem) errors.push(`freeze.${i}.from: "${w.from}": ${fromProblem}`);
+    if (toProblem) errors.push(`freeze.${i}.to: "${w.to}": ${toProblem}`);
+    if (w.from !== undefined && w.to !== undefined && !fromProblem && !toProblem && rangeIsEmpty(w.from, w.to)) {
+      errors.push(`freeze.${i}: ends ("${w.to}") before it starts ("${w.from}"), so it would never freeze anything`);
+    }
   });
   const cpPaths = c.controlPlane?.paths ?? DEFAULT_CONTROL_PLANE_PATHS;
   const cpMatchers: CompiledPattern[] = [];

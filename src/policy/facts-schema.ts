@@ -5,6 +5,7 @@
  */
 import { Ajv, type ErrorObject } from "ajv";
 import type { JsonSchema } from "../spec/types.js";
+import { boundProblem } from "./freeze.js";
 
 const actor: JsonSchema = {
   type: "object",
@@ -97,6 +98,18 @@ function format(e: ErrorObject): string {
 
 /** Problems with a facts snapshot; empty when it is usable. */
 export function checkFacts(facts: unknown): string[] {
-  if (validate(facts)) return [];
-  return [...new Set((validate.errors ?? []).map(format))];
+  if (!validate(facts)) return [...new Set((validate.errors ?? []).map(format))];
+  // The schema checks the shape of times; an impossible one (2026-02-30, 25:00)
+  // would order reviews or place "now" arbitrarily, so it is refused too.
+  const f = facts as { reviews: { submittedAt: string }[]; now?: string };
+  const problems: string[] = [];
+  f.reviews.forEach((r, i) => {
+    const p = boundProblem(r.submittedAt);
+    if (p) problems.push(`reviews.${i}.submittedAt: "${r.submittedAt}": ${p}`);
+  });
+  if (f.now !== undefined) {
+    const p = boundProblem(f.now);
+    if (p) problems.push(`now: "${f.now}": ${p}`);
+  }
+  return problems;
 }

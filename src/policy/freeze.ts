@@ -6,7 +6,7 @@
 import type { FreezeWindow, Weekday } from "./config.js";
 
 const WEEKDAYS: Weekday[] = ["sun", "mon", "tue", "wed", "thu", "fri", "sat"];
-const HAS_OFFSET = /(Z|[+-]\d{2}:\d{2})$/;
+export const HAS_OFFSET = /(Z|[+-]\d{2}:\d{2})$/;
 
 interface LocalTime {
   /** `YYYY-MM-DDTHH:MM:SS`, sortable as text. */
@@ -41,7 +41,8 @@ export function localTime(instant: Date, timeZone: string): LocalTime {
   return { stamp: `${date}T${time}`, date, time, weekday: parts.weekday!.slice(0, 3).toLowerCase() as Weekday };
 }
 
-function normalizeLocal(bound: string): string {
+/** A local bound as `YYYY-MM-DDTHH:MM:SS`, comparable as text with `localTime().stamp`. */
+export function normalizeLocal(bound: string): string {
   if (bound.length === 10) return `${bound}T00:00:00`;
   const [date, time] = bound.split("T") as [string, string];
   const hms = time.split(".")[0]!;
@@ -68,6 +69,40 @@ function inWeekly(weekly: NonNullable<FreezeWindow["weekly"]>, local: LocalTime)
   // Wraps past midnight: the window started on a listed day and runs into the next.
   const yesterday = WEEKDAYS[(WEEKDAYS.indexOf(local.weekday) + 6) % 7]!;
   return (today && local.time >= from) || (weekly.days.includes(yesterday) && local.time < to);
+}
+
+const BOUND = /^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2}))?(?:\.\d+)?(?:Z|[+-](\d{2}):(\d{2}))?)?$/;
+
+/**
+ * Why a freeze bound is not a real date or time (the schema checks only its
+ * shape), or null when it is one. `2026-02-30` or `T25:00` would otherwise
+ * compare as text and quietly open or close a window at the wrong moment.
+ */
+export function boundProblem(bound: string): string | null {
+  const m = BOUND.exec(bound);
+  if (!m) return "not a date (YYYY-MM-DD) or date-time (YYYY-MM-DDTHH:MM[:SS][offset])";
+  const [, y, mo, d, h, mi, se, oh, om] = m.map((x) => (x === undefined ? undefined : Number(x)));
+  const daysInMonth = new Date(Date.UTC(y!, mo!, 0)).getUTCDate();
+  if (mo! < 1 || mo! > 12) return `month ${mo} does not exist`;
+  if (d! < 1 || d! > daysInMonth) return `day ${d} does not exist in ${bound.slice(0, 7)}`;
+  if (h !== undefined && (h > 23 || mi! > 59 || (se ?? 0) > 59)) return `time ${bound.slice(11, 19)} does not exist`;
+  if (oh !== undefined && (oh > 14 || om! > 59)) return "offset out of range";
+  return null;
+}
+
+/**
+ * Whether a date range can ever be in force. A range whose end is not after
+ * its start would silently never freeze anything, which is the permissive
+ * failure the policy must not have. Bounds of different kinds (one local, one
+ * with an offset) depend on the zone and are not compared here.
+ */
+export function rangeIsEmpty(from: string, to: string): boolean {
+  const fromOffset = HAS_OFFSET.test(from);
+  if (fromOffset !== HAS_OFFSET.test(to)) return false;
+  if (fromOffset) return Date.parse(to) <= Date.parse(from);
+  // A bare end date includes that whole day.
+  if (to.length === 10) return from.slice(0, 10) > to;
+  return normalizeLocal(to) <= normalizeLocal(from);
 }
 
 export function isFreezeActive(window: FreezeWindow, now: Date): boolean {

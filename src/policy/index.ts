@@ -4,6 +4,7 @@ export {
   CODEOWNERS_MAX_BYTES,
   compileCodeowners,
   findCodeownersPath,
+  oversizeError,
   parseOwner,
   type CodeownersError,
   type CodeownersMatcher,

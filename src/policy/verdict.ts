@@ -95,6 +95,15 @@ export function evaluatePolicy(input: PolicyFacts): Verdict {
     return notEvaluated(headSha, [{ code: "facts-invalid", message: `the facts snapshot is malformed: ${factProblems.join("; ")}` }]);
   }
   const facts = input;
+  // The org file is checked on its own first, so its mistakes are not blamed on the repository's file.
+  if (facts.orgConfig !== undefined && facts.orgConfig !== null) {
+    const org = loadPolicyConfig(facts.orgConfig);
+    if (!org.ok) {
+      return notEvaluated(headSha, [
+        { code: "config-invalid", message: `the organisation's default .github/clutch-luigi.yml is invalid, so no permissive default is assumed: ${org.errors.join("; ")}` },
+      ]);
+    }
+  }
   const loaded = loadPolicyConfig(facts.orgConfig === undefined ? facts.config : mergeConfig(facts.orgConfig, facts.config));
   if (!loaded.ok) {
     return notEvaluated(headSha, [

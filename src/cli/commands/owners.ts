@@ -1,6 +1,6 @@
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, statSync } from "node:fs";
 import { resolve } from "node:path";
-import { compileCodeowners, findCodeownersPath } from "../../policy/index.js";
+import { CODEOWNERS_MAX_BYTES, compileCodeowners, findCodeownersPath, oversizeError, type CodeownersMatcher } from "../../policy/index.js";
 import { parseCli } from "../args.js";
 import { UsageError, type Command } from "../command.js";
 
@@ -24,15 +24,21 @@ Exit status: 0 ok, 1 the CODEOWNERS file has errors, 2 usage or input error.`,
       io.stderr.write("clutch-luigi owners: no CODEOWNERS in .github/, the root or docs/; pass --codeowners FILE\n");
       return 2;
     }
-    let text: string;
+    let matcher: CodeownersMatcher;
     try {
-      text = readFileSync(resolve(io.cwd, file), "utf8");
+      const full = resolve(io.cwd, file);
+      const st = statSync(full);
+      if (!st.isFile()) {
+        io.stderr.write(`clutch-luigi owners: ${file} is not a regular file\n`);
+        return 2;
+      }
+      // A file GitHub refuses is refused here too, without reading it into memory.
+      matcher = st.size >= CODEOWNERS_MAX_BYTES ? refused(st.size) : compileCodeowners(readFileSync(full, "utf8"));
     } catch (e) {
       io.stderr.write(`clutch-luigi owners: cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}\n`);
       return 2;
     }
-    const matcher = compileCodeowners(text);
-    for (const e of matcher.errors) io.stderr.write(`${file}:${e.line}:${e.column}: ${e.message}\n`);
+    for (const e of matcher.errors) io.stderr.write(`${file}:${e.line}:${e.column}: ${e.message}${e.suggestion ? ` (${e.suggestion})` : ""}\n`);
     for (const raw of positionals) {
       const path = raw.replace(/^\.\//, "");
       const m = matcher.match(path);
@@ -41,3 +47,8 @@ Exit status: 0 ok, 1 the CODEOWNERS file has errors, 2 usage or input error.`,
     return matcher.errors.length > 0 ? 1 : 0;
   },
 };
+
+/** What a refused file yields: no rules, so every path is unowned, and the one error. */
+function refused(bytes: number): CodeownersMatcher {
+  return { rules: [], errors: [oversizeError(bytes)], match: () => ({ owners: [], line: null, rule: null }) };
+}

@@ -1,4 +1,4 @@
-import { readFileSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
 import { resolve } from "node:path";
 import { parse as parseYaml } from "yaml";
 import { checkFacts, evaluatePolicy, loadPolicyConfig, mergeConfig, type PolicyFacts } from "../../policy/index.js";
@@ -7,9 +7,23 @@ import { UsageError, type CliIO, type Command } from "../command.js";
 
 class InputError extends Error {}
 
+/** Far above any real snapshot; a bound keeps a wrong path (a device, a disk image) from exhausting memory. */
+const MAX_INPUT_BYTES = 64 * 1024 * 1024;
+
 function readInput(io: CliIO, file: string): string {
+  const full = resolve(io.cwd, file);
+  let size: number;
   try {
-    return readFileSync(resolve(io.cwd, file), "utf8");
+    const st = statSync(full);
+    if (!st.isFile()) throw new InputError(`${file} is not a regular file`);
+    size = st.size;
+  } catch (e) {
+    if (e instanceof InputError) throw e;
+    throw new InputError(`cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+  if (size > MAX_INPUT_BYTES) throw new InputError(`${file} is ${size} bytes; inputs over ${MAX_INPUT_BYTES} bytes are refused`);
+  try {
+    return readFileSync(full, "utf8");
   } catch (e) {
     throw new InputError(`cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
   }
@@ -18,6 +32,7 @@ function readInput(io: CliIO, file: string): string {
 /** JSON is YAML, so one parser reads both; its errors carry line and column. */
 function readData(io: CliIO, file: string): unknown {
   const text = readInput(io, file);
+  if (text.trim() === "") throw new InputError(`${file} is empty`);
   try {
     return parseYaml(text, { maxAliasCount: 100 });
   } catch (e) {

@@ -1,3 +1,6 @@
+import { mkdirSync, mkdtempSync, rmSync, truncateSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { command as owners } from "../../../src/cli/commands/owners.js";
@@ -39,12 +42,78 @@ describe("clutch-luigi owners", () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toBe("clutch-luigi owners: cannot read nope: ENOENT\n");
   });
+  it("a CODEOWNERS of 3 MB or more is refused as GitHub refuses it: every path unowned, exit 1", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "cl-owners-"));
+    try {
+      // Sparse: the size is what matters, and the command must not need to read it.
+      const file = join(dir, "CODEOWNERS");
+      writeFileSync(file, "* @alice\n");
+      truncateSync(file, 3 * 1024 * 1024);
+      const r = await run(owners, ["--codeowners", "CODEOWNERS", "a.txt"], dir);
+      expect(r.code).toBe(1);
+      expect(JSON.parse(r.stdout)).toEqual({ path: "a.txt", owners: [], line: null });
+      expect(r.stderr).toBe("CODEOWNERS:1:1: CODEOWNERS is 3145728 bytes; GitHub ignores files of 3 MB or more, so no line of it applies (consolidate entries with wildcard patterns)\n");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+  it("without --codeowners the file is found where GitHub looks, .github/ first", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "cl-owners-"));
+    try {
+      mkdirSync(join(dir, ".github"));
+      mkdirSync(join(dir, "docs"));
+      writeFileSync(join(dir, "CODEOWNERS"), "* @root\n");
+      writeFileSync(join(dir, "docs/CODEOWNERS"), "* @docs\n");
+      writeFileSync(join(dir, ".github/CODEOWNERS"), "\n* @dotgithub\n");
+      const r = await run(owners, ["x/y.txt"], dir);
+      expect(JSON.parse(r.stdout)).toEqual({ path: "x/y.txt", owners: ["@dotgithub"], line: 2 });
+      rmSync(join(dir, ".github/CODEOWNERS"));
+      expect(JSON.parse((await run(owners, ["x/y.txt"], dir)).stdout).owners).toEqual(["@root"]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+  it("a directory given as CODEOWNERS is an input error, exit 2", async () => {
+    const r = await run(owners, ["--codeowners", "cli", "a"]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe("clutch-luigi owners: cli is not a regular file\n");
+  });
   it("no paths is a usage error", async () => {
     await expect(run(owners, ["--codeowners", "x"])).rejects.toBeInstanceOf(UsageError);
   });
 });
 
 describe("clutch-luigi policy", () => {
+  it("the facts example of DESIGN.md §4, verbatim, gives the verdict JSON of §4", async () => {
+    const r = await run(policy, ["--facts", "cli/design-example.facts.json"]);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toBe("");
+    const v = JSON.parse(r.stdout);
+    // §4 names these five fields, in this order; further fields follow them.
+    expect(Object.keys(v).slice(0, 5)).toEqual(["approved", "approvedBy", "missing", "blocking", "explanation"]);
+    expect(v).toMatchObject({ approved: true, approvedBy: ["bob"], missing: [], blocking: [] });
+    expect(v.explanation.split("\n")).toEqual([
+      "Approved by bob.",
+      "✓ CODEOWNERS line 1 (`requests/prod/ @acme/dba`) owns requests/prod/rotate.yaml: 1 approval from @acme/dba; approved by bob.",
+      "✓ the repository policy applies to every pull request: 1 approval from any reviewer other than the author; approved by bob.",
+      "Note: reviewers' repository permissions were not provided, so write access was not checked.",
+    ]);
+  });
+  it("each missing entry starts with §4's {rule, anyOf, count}; blocking entries are {code, message}", async () => {
+    const r = await run(policy, ["--facts", "cli/rotate-approved.facts.json", "--codeowners", "cli/proposed.CODEOWNERS", "--config", "cli/stricter.clutch-luigi.yml"]);
+    expect(r.code).toBe(1);
+    const v = JSON.parse(r.stdout);
+    expect(v.missing.length).toBe(2);
+    for (const m of v.missing) {
+      expect(Object.keys(m).slice(0, 3)).toEqual(["rule", "anyOf", "count"]);
+      expect(typeof m.rule).toBe("string");
+      expect(Array.isArray(m.anyOf)).toBe(true);
+      expect(Number.isInteger(m.count) && m.count > 0).toBe(true);
+    }
+    const blocked = await run(policy, ["--facts", "cli/rotate-approved.facts.json", "--org-config", "cli/org-defaults.yml"]);
+    const b = JSON.parse(blocked.stdout).blocking;
+    expect(b.map((x: object) => Object.keys(x))).toEqual([["code", "message"]]);
+  });
   it("prints the verdict for the DESIGN.md example and exits 0 when approved", async () => {
     const r = await run(policy, ["--facts", "cli/rotate-approved.facts.json"]);
     expect(r.code).toBe(0);
@@ -89,6 +158,21 @@ describe("clutch-luigi policy", () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/^clutch-luigi policy: cli\/truncated.facts.json: .*line 1/);
   });
+  const hostile: { name: string; file: string; stderr: RegExp }[] = [
+    { name: "an empty facts file", file: "cli/empty.facts.json", stderr: /^clutch-luigi policy: cli\/empty.facts.json is empty\n$/ },
+    { name: "facts that are an array, not an object", file: "cli/array.facts.json", stderr: /cli\/array.facts.json is not a valid facts snapshot:\n  facts: must be object/ },
+    { name: "facts nested 5,000 levels deep", file: "cli/deeply-nested.facts.json", stderr: /^clutch-luigi policy: cli\/deeply-nested.facts.json: .+/ },
+    { name: "a directory given as the facts file", file: "cli", stderr: /^clutch-luigi policy: cli is not a regular file\n$/ },
+  ];
+  for (const row of hostile) {
+    it(`${row.name} is an input error with a clear message, exit 2`, async () => {
+      const r = await run(policy, ["--facts", row.file]);
+      expect(r.code).toBe(2);
+      expect(r.stdout).toBe("");
+      expect(r.stderr).toMatch(row.stderr);
+      expect(r.stderr).not.toMatch(/\n\s+at /);
+    });
+  }
   it("facts missing fields are an input error naming each", async () => {
     const r = await run(policy, ["--facts", "cli/missing-fields.facts.json"]);
     expect(r.code).toBe(2);

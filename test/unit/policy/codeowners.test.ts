@@ -99,6 +99,32 @@ describe("CODEOWNERS syntax errors", () => {
     expect(m.errors[4]!.message).toMatch(/invalid owner "@-bad-"/);
     expect(m.rules.map((r) => r.line)).toEqual([2]);
   });
+  it("each error carries the fields of GitHub's CODEOWNERS error view (line, column, kind, source, suggestion)", () => {
+    expect(m.errors[1]).toEqual({
+      line: 4,
+      column: 1,
+      kind: "Invalid pattern",
+      source: "!/requests/ @alice",
+      message: 'negation ("!") is not supported in CODEOWNERS',
+      suggestion: "to exempt paths, add a later line with the pattern and no owners (or other owners): the last matching line wins",
+    });
+    expect(m.errors[3]).toEqual({
+      line: 6,
+      column: 15,
+      kind: "Invalid owner",
+      source: "/prod/ @alice not-an-owner @bob",
+      message: 'invalid owner "not-an-owner": expected @user, @org/team or an email address',
+      suggestion: 'did you mean "@not-an-owner"?',
+    });
+    expect(m.errors.map((e) => e.kind)).toEqual(["Invalid pattern", "Invalid pattern", "Invalid pattern", "Invalid owner", "Invalid owner"]);
+  });
+  it("GitHub's example error: the pattern / never matches anything, with the suggestion to use *", () => {
+    // Source: GitHub REST API, "List CODEOWNERS errors" (its example suggestion).
+    const slash = compileCodeowners("# root\n/ @octocat\n");
+    expect(slash.errors).toEqual([
+      { line: 2, column: 1, kind: "Invalid pattern", source: "/ @octocat", message: 'pattern "/" matches nothing', suggestion: "the pattern `/` never matches anything; did you mean `*`?" },
+    ]);
+  });
   it("drops a line with an unparseable owner entirely rather than keeping part of it", () => {
     expect(m.match("prod/x.yaml").line).toBeNull();
   });
@@ -106,8 +132,30 @@ describe("CODEOWNERS syntax errors", () => {
     const big = "/a/ @alice\n" + "#".repeat(CODEOWNERS_MAX_BYTES);
     const refused = compileCodeowners(big);
     expect(refused.rules).toEqual([]);
-    expect(refused.errors[0]!.message).toMatch(/3 MB/);
+    expect(refused.errors).toEqual([
+      {
+        line: 1,
+        column: 1,
+        kind: "File too large",
+        source: "",
+        message: `CODEOWNERS is ${CODEOWNERS_MAX_BYTES + 11} bytes; GitHub ignores files of 3 MB or more, so no line of it applies`,
+        suggestion: "consolidate entries with wildcard patterns",
+      },
+    ]);
     expect(refused.match("a/x").line).toBeNull();
+  });
+  it(`${DOCS}: "must be under 3 MB": one byte under is loaded, exactly 3 MB is not`, () => {
+    const head = "/a/ @alice\n";
+    const under = compileCodeowners(head + "#".repeat(CODEOWNERS_MAX_BYTES - head.length - 1));
+    expect(under.errors).toEqual([]);
+    expect(under.match("a/x").owners).toEqual(["@alice"]);
+    const at = compileCodeowners(head + "#".repeat(CODEOWNERS_MAX_BYTES - head.length));
+    expect(at.errors.map((e) => e.kind)).toEqual(["File too large"]);
+  });
+  it("the limit counts bytes, not characters", () => {
+    // 1.5 million two-byte characters: half the limit in length, all of it in bytes.
+    const refused = compileCodeowners("/a/ @alice\n#" + "é".repeat(CODEOWNERS_MAX_BYTES / 2));
+    expect(refused.errors.map((e) => e.kind)).toEqual(["File too large"]);
   });
   it("accepts CRLF line endings", () => {
     const crlf = compileCodeowners("# c\r\n/a/ @alice\r\n/b/ @bob\r\n");
@@ -128,6 +176,15 @@ describe("owners and location", () => {
     expect(findCodeownersPath(has(["docs/CODEOWNERS", "CODEOWNERS"]))).toBe("CODEOWNERS");
     expect(findCodeownersPath(has(["docs/CODEOWNERS"]))).toBe("docs/CODEOWNERS");
     expect(findCodeownersPath(has(["codeowners", ".gitlab/CODEOWNERS"]))).toBeNull();
+  });
+  it(`${DOCS}: owners of one pattern must share a line; on two lines only the last line's owners apply`, () => {
+    const m = compileCodeowners("*.js @alice\n*.js @bob\n");
+    expect(m.match("src/app.js")).toMatchObject({ owners: ["@bob"], line: 2 });
+  });
+  it(`${DOCS}: an inline comment after the owners is not an owner, whatever it says`, () => {
+    const m = compileCodeowners("*.js    @js-owner #@mallory docs@evil.test\n");
+    expect(m.errors).toEqual([]);
+    expect(m.match("a.js").owners).toEqual(["@js-owner"]);
   });
   it("last matching line wins even when an earlier line is more specific", () => {
     const m = compileCodeowners("/requests/prod/db.yaml @dba\n*.yaml @yaml\n");

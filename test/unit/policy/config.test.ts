@@ -38,12 +38,19 @@ describe("loadPolicyConfig", () => {
     { name: "unknown time zone", config: { freeze: [{ weekly: { days: ["fri"] }, timeZone: "Mars/Olympus" }] }, error: /freeze\.0\.timeZone: unknown time zone "Mars\/Olympus"/ },
     { name: "unsupported path pattern", config: { paths: [{ pattern: "/requests/[ab]/" }] }, error: /paths\.0\.pattern: character ranges/ },
     { name: "a window with both dates and weekly", config: { freeze: [{ from: "2026-12-01", to: "2026-12-02", weekly: { days: ["fri"] } }] }, error: /freeze\.0: a freeze window needs either from and to, or weekly/ },
-    { name: "an impossible date", config: { freeze: [{ from: "2026-13-40", to: "2026-12-02" }] }, error: /freeze\.0\.from: not a date/ },
+    { name: "an impossible month", config: { freeze: [{ from: "2026-13-40", to: "2026-12-02" }] }, error: /freeze\.0\.from: "2026-13-40": month 13 does not exist/ },
+    { name: "a day the month does not have", config: { freeze: [{ from: "2026-02-01", to: "2026-02-30" }] }, error: /freeze\.0\.to: "2026-02-30": day 30 does not exist in 2026-02/ },
+    { name: "an impossible time", config: { freeze: [{ from: "2026-12-20T25:00", to: "2026-12-21" }] }, error: /freeze\.0\.from: "2026-12-20T25:00": time 25:00 does not exist/ },
+    { name: "a range that ends before it starts", config: { freeze: [{ from: "2026-12-20", to: "2026-12-01" }] }, error: /freeze\.0: ends \("2026-12-01"\) before it starts \("2026-12-20"\), so it would never freeze anything/ },
+    { name: "a range of zero length", config: { freeze: [{ from: "2026-12-20T10:00:00Z", to: "2026-12-20T10:00:00Z" }] }, error: /freeze\.0: ends .* before it starts/ },
     { name: "a bad weekday", config: { freeze: [{ weekly: { days: ["friday"] } }] }, error: /freeze\.0\.weekly\.days\.0: must be one of/ },
     { name: "zero approvals at break-glass", config: { breakGlass: { minApprovals: 0 } }, error: /breakGlass\.minApprovals: must be >= 1/ },
     { name: "a malformed owner", config: { vetoTeams: ["security"] }, error: /vetoTeams\.0: must match pattern/ },
     { name: "not an object", config: "minApprovals: 2", error: /must be object/ },
   ];
+  it("a one-day range (bare from and to on the same date) is valid", () => {
+    expect(loadPolicyConfig({ freeze: [{ from: "2026-12-24", to: "2026-12-24" }] }).ok).toBe(true);
+  });
   for (const row of bad) {
     it(`rejects ${row.name}`, () => {
       const r = loadPolicyConfig(row.config);

@@ -21,6 +21,34 @@ describe("weekly freeze windows in a time zone", () => {
   for (const row of table) it(row.name, () => expect(isFreezeActive(row.window, at(row.now))).toBe(row.active));
 });
 
+describe("daylight-saving transitions (wall-clock times in the window's zone)", () => {
+  // Europe/Berlin springs forward on 2026-03-29 (02:00 CET → 03:00 CEST, at 01:00Z)
+  // and falls back on 2026-10-25 (03:00 CEST → 02:00 CET, at 01:00Z).
+  // America/New_York springs forward on 2026-03-08 (02:00 EST → 03:00 EDT, at 07:00Z).
+  const intoGap: FreezeWindow = { weekly: { days: ["sun"], from: "02:30", to: "04:00" }, timeZone: "Europe/Berlin" };
+  const repeated: FreezeWindow = { weekly: { days: ["sun"], from: "02:00", to: "03:00" }, timeZone: "Europe/Berlin" };
+  const endsInGap: FreezeWindow = { weekly: { days: ["sun"], from: "01:00", to: "02:30" }, timeZone: "America/New_York" };
+  const acrossSpring: FreezeWindow = { from: "2026-03-28T12:00", to: "2026-03-29T12:00", timeZone: "Europe/Berlin" };
+  const table: { name: string; window: FreezeWindow; now: string; active: boolean }[] = [
+    { name: "spring forward: 01:59 CET, before a window starting at the skipped 02:30", window: intoGap, now: "2026-03-29T00:59:00Z", active: false },
+    { name: "spring forward: a window starting in the skipped hour opens at 03:00 CEST", window: intoGap, now: "2026-03-29T01:00:00Z", active: true },
+    { name: "spring forward: 03:59 CEST is inside", window: intoGap, now: "2026-03-29T01:59:00Z", active: true },
+    { name: "spring forward: closes at 04:00 CEST", window: intoGap, now: "2026-03-29T02:00:00Z", active: false },
+    { name: "fall back: 01:59 CEST is before the window", window: repeated, now: "2026-10-24T23:59:00Z", active: false },
+    { name: "fall back: the first 02:00 (CEST) is inside", window: repeated, now: "2026-10-25T00:00:00Z", active: true },
+    { name: "fall back: the first 02:59 (CEST) is inside", window: repeated, now: "2026-10-25T00:59:00Z", active: true },
+    { name: "fall back: the repeated 02:00 (CET) is inside too", window: repeated, now: "2026-10-25T01:00:00Z", active: true },
+    { name: "fall back: the repeated 02:59 (CET) is inside", window: repeated, now: "2026-10-25T01:59:00Z", active: true },
+    { name: "fall back: closes at 03:00 CET, two real hours after it opened", window: repeated, now: "2026-10-25T02:00:00Z", active: false },
+    { name: "New York spring forward: 01:59 EST is inside", window: endsInGap, now: "2026-03-08T06:59:00Z", active: true },
+    { name: "New York spring forward: a window ending in the skipped hour ends at the jump (03:00 EDT)", window: endsInGap, now: "2026-03-08T07:00:00Z", active: false },
+    { name: "a date range across spring forward starts at 12:00 CET", window: acrossSpring, now: "2026-03-28T11:00:00Z", active: true },
+    { name: "and ends at 12:00 CEST, an hour earlier in UTC", window: acrossSpring, now: "2026-03-29T09:59:00Z", active: true },
+    { name: "after 12:00 CEST the range is over", window: acrossSpring, now: "2026-03-29T10:00:00Z", active: false },
+  ];
+  for (const row of table) it(row.name, () => expect(isFreezeActive(row.window, at(row.now))).toBe(row.active));
+});
+
 describe("date-range freeze windows", () => {
   const yearEnd: FreezeWindow = { from: "2026-12-20", to: "2027-01-03", timeZone: "Europe/Berlin" };
   const table: { name: string; window: FreezeWindow; now: string; active: boolean }[] = [

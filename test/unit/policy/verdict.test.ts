@@ -213,6 +213,40 @@ describe("reviews", () => {
       ignored: /bots/,
     },
     {
+      name: "a bot's change request does not block: bots are never eligible to approve",
+      source: "issue 3, Reviews: CHANGES_REQUESTED blocks only from anyone eligible to approve; bots never approve",
+      change: (f) => {
+        f.teams["acme/dba"]!.push("scanner[bot]");
+        f.reviews.push(review("bob", "APPROVED", "2026-11-25T10:00:00Z"), review("scanner[bot]", "CHANGES_REQUESTED", "2026-11-25T11:00:00Z", HEAD, "Bot"));
+      },
+      approved: true,
+      approvedBy: ["bob"],
+    },
+    {
+      name: "a change request stands through a later COMMENTED review by the same user",
+      source: "issue 3, Reviews: COMMENTED never counts; GitHub Docs, About pull request reviews",
+      change: (f) =>
+        f.reviews.push(
+          review("carol", "CHANGES_REQUESTED", "2026-11-25T09:00:00Z"),
+          review("bob", "APPROVED", "2026-11-25T10:00:00Z"),
+          review("carol", "COMMENTED", "2026-11-25T11:00:00Z"),
+        ),
+      approved: false,
+      blocking: ["changes-requested"],
+    },
+    {
+      name: "a PENDING review after a change request does not lift it",
+      source: "issue 3, Reviews: PENDING never counts",
+      change: (f) =>
+        f.reviews.push(
+          review("carol", "CHANGES_REQUESTED", "2026-11-25T09:00:00Z"),
+          review("bob", "APPROVED", "2026-11-25T10:00:00Z"),
+          review("carol", "PENDING", "2026-11-25T11:00:00Z"),
+        ),
+      approved: false,
+      blocking: ["changes-requested"],
+    },
+    {
       name: "configured machine users never approve",
       source: "issue 3, Reviews: AI agents act as bot or machine users",
       change: (f) => {
@@ -322,6 +356,19 @@ describe("CODEOWNERS as the authorization", () => {
     expect(v.missing).toEqual([{ rule: "codeowners:1", anyOf: ["@acme/platform"], count: 1, line: 1, paths: ["requests/staging/x.yaml"] }]);
     expect(v.explanation).toContain('.github/CODEOWNERS line 1 (`* @acme/platform`) owns requests/staging/x.yaml');
   });
+  it("the explanation names the CODEOWNERS line behind each requirement, met or not", () => {
+    const v = evaluate((f) => {
+      f.codeowners = "# owners\n* @acme/platform\n/requests/prod/ @acme/dba\n/workflows/ @acme/platform\n";
+      f.files.push({ path: "docs/readme.md", status: "modified", sha: "s" });
+      f.reviews.push(review("bob", "APPROVED", "2026-11-25T10:00:00Z"));
+    });
+    expect(v.missing.filter((m) => m.rule.startsWith("codeowners:"))).toEqual([
+      { rule: "codeowners:2", anyOf: ["@acme/platform"], count: 1, line: 2, paths: ["docs/readme.md"] },
+    ]);
+    const lines = v.explanation.split("\n");
+    expect(lines).toContain("✗ .github/CODEOWNERS line 2 (`* @acme/platform`) owns docs/readme.md: needs 1 approval from @acme/platform; none yet, so 1 more approval needed.");
+    expect(lines).toContain("✓ .github/CODEOWNERS line 3 (`/requests/prod/ @acme/dba`) owns requests/prod/rotate.yaml: 1 approval from @acme/dba; approved by bob.");
+  });
   it("a rename needs the owners of the old path as well", () => {
     const v = evaluate((f) => {
       f.codeowners = "/requests/prod/ @acme/dba\n/requests/archive/ @acme/platform\n";
@@ -412,6 +459,29 @@ describe("workflow and repository rules", () => {
       f.reviews.push(review("bob", "APPROVED", "2026-11-25T10:00:00Z"), review("sec", "CHANGES_REQUESTED", "2026-11-25T10:30:00Z"));
     });
     expect(codes(v)).toEqual(["veto"]);
+  });
+  it("a veto lifts when the vetoing member approves, or when their review is dismissed", () => {
+    const withVeto = (last: Review["state"]) =>
+      evaluate((f) => {
+        f.config = { vetoTeams: ["@acme/security"] };
+        f.reviews.push(
+          review("bob", "APPROVED", "2026-11-25T10:00:00Z"),
+          review("sec", "CHANGES_REQUESTED", "2026-11-25T10:30:00Z"),
+          review("sec", last, "2026-11-25T11:00:00Z"),
+        );
+      });
+    expect(codes(withVeto("COMMENTED"))).toEqual(["veto"]);
+    expect(withVeto("APPROVED").approved).toBe(true);
+    expect(withVeto("DISMISSED").approved).toBe(true);
+  });
+  it("a veto blocks even from a member who could not approve anything (read access, no owned path)", () => {
+    const v = evaluate((f) => {
+      f.config = { vetoTeams: ["@acme/security"] };
+      f.permissions = { bob: "write", sec: "read" };
+      f.reviews.push(review("bob", "APPROVED", "2026-11-25T10:00:00Z"), review("sec", "CHANGES_REQUESTED", "2026-11-25T10:30:00Z"));
+    });
+    expect(codes(v)).toEqual(["veto"]);
+    expect(v.explanation).toMatch(/sec \(veto team\) requested changes/);
   });
   it("bots may not request unless the policy says so", () => {
     const asBot = (config: unknown) =>
@@ -601,6 +671,28 @@ describe("bad input blocks with a clear message", () => {
     const v = evaluatePolicy({ repository: "acme/ops", headSha: HEAD } as unknown as PolicyFacts);
     expect(codes(v)).toEqual(["facts-invalid"]);
     expect(v.blocking[0]!.message).toMatch(/must have required property 'author'/);
+  });
+  it("an impossible review time is refused rather than ordered arbitrarily", () => {
+    const v = evaluate((f) => f.reviews.push(review("bob", "APPROVED", "2026-02-30T10:00:00Z")));
+    expect(codes(v)).toEqual(["facts-invalid"]);
+    expect(v.blocking[0]!.message).toMatch(/reviews\.0\.submittedAt: "2026-02-30T10:00:00Z": day 30 does not exist in 2026-02/);
+  });
+  it("an impossible 'now' is refused rather than replaced by the clock", () => {
+    const v = evaluate((f) => {
+      f.now = "2026-12-24T24:30:00Z";
+      f.reviews.push(review("bob", "APPROVED", "2026-11-25T10:00:00Z"));
+    });
+    expect(codes(v)).toEqual(["facts-invalid"]);
+    expect(v.blocking[0]!.message).toMatch(/now: "2026-12-24T24:30:00Z": time 24:30:00 does not exist/);
+  });
+  it("invalid organisation defaults block too: the org file cannot be skipped to reach a permissive default", () => {
+    const v = evaluate((f) => {
+      f.orgConfig = { minApprovals: "two" };
+      f.config = { staleApprovals: "keep" };
+      f.reviews.push(review("bob", "APPROVED", "2026-11-25T10:00:00Z"));
+    });
+    expect(codes(v)).toEqual(["config-invalid"]);
+    expect(v.blocking[0]!.message).toMatch(/^the organisation's default \.github\/clutch-luigi\.yml is invalid.*minApprovals: must be integer/);
   });
   it("even null facts give a verdict, not a crash", () => {
     const v = evaluatePolicy(null as unknown as PolicyFacts);
