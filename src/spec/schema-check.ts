@@ -76,8 +76,17 @@ function valueAt(data: unknown, path: PathSegment[]): unknown {
 const label = (path: PathSegment[], root: string): string =>
   [root, ...path].filter((x) => x !== "").join(".") || "document";
 
+const NO_EXPRESSION_PATTERN = "\\$\\{\\{";
+
+function forbidsExpressions(e: ErrorObject): boolean {
+  return e.keyword === "not" && (e.schema as { pattern?: unknown } | undefined)?.pattern === NO_EXPRESSION_PATTERN;
+}
+
 function describe(e: ErrorObject, path: PathSegment[], root: string): SchemaIssue {
   const where = label(path, root);
+  if (forbidsExpressions(e)) {
+    return { path, which: "value", message: `${where} must be fixed text: a \${{ … }} expression here would splice data into it; pass values separately (e.g. as parameters)` };
+  }
   switch (e.keyword) {
     case "additionalProperties": {
       const key = String((e.params as { additionalProperty: string }).additionalProperty);
@@ -143,7 +152,9 @@ export function checkAgainstSchema(schema: JsonSchema, data: unknown, opts: Chec
     const path = pointerToPath(e.instancePath, data);
     if (opts.allowExpressions) {
       const v = valueAt(data, path);
-      if (typeof v === "string" && hasExpression(v)) continue;
+      // A field whose schema forbids expressions (`not: { pattern: "\\$\\{\\{" }`, e.g. postgres.sql's
+      // `sql`) is fixed text: substitution would splice data into it, so that error stands.
+      if (typeof v === "string" && hasExpression(v) && !forbidsExpressions(e)) continue;
     }
     const issue = describe(e, path, opts.root ?? "");
     const key = `${issue.path.join("\u0000")}|${issue.message}`;

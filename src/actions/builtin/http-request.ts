@@ -72,6 +72,20 @@ interface Target {
   tokenHeader: string;
 }
 
+/**
+ * A `.` or `..` segment, plain or percent-encoded, after `/` or `\` (which URL parsing
+ * treats alike). Parsing would resolve it away, so a substituted value such as
+ * `../admin` could walk to another endpoint of the same host: refused instead.
+ */
+const DOT_SEGMENT = /[/\\](?:\.|%2e){1,2}(?=$|[/\\?#])/i;
+
+function refuseDotSegments(raw: string, label: string): void {
+  const pathPart = raw.replace(/^[a-z][a-z0-9+.-]*:\/\/[^/\\?#]*/i, "").split(/[?#]/)[0] ?? "";
+  if (DOT_SEGMENT.test(pathPart)) {
+    throw new ActionError("invalid-input", `${label} ${JSON.stringify(raw)} contains a "." or ".." path segment`);
+  }
+}
+
 function resolveTarget(input: HttpRequestInput, ctx: StepContext): Target {
   if (input.service !== undefined) {
     const services = configOf(ctx).connections.http;
@@ -79,6 +93,7 @@ function resolveTarget(input: HttpRequestInput, ctx: StepContext): Target {
     if (!svc) throw new ActionError("invalid-input", `no HTTP service named "${input.service}" in the server configuration`);
     const base = new URL(svc.baseUrl.endsWith("/") ? svc.baseUrl : `${svc.baseUrl}/`);
     const path = input.path ?? "/";
+    refuseDotSegments(path, "path");
     const url = new URL(path.replace(/^\/+/, ""), base);
     // `..` segments or an encoded host in a substituted path must not leave the service.
     if (url.origin !== base.origin || !url.pathname.startsWith(base.pathname)) {
@@ -86,6 +101,7 @@ function resolveTarget(input: HttpRequestInput, ctx: StepContext): Target {
     }
     return { url, audience: input.audience ?? svc.audience ?? base.origin, tokenHeader: input.tokenHeader ?? svc.tokenHeader ?? "authorization" };
   }
+  refuseDotSegments(input.url ?? "", "URL");
   let url: URL;
   try {
     url = new URL(input.url ?? "");
@@ -144,7 +160,8 @@ async function runHttpRequest(input: HttpRequestInput, ctx: StepContext): Promis
   if (!headers.has("accept")) headers.set("accept", "application/json");
 
   const scrub = (s: string): string => redactorOf(ctx)?.redact(s) ?? s;
-  const where = `${method} ${target.url.origin}${target.url.pathname}`;
+  // The path may carry substituted values, secrets included: scrubbed like everything else.
+  const where = scrub(`${method} ${target.url.origin}${target.url.pathname}`);
   let res: Response;
   let text: string;
   try {
