@@ -15,6 +15,7 @@ const COMMANDS: Record<string, () => Promise<{ command: Command }>> = {
   run: () => import("./commands/run.js"),
   worker: () => import("./commands/worker.js"),
   migrate: () => import("./commands/migrate.js"),
+  audit: () => import("./commands/audit.js"),
 };
 
 async function help(io: CliIO): Promise<void> {
