@@ -18,6 +18,8 @@ shell:
     fail-loudly: { path: ${fixtures}/fail-loudly.sh }
     chatty: { path: ${fixtures}/chatty.sh }
     print-env: { path: ${fixtures}/print-env.sh, env: { FIXED: from-config } }
+    ignore-term: { path: ${fixtures}/ignore-term.sh }
+    leave-child: { path: ${fixtures}/leave-child.sh }
     missing: { path: /nonexistent/clutch-luigi-tool }
 `;
 const ctxFor = (env: Record<string, string> = {}) => testContext({ config, env: { API_TOKEN: "tok-5ecret-value", ...env } });
@@ -116,6 +118,30 @@ describe("shell", () => {
     expect(pids).toHaveLength(2);
     await new Promise((r) => setTimeout(r, 100));
     for (const pid of pids) expect(alive(pid), `pid ${pid}`).toBe(false);
+  });
+
+  it("escalates to SIGKILL for a group that ignores SIGTERM", async () => {
+    const { ctx } = await ctxFor();
+    const pidfile = join(await mkdtemp(join(tmpdir(), "cl-pids-")), "pids");
+    const err = await failure(shell.run({ command: "ignore-term", env: { PIDFILE: pidfile }, timeout: "300ms" }, ctx));
+    expect(err.code).toBe("timeout");
+    const pids = (await readFile(pidfile, "utf8")).trim().split(" ").map(Number);
+    expect(pids).toHaveLength(2);
+    await new Promise((r) => setTimeout(r, 100));
+    for (const pid of pids) expect(alive(pid), `pid ${pid}`).toBe(false);
+  });
+
+  it("kills what a program leaves running in its group when it exits", async () => {
+    const { ctx } = await ctxFor();
+    const pidfile = join(await mkdtemp(join(tmpdir(), "cl-pids-")), "pids");
+    const started = Date.now();
+    const out = await shell.run({ command: "leave-child", env: { PIDFILE: pidfile }, timeout: "60s" }, ctx);
+    expect(out).toMatchObject({ exitCode: 0, stdout: "done\n" });
+    // Returned on the program's exit, not when the orphan would have closed stdout (300 s).
+    expect(Date.now() - started).toBeLessThan(30_000);
+    const orphan = Number((await readFile(pidfile, "utf8")).trim());
+    await new Promise((r) => setTimeout(r, 100));
+    expect(alive(orphan), `orphan ${orphan}`).toBe(false);
   });
 
   it("kills the process group when the step is aborted", async () => {
