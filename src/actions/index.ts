@@ -13,7 +13,11 @@ import { shell } from "./builtin/shell.js";
 import { wait } from "./builtin/wait.js";
 import type { Action } from "./types.js";
 
-/** Every action that ships with Clutch Luigi. */
+/**
+ * Every action that ships with Clutch Luigi. `any`: each action has its own input and
+ * output types, and a list of them can only be typed by erasing those (the engine
+ * checks inputs against each action's JSON Schema at run time instead).
+ */
 export function builtinActions(): Action<any, any>[] {
   return [
     noop, log, sleep, fail,

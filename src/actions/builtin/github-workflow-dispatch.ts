@@ -12,7 +12,16 @@ export interface WorkflowDispatchInput {
   wait?: boolean;
   /** Between status polls (default 10s). */
   pollInterval?: string;
+  /**
+   * Also send `clutch_run` and `clutch_step` (this run's and step's ids) as inputs, so the
+   * dispatched workflow can call back (`POST /api/callbacks/github-actions`). Opt-in:
+   * GitHub refuses inputs a workflow does not declare.
+   */
+  callbackInputs?: boolean;
 }
+
+/** GitHub's limit on a dispatch's inputs. */
+const MAX_INPUTS = 25;
 
 export interface WorkflowDispatchOutput {
   runId: number;
@@ -44,6 +53,7 @@ export const githubWorkflowDispatch: Action<WorkflowDispatchInput, WorkflowDispa
       inputs: { type: "object", maxProperties: 25, additionalProperties: { type: ["string", "number", "boolean"] } },
       wait: { type: "boolean" },
       pollInterval: { type: "string", pattern: DURATION_PATTERN },
+      callbackInputs: { type: "boolean" },
     },
   },
   output: {
@@ -56,11 +66,22 @@ export const githubWorkflowDispatch: Action<WorkflowDispatchInput, WorkflowDispa
       conclusion: { type: ["string", "null"] },
     },
   },
-  errorCodes: ["workflow-failed", "workflow-not-found"],
+  errorCodes: ["workflow-failed", "workflow-not-found", "invalid-input"],
   async run(input, ctx) {
     const gh = githubOf(ctx);
     const { owner, repo } = splitRepository(input.repository);
     const where = `dispatch ${input.repository}/${input.workflow}@${input.ref}`;
+    const inputs: Record<string, string> = Object.fromEntries(Object.entries(input.inputs ?? {}).map(([k, v]) => [k, String(v)]));
+    if (input.callbackInputs) {
+      for (const k of ["clutch_run", "clutch_step"]) {
+        if (k in inputs) throw new ActionError("invalid-input", `inputs.${k} is set by callbackInputs; remove it from inputs`);
+      }
+      inputs.clutch_run = ctx.identity.runId;
+      inputs.clutch_step = ctx.identity.stepId;
+    }
+    if (Object.keys(inputs).length > MAX_INPUTS) {
+      throw new ActionError("invalid-input", `GitHub accepts at most ${MAX_INPUTS} workflow inputs, this dispatch has ${Object.keys(inputs).length}`);
+    }
     const dispatchedAt = Date.now();
     let runId: number | undefined;
     let htmlUrl = "";
@@ -70,7 +91,7 @@ export const githubWorkflowDispatch: Action<WorkflowDispatchInput, WorkflowDispa
         repo,
         workflow_id: input.workflow,
         ref: input.ref,
-        inputs: Object.fromEntries(Object.entries(input.inputs ?? {}).map(([k, v]) => [k, String(v)])),
+        inputs,
         return_run_details: true,
         request: { signal: ctx.signal },
       });

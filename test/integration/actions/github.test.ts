@@ -114,6 +114,17 @@ describe("github.workflow-dispatch", () => {
     expect(ops.length).toBeGreaterThanOrEqual(3);
   });
 
+  it("with callbackInputs, tells the workflow which run and step to call back", async () => {
+    const c = (await testContext({ services: { github: octokit }, identity: { runId: "0b0e7c1e-4a7e-4f3a-9d3e-1a2b3c4d5e6f", stepId: "deploy" } })).ctx;
+    await githubWorkflowDispatch.run({ repository: "acme/ops", workflow: "deploy.yml", ref: "main", inputs: { service: "api" }, callbackInputs: true, wait: false }, c);
+    expect(gh.actions.runs.at(-1)!.inputs).toEqual({ service: "api", clutch_run: "0b0e7c1e-4a7e-4f3a-9d3e-1a2b3c4d5e6f", clutch_step: "deploy" });
+    const clash = await failure(githubWorkflowDispatch.run({ repository: "acme/ops", workflow: "deploy.yml", ref: "main", inputs: { clutch_run: "forged" }, callbackInputs: true }, c));
+    expect(clash.code).toBe("invalid-input");
+    const many = Object.fromEntries(Array.from({ length: 24 }, (_, i) => [`k${i}`, "v"]));
+    expect((await failure(githubWorkflowDispatch.run({ repository: "acme/ops", workflow: "deploy.yml", ref: "main", inputs: many, callbackInputs: true }, c))).message).toMatch(/at most 25/);
+    expect(gh.fake.calls).toHaveLength(1);
+  });
+
   it("fails with workflow-failed when the run does not succeed", async () => {
     const err = await failure(githubWorkflowDispatch.run({ repository: "acme/ops", workflow: "broken.yml", ref: "main", pollInterval: "10ms" }, await ctx()));
     expect(err.code).toBe("workflow-failed");
