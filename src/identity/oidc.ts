@@ -114,10 +114,10 @@ export class OidcVerifier {
 
   private async check(token: string, claimed: JWTPayload): Promise<CallerIdentity> {
     const candidates = this.issuers.filter((i) => i.issuer === claimed.iss);
-    if (candidates.length === 0) throw new OidcRejection("unknown-issuer", `issuer ${JSON.stringify(claimed.iss)} is not trusted`);
+    if (candidates.length === 0) throw new OidcRejection("unknown-issuer", `issuer ${shown(claimed.iss)} is not trusted`);
     const audiences = Array.isArray(claimed.aud) ? claimed.aud : [claimed.aud];
     const issuer = candidates.find((c) => audiences.includes(c.audience));
-    if (!issuer) throw new OidcRejection("audience", `audience ${JSON.stringify(claimed.aud)} is not accepted for ${claimed.iss}`);
+    if (!issuer) throw new OidcRejection("audience", `audience ${shown(claimed.aud)} is not accepted for ${claimed.iss}`);
 
     const { payload } = await jwtVerify(token, this.keySet(issuer.jwksUrl), {
       issuer: issuer.issuer,
@@ -132,11 +132,11 @@ export class OidcVerifier {
     const workflow = typeof payload.workflow === "string" ? payload.workflow : undefined;
     if (issuer.issuer === GITHUB_ACTIONS_ISSUER || issuer.repositories) {
       if (!repository || !(issuer.repositories ?? []).some((r) => r.toLowerCase() === repository.toLowerCase())) {
-        throw new OidcRejection("claims", `repository ${JSON.stringify(repository)} may not call this API`);
+        throw new OidcRejection("claims", `repository ${shown(repository)} may not call this API`);
       }
     }
     if (issuer.workflows && (!workflow || !issuer.workflows.includes(workflow))) {
-      throw new OidcRejection("claims", `workflow ${JSON.stringify(workflow)} may not call this API`);
+      throw new OidcRejection("claims", `workflow ${shown(workflow)} may not call this API`);
     }
     const subject = claimString(payload, issuer.claims?.subject ?? "sub");
     if (!subject) throw new OidcRejection("claims", `the token has no ${issuer.claims?.subject ?? "sub"} claim`);
@@ -159,6 +159,12 @@ export class OidcVerifier {
     }
     return ks;
   }
+}
+
+/** A claimed value for a message: the caller chose it, so it is quoted and bounded before it reaches the audit trail. */
+function shown(v: unknown): string {
+  const text = JSON.stringify(v) ?? String(v);
+  return text.length > 200 ? `${text.slice(0, 200)}…` : text;
 }
 
 function claimString(payload: JWTPayload, name: string): string | undefined {

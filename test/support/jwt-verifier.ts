@@ -62,7 +62,7 @@ export async function startJwtVerifyingServer(options: {
         const token = header === "authorization" ? value?.replace(/^Bearer /, "") : value;
         try {
           if (!token) throw new Error("no token");
-          const { payload } = await jwtVerify(token, jwks, { issuer: options.issuer, audience: options.audience });
+          const { payload } = await jwtVerify(token, jwks, { issuer: options.issuer, audience: options.audience, algorithms: ["ES256", "EdDSA"] });
           received.claims = payload;
         } catch (e) {
           received.tokenError = (e as Error).message;

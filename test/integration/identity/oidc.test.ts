@@ -118,6 +118,16 @@ describe("OidcVerifier", () => {
     expect((await rejection(v, await issuer.mint())).reason).toBe("jwks-unavailable");
   });
 
+  it("bounds what a caller-chosen claim puts into the audit event", async () => {
+    const { v, audited } = verifier();
+    const huge = `https://evil.example/${"x".repeat(5000)}`;
+    await rejection(v, await issuer.mint({ issuer: huge, subject: "s".repeat(5000) }));
+    expect(audited[0]?.reason).toBe("unknown-issuer");
+    expect(audited[0]!.message.length).toBeLessThan(300);
+    expect(audited[0]!.issuer!.length).toBeLessThanOrEqual(200);
+    expect(audited[0]!.subject!.length).toBeLessThanOrEqual(200);
+  });
+
   it("never puts the token into the audit event", async () => {
     const { v, audited, rejected } = verifier();
     const token = await issuer.mint({ expiresIn: -120 });
