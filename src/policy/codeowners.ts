@@ -76,6 +76,9 @@ export function findCodeownersPath(exists: (path: string) => boolean): string | 
   return null;
 }
 
+/** Whitespace other than space and tab, and control characters: never part of a real path pattern. */
+const ODD_CHAR = /[\s\u0000-\u001f\u007f\u200b-\u200d\u2060\ufeff]/u;
+
 interface Token {
   text: string;
   column: number;
@@ -166,7 +169,11 @@ class Matcher implements CodeownersMatcher {
     for (let k = this.general.length - 1; k >= 0; k--) {
       const i = this.general[k]!;
       if (i <= best) break;
-      if (rules[i]!.pattern.testSegments(segments)) {
+      const c = rules[i]!.pattern;
+      // Cheap rejection first: a file of thousands of wildcard lines would
+      // otherwise cost a full match per line for every path.
+      if (n < c.minSegments || (c.needle.length > 0 && !clean.includes(c.needle))) continue;
+      if (c.testSegments(segments)) {
         best = i;
         break;
       }
@@ -174,7 +181,7 @@ class Matcher implements CodeownersMatcher {
     // Anchored patterns: walk the trie along the path, following literal edges
     // and lone-`*` edges; the set of live nodes stays small in practice.
     let live: TrieNode[] = [this.anchored];
-    best = this.scanAnchored(this.anchored.rules, 0, segments, best);
+    best = this.scanAnchored(this.anchored.rules, 0, clean, segments, best);
     for (let j = 0; j < n; j++) {
       const seg = segments[j]!;
       const inner = j < n - 1;
@@ -214,7 +221,7 @@ class Matcher implements CodeownersMatcher {
           const any = node.children.get(ANY_SEGMENT);
           if (any) next.push(any);
         }
-        for (const node of next) best = this.scanAnchored(node.rules, j + 1, segments, best);
+        for (const node of next) best = this.scanAnchored(node.rules, j + 1, clean, segments, best);
         live = next;
       }
     }
@@ -224,14 +231,19 @@ class Matcher implements CodeownersMatcher {
   }
 
   /** Anchored rules filed at a trie node `depth` segments down the path. */
-  private scanAnchored(list: readonly number[], depth: number, segments: readonly string[], best: number): number {
+  private scanAnchored(list: readonly number[], depth: number, path: string, segments: readonly string[], best: number): number {
     const n = segments.length;
     for (let k = list.length - 1; k >= 0; k--) {
       const i = list[k]!;
       if (i <= best) break;
       const c = this.compiled[i]!.pattern;
       const sc = c.shortcut;
-      const ok = sc.kind === "literal" ? (sc.dirOnly ? depth < n : !sc.exactOnly || depth === n) : c.testSegments(segments);
+      const ok =
+        sc.kind === "literal"
+          ? sc.dirOnly
+            ? depth < n
+            : !sc.exactOnly || depth === n
+          : segments.length >= c.minSegments && (c.needle.length === 0 || path.includes(c.needle)) && c.testSegments(segments);
       if (ok) return i;
     }
     return best;
@@ -268,7 +280,8 @@ export function compileCodeowners(text: string): CodeownersMatcher {
     m.errors.push(oversizeError(bytes));
     return m;
   }
-  const lines = text.split(/\r\n|\n|\r/);
+  // An editor's byte-order mark would otherwise become part of the first pattern.
+  const lines = (text.startsWith("\uFEFF") ? text.slice(1) : text).split(/\r\n|\n|\r/);
   for (let n = 0; n < lines.length; n++) {
     const raw = lines[n]!;
     const lineNo = n + 1;
@@ -285,6 +298,14 @@ export function compileCodeowners(text: string): CodeownersMatcher {
     }
     if (first.text.startsWith("!")) {
       patternError(`negation ("!") is not supported in CODEOWNERS`, "to exempt paths, add a later line with the pattern and no owners (or other owners): the last matching line wins");
+      continue;
+    }
+    const odd = ODD_CHAR.exec(first.text.replace(/\\[ \t]/g, ""));
+    if (odd) {
+      // A no-break space pasted between pattern and owners would glue them into
+      // one pattern with no owners, which silently un-owns whatever it matches.
+      const code = `U+${odd[0].codePointAt(0)!.toString(16).toUpperCase().padStart(4, "0")}`;
+      patternError(`pattern contains the invisible character ${code}`, "separate the pattern and its owners with plain spaces or tabs");
       continue;
     }
     const compiled = compilePattern(first.text);

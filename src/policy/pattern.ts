@@ -43,6 +43,14 @@ export interface CompiledPattern {
   /** Where a matcher may file this pattern so it is only tried on likely paths. */
   index: PatternIndex;
   shortcut: PatternShortcut;
+  /**
+   * The longest literal run of the pattern: every path it matches contains
+   * this text, so a path without it is rejected without running the match.
+   * Empty when the pattern has no literal characters.
+   */
+  needle: string;
+  /** The fewest path segments a matching path can have. */
+  minSegments: number;
 }
 
 const WILD = /[*?]/;
@@ -179,6 +187,8 @@ const GLOBSTAR = 0;
 class Pattern implements CompiledPattern {
   readonly index: PatternIndex;
   readonly shortcut: PatternShortcut;
+  readonly needle: string;
+  readonly minSegments: number;
   // Built on first use: with the index, most patterns of a large file never run.
   private globs: (Glob | typeof GLOBSTAR)[] | null = null;
   private readonly floating: boolean;
@@ -195,6 +205,8 @@ class Pattern implements CompiledPattern {
     this.index = indexFor(isAnchored, segs);
     this.shortcut = shortcutFor(isAnchored, segs, dirOnly);
     this.lastIsStar = segs[segs.length - 1] === "*";
+    this.needle = longestLiteral(segs);
+    this.minSegments = segs.filter((seg) => seg !== "**").length + (dirOnly || segs[segs.length - 1] === "**" ? 1 : 0);
   }
 
   test(path: string): boolean {
@@ -255,6 +267,21 @@ class Pattern implements CompiledPattern {
   toRegExp(): RegExp {
     return new RegExp(regexSource(this.segs, this.anchored, this.floatingLead, this.dirOnly));
   }
+}
+
+function longestLiteral(segs: readonly string[]): string {
+  let best = "";
+  for (const seg of segs) {
+    if (seg === "**") continue;
+    let run = "";
+    for (const tok of toGlob(seg)) {
+      if (typeof tok === "string") {
+        run += tok;
+        if (run.length > best.length) best = run;
+      } else run = "";
+    }
+  }
+  return best;
 }
 
 function finish(segs: string[], anchored: boolean, floatingLead: boolean, dirOnly: boolean): Pattern {

@@ -152,10 +152,45 @@ describe("CODEOWNERS syntax errors", () => {
     const at = compileCodeowners(head + "#".repeat(CODEOWNERS_MAX_BYTES - head.length));
     expect(at.errors.map((e) => e.kind)).toEqual(["File too large"]);
   });
+  it("a file just under the limit, all wildcard lines, compiles and decides by its last matching line", () => {
+    const lines: string[] = [];
+    let bytes = 0;
+    for (let i = 0; ; i++) {
+      const line = `a*${i}/**/b*/*c*d*e*f*/** @o${i % 100}`;
+      if (bytes + line.length + 1 >= CODEOWNERS_MAX_BYTES) break;
+      lines.push(line);
+      bytes += line.length + 1;
+    }
+    const m = compileCodeowners(lines.join("\n"));
+    expect(m.errors).toEqual([]);
+    expect(m.rules.length).toBe(lines.length);
+    const last = lines.length - 1;
+    expect(m.match(`a${last}/x/b/cdef/z`)).toMatchObject({ line: lines.length, owners: [`@o${last % 100}`] });
+    expect(m.match("src/index.ts").line).toBeNull();
+  });
   it("the limit counts bytes, not characters", () => {
     // 1.5 million two-byte characters: half the limit in length, all of it in bytes.
     const refused = compileCodeowners("/a/ @alice\n#" + "é".repeat(CODEOWNERS_MAX_BYTES / 2));
     expect(refused.errors.map((e) => e.kind)).toEqual(["File too large"]);
+  });
+  it("a byte-order mark at the start is not part of the first pattern", () => {
+    const bom = compileCodeowners("\uFEFF* @alice\n");
+    expect(bom.errors).toEqual([]);
+    expect(bom.match("README.md").owners).toEqual(["@alice"]);
+  });
+  it("a no-break space between pattern and owners is an error, not a silent un-owning line", () => {
+    const nbsp = compileCodeowners("* @platform\n/requests/\u00a0@dba\n");
+    expect(nbsp.errors).toEqual([
+      {
+        line: 2,
+        column: 1,
+        kind: "Invalid pattern",
+        source: "/requests/\u00a0@dba",
+        message: "pattern contains the invisible character U+00A0",
+        suggestion: "separate the pattern and its owners with plain spaces or tabs",
+      },
+    ]);
+    expect(nbsp.match("requests/a.yaml")).toMatchObject({ owners: ["@platform"], line: 1 });
   });
   it("accepts CRLF line endings", () => {
     const crlf = compileCodeowners("# c\r\n/a/ @alice\r\n/b/ @bob\r\n");

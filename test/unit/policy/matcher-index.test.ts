@@ -111,6 +111,9 @@ describe("segment matcher equals the regular-expression reference", () => {
       const want = c.toRegExp().test(path);
       if (want) matched++;
       if (c.test(path) !== want && bad.length < 5) bad.push(`${pattern} vs ${path}: reference ${want}`);
+      // The matcher skips a pattern when the path lacks its needle: that must never skip a match.
+      if (want && !path.includes(c.needle) && bad.length < 5) bad.push(`${pattern} matches ${path} without its needle "${c.needle}"`);
+      if (want && path.split("/").length < c.minSegments && bad.length < 5) bad.push(`${pattern} matches ${path}, shorter than its ${c.minSegments} segments`);
     }
     expect(bad).toEqual([]);
     expect(matched).toBeGreaterThan(1000);
