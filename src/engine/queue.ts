@@ -91,3 +91,15 @@ export interface WorkQueue {
 export function stepKey(s: { runId: string; stepId: string }): string {
   return `${s.runId}/${s.stepId}`;
 }
+
+/**
+ * Thrown by `complete` when the store refuses the result itself (a value it cannot
+ * hold). Reporting the same result again cannot succeed, so the worker reports a
+ * failure instead — otherwise the step would be re-run at every lease expiry.
+ */
+export class UnstorableResultError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = "UnstorableResultError";
+  }
+}

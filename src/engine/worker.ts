@@ -5,12 +5,13 @@
  */
 import type { Action } from "../actions/types.js";
 import type { ActionRegistry } from "../actions/registry.js";
-import { classifyError } from "../actions/types.js";
+import { ActionError, classifyError } from "../actions/types.js";
 import type { RequestSpec } from "../spec/types.js";
 import { assertActionInput } from "./input-check.js";
 import { plainContextFactory, redactSecrets, type SecretsSeen, type StepContextFactory } from "./context.js";
 import { buildGraph, type RunGraph } from "./graph.js";
-import { stepKey, type ClaimedStep, type RunDefinition, type StepResult, type WorkQueue } from "./queue.js";
+import { stepKey, UnstorableResultError, type ClaimedStep, type RunDefinition, type StepResult, type WorkQueue } from "./queue.js";
+import { MAX_OUTPUT_BYTES, jsonProblem, storableText, truncateText } from "./storable.js";
 import { decideRetry } from "./retry.js";
 import { outputsNeeded, resolveInput } from "./scope.js";
 
@@ -91,6 +92,39 @@ export function requestFields(def: RunDefinition): Record<string, unknown> {
     runId: def.runId,
     breakGlass: def.identity.breakGlass ?? false,
   };
+}
+
+/**
+ * An action's outputs, refused with class `invalid-output` unless they are an object
+ * the store can hold. Caught here, the step fails once with a clear reason; caught by
+ * the database, the result could never be recorded and the step would run again.
+ */
+function checkedOutputs(action: Action, out: unknown, from: string): Record<string, unknown> {
+  if (out === undefined || out === null) return {};
+  if (typeof out !== "object" || Array.isArray(out)) {
+    throw new ActionError("invalid-output", `${action.name} ${from} returned ${Array.isArray(out) ? "an array" : `a ${typeof out}`}; outputs are an object of named values`);
+  }
+  const problem = jsonProblem(out);
+  if (problem) throw new ActionError("invalid-output", `${action.name} ${from} returned outputs that cannot be stored: ${problem.replace(/^"/, 'output "')}`);
+  const size = Buffer.byteLength(JSON.stringify(out));
+  if (size > MAX_OUTPUT_BYTES) {
+    throw new ActionError("invalid-output", `${action.name} ${from} returned ${size} bytes of outputs; the limit is ${MAX_OUTPUT_BYTES}`);
+  }
+  return out as Record<string, unknown>;
+}
+
+const UNSTORABLE = "the store refused to record this step's result";
+
+function unstorableFallback(result: StepResult): boolean {
+  return (result.kind === "failed" || result.kind === "rollback_failed") && result.message.startsWith(UNSTORABLE);
+}
+
+/** The failure reported in place of a result the store cannot hold. */
+function unstorable(step: ClaimedStep, err: UnstorableResultError): StepResult {
+  const message = truncateText(storableText(`${UNSTORABLE}: ${err.message}`), 2_000);
+  return step.phase === "rollback"
+    ? { kind: "rollback_failed", errorClass: "invalid-output", message, retryInMs: null }
+    : { kind: "failed", errorClass: "invalid-output", message, retryInMs: null };
 }
 
 export class Worker {
@@ -270,6 +304,10 @@ export class Worker {
         return next;
       } catch (err) {
         this.onError(err);
+        if (err instanceof UnstorableResultError && !unstorableFallback(result)) {
+          result = unstorable(step, err);
+          continue;
+        }
         if (Date.now() > giveUpAt) throw err;
         await sleep(Math.min(2_000, 50 * 2 ** Math.min(i, 6)));
       }
@@ -328,10 +366,13 @@ export class Worker {
       const ctx = this.contextFactory(this.identity(step, loaded), controller.signal, secrets);
       if (action.check) {
         const done = await untilAborted(action.check(input, ctx), controller.signal);
-        if (done !== undefined) return { kind: "skipped", outputs: done, secretOutputs: this.secretNames(action, done, secrets) };
+        if (done !== undefined) {
+          const outputs = checkedOutputs(action, done, "check()");
+          return { kind: "skipped", outputs, secretOutputs: this.secretNames(action, outputs, secrets) };
+        }
       }
-      const out = await untilAborted(action.run(input, ctx), controller.signal);
-      return { kind: "succeeded", outputs: out ?? {}, secretOutputs: this.secretNames(action, out ?? {}, secrets) };
+      const outputs = checkedOutputs(action, await untilAborted(action.run(input, ctx), controller.signal), "run()");
+      return { kind: "succeeded", outputs, secretOutputs: this.secretNames(action, outputs, secrets) };
     } finally {
       clear();
     }
@@ -392,7 +433,7 @@ export class Worker {
       errorClass = classifyError(err);
       message = err instanceof Error ? err.message : String(err);
     }
-    message = redactSecrets(message, secrets).slice(0, 2_000);
+    message = truncateText(storableText(redactSecrets(message, secrets)), 2_000);
     const node = loaded.graph.nodes.get(step.stepId);
     if (step.phase === "rollback") {
       // Undoing is retried under the step's own policy: the conditions that make the

@@ -10,7 +10,7 @@ import { randomBytes } from "node:crypto";
 import type { Knex } from "knex";
 import pg from "pg";
 import type { ClaimedStep, CompleteOutcome, RunDefinition, StepResult, WorkQueue } from "../engine/queue.js";
-import { stepKey } from "../engine/queue.js";
+import { stepKey, UnstorableResultError } from "../engine/queue.js";
 import type { Outputs } from "../engine/scope.js";
 import type { RequestSpec, WorkflowSpec } from "../spec/types.js";
 import { appendAudit, type AuditEvent } from "./audit.js";
@@ -63,8 +63,28 @@ function toClaimed(rows: ClaimRow[]): ClaimedStep[] {
   }));
 }
 
+/** A success waiting for the next cl_complete_many batch. */
+interface PendingDone {
+  item: Record<string, unknown> & { run_id: string; step_id: string };
+  claimNext: number;
+  resolve: (o: CompleteOutcome | null) => void;
+  reject: (e: unknown) => void;
+}
+
 /** Lease expiries after which a step fails with error class `interrupted` (graceful hand-backs do not count). */
 export const MAX_INTERRUPTIONS = 5;
+
+/**
+ * Postgres refused the data itself (class 22: data exception, e.g. a NUL in jsonb;
+ * class 54: a limit exceeded): sending the same values again cannot succeed.
+ */
+function refusedData(err: unknown): UnstorableResultError | null {
+  const code = (err as { code?: unknown } | null)?.code;
+  if (typeof code !== "string" || !/^(22|54)/.test(code)) return null;
+  const msg = err instanceof Error ? err.message : String(err);
+  // knex puts the statement in front of the server's message; keep only the latter.
+  return new UnstorableResultError(msg.slice(msg.lastIndexOf(" - ") + 3 || 0), { cause: err });
+}
 
 export function defaultWorkerId(): string {
   return `${os.hostname()}:${process.pid}:${randomBytes(3).toString("hex")}`;
@@ -77,12 +97,7 @@ export class PgWorkQueue implements WorkQueue {
   private subscribed = false;
   private listenChain: Promise<void> = Promise.resolve();
   private waiters = new Set<() => void>();
-  private pendingDone: {
-    item: Record<string, unknown> & { run_id: string; step_id: string };
-    claimNext: number;
-    resolve: (o: CompleteOutcome | null) => void;
-    reject: (e: unknown) => void;
-  }[] = [];
+  private pendingDone: PendingDone[] = [];
   private flushing = false;
   /** Steps already leased to this worker, waiting for the next claim(). */
   private stash: ClaimedStep[] = [];
@@ -175,18 +190,22 @@ export class PgWorkQueue implements WorkQueue {
       const fast = await this.completeBatched(step, result, dependents, claimNext);
       if (fast) return fast;
     }
-    return this.db.transaction(async (trx: Knex.Transaction) => {
-      const fx = newEffects();
-      const ok = step.phase === "forward"
-        ? await this.completeForward(trx, step, result, dependents, fx)
-        : await this.completeRollback(trx, step, result, fx);
-      if (!ok) return { ok: false, next: [] };
-      // Take the next steps in the same transaction: a chain then costs one commit
-      // per step, and the step just made ready starts without a round of wake-ups.
-      const next = claimNext > 0 ? await this.claimIn(trx, claimNext, fx) : [];
-      await this.commit(trx, fx);
-      return { ok: true, next };
-    });
+    try {
+      return await this.db.transaction(async (trx: Knex.Transaction) => {
+        const fx = newEffects();
+        const ok = step.phase === "forward"
+          ? await this.completeForward(trx, step, result, dependents, fx)
+          : await this.completeRollback(trx, step, result, fx);
+        if (!ok) return { ok: false, next: [] };
+        // Take the next steps in the same transaction: a chain then costs one commit
+        // per step, and the step just made ready starts without a round of wake-ups.
+        const next = claimNext > 0 ? await this.claimIn(trx, claimNext, fx) : [];
+        await this.commit(trx, fx);
+        return { ok: true, next };
+      });
+    } catch (err) {
+      throw refusedData(err) ?? err;
+    }
   }
 
   /**
@@ -220,33 +239,43 @@ export class PgWorkQueue implements WorkQueue {
     try {
       while (this.pendingDone.length > 0) {
         const batch = this.pendingDone.splice(0, 64);
-        const claimNext = batch.reduce((n, b) => n + b.claimNext, 0);
-        try {
-          const out = parseJson<{ statuses: Record<string, "ok" | "lost" | "slow">; claimed: ClaimRow[] }>(
-            rowsOf<{ r: unknown }>(
-              await this.db.raw("select cl_complete_many(?, ?::jsonb, ?, ?, ?) as r", [
-                this.workerId, JSON.stringify(batch.map((b) => b.item)), claimNext, this.leaseMs, this.store.backend === "pg",
-              ]),
-            )[0]?.r,
-          )!;
-          // Hand the claimed steps out in proportion to what each report asked for.
-          const claimed = toClaimed(out.claimed);
-          for (const b of batch) {
-            const status = out.statuses[`${b.item.run_id}/${b.item.step_id}`];
-            const next = status === "ok" ? claimed.splice(0, b.claimNext) : [];
-            if (status === "ok") b.resolve({ ok: true, next });
-            else if (status === "lost") b.resolve({ ok: false, next: [] });
-            else b.resolve(null);
-          }
-          // Leased for reports that turned out lost or slow: the next claim() hands them out.
-          this.stash.push(...claimed);
-          if (claimed.length > 0) this.notifyAll();
-        } catch (err) {
-          for (const b of batch) b.reject(err);
-        }
+        await this.flushBatch(batch);
       }
     } finally {
       this.flushing = false;
+    }
+  }
+
+  private async flushBatch(batch: PendingDone[]): Promise<void> {
+    const claimNext = batch.reduce((n, b) => n + b.claimNext, 0);
+    try {
+      const out = parseJson<{ statuses: Record<string, "ok" | "lost" | "slow">; claimed: ClaimRow[] }>(
+        rowsOf<{ r: unknown }>(
+          await this.db.raw("select cl_complete_many(?, ?::jsonb, ?, ?, ?) as r", [
+            this.workerId, JSON.stringify(batch.map((b) => b.item)), claimNext, this.leaseMs, this.store.backend === "pg",
+          ]),
+        )[0]?.r,
+      )!;
+      // Hand the claimed steps out in proportion to what each report asked for.
+      const claimed = toClaimed(out.claimed);
+      for (const b of batch) {
+        const status = out.statuses[`${b.item.run_id}/${b.item.step_id}`];
+        const next = status === "ok" ? claimed.splice(0, b.claimNext) : [];
+        if (status === "ok") b.resolve({ ok: true, next });
+        else if (status === "lost") b.resolve({ ok: false, next: [] });
+        else b.resolve(null);
+      }
+      // Leased for reports that turned out lost or slow: the next claim() hands them out.
+      this.stash.push(...claimed);
+      if (claimed.length > 0) this.notifyAll();
+    } catch (err) {
+      const refused = refusedData(err);
+      // One report the database refuses must not sink the others it travelled with.
+      if (refused && batch.length > 1) {
+        for (const b of batch) await this.flushBatch([b]);
+        return;
+      }
+      for (const b of batch) b.reject(refused ?? err);
     }
   }
 

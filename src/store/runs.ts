@@ -2,13 +2,14 @@
  * Starting, cancelling and reading runs. A run is created once per idempotency key
  * (e.g. repository + PR + merge commit) so a replayed webhook never starts it twice.
  */
-import { randomUUID } from "node:crypto";
+import { createHash, randomUUID } from "node:crypto";
 import type { Knex } from "knex";
 import type { ActionRegistry } from "../actions/registry.js";
 import { buildGraph } from "../engine/graph.js";
 import type { RunIdentity } from "../engine/queue.js";
 import type { RunState, StepState } from "../engine/states.js";
 import { requestFields } from "../engine/worker.js";
+import { jsonProblem, truncateText } from "../engine/storable.js";
 import { substitute } from "../spec/expressions.js";
 import type { RequestSpec, WorkflowSpec } from "../spec/types.js";
 import { appendAudit } from "./audit.js";
@@ -36,6 +37,15 @@ export interface CreatedRun {
   state: RunState;
 }
 
+/** Longer lock keys are stored as a prefix plus their hash: an index entry has a size limit, equality is all a lock needs. */
+export const MAX_LOCK_KEY_LENGTH = 200;
+
+function boundedLockKey(value: unknown): string {
+  const text = typeof value === "string" ? value : JSON.stringify(value);
+  if (text.length <= MAX_LOCK_KEY_LENGTH) return text;
+  return `${truncateText(text, 64)}…sha256:${createHash("sha256").update(text).digest("hex")}`;
+}
+
 export async function createRun(store: Store, input: CreateRunInput): Promise<CreatedRun> {
   const graph = buildGraph(input.workflow);
   const runId = randomUUID();
@@ -47,9 +57,12 @@ export async function createRun(store: Store, input: CreateRunInput): Promise<Cr
     ...(input.commit !== undefined ? { commit: input.commit } : {}),
     ...(input.breakGlass !== undefined ? { breakGlass: input.breakGlass } : {}),
   };
+  // Checked before anything is substituted or sent: a request is hostile input.
+  const problem = jsonProblem({ request: input.request, workflow: input.workflow });
+  if (problem) throw new Error(`cannot start a run: ${problem}`);
   const params = input.request.params ?? {};
   const lockKey = input.workflow.lock
-    ? String(
+    ? boundedLockKey(
         substitute(input.workflow.lock, {
           params,
           steps: {},

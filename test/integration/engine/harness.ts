@@ -136,7 +136,34 @@ export function testActions(journal: Journal): Action<any, any>[] {
       if (ctx.identity.attempt <= input.failTimes) throw new ActionError(input.code, `undo refused (attempt ${ctx.identity.attempt})`);
     },
   };
-  return [record, flaky, stubborn, hold, checked, secret, wait, shakyUndo];
+  /** Returns (or throws) what no well-behaved action would: the store must survive it. */
+  const hostile: Action<{ tag: string; mode: string }, unknown> = {
+    name: "test.hostile",
+    description: "Returns outputs or errors Postgres cannot hold as they are.",
+    input: { type: "object" },
+    output: { type: "object" },
+    async run(input) {
+      journal.events.push(`run:${input.tag}`);
+      const cyclic: Record<string, unknown> = {};
+      cyclic.self = cyclic;
+      switch (input.mode) {
+        case "nul-output": return { text: "before\u0000after" };
+        case "lone-surrogate": return { text: "broken \ud83d half" };
+        case "cycle": return cyclic;
+        case "not-an-object": return "just a string";
+        case "huge-output": return { blob: "x".repeat(5 * 1024 * 1024) };
+        case "deep-output": {
+          let v: unknown = "leaf";
+          for (let i = 0; i < 200; i++) v = { v };
+          return v;
+        }
+        // a NUL in the message, and an emoji cut in half by the message limit
+        case "nul-error": throw new ActionError("refused", `bad\u0000byte ${"y".repeat(1_990)}😀 tail`);
+        default: return { ok: true };
+      }
+    },
+  };
+  return [record, flaky, stubborn, hold, checked, secret, wait, shakyUndo, hostile];
 }
 
 export function testRegistry(journal: Journal): ActionRegistry {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { ActionRegistry } from "../../../src/actions/registry.js";
 import { ActionError, type Action } from "../../../src/actions/types.js";
-import type { ClaimedStep, RunDefinition, StepResult, WorkQueue } from "../../../src/engine/queue.js";
+import { UnstorableResultError, type ClaimedStep, type RunDefinition, type StepResult, type WorkQueue } from "../../../src/engine/queue.js";
 import { plainContextFactory, type LogLine } from "../../../src/engine/context.js";
 import { Worker } from "../../../src/engine/worker.js";
 import type { WorkflowSpec } from "../../../src/spec/types.js";
@@ -151,5 +151,25 @@ describe("Worker", () => {
     const [r] = await drain(q, [echo, undo], 1);
     expect(r!.result).toEqual({ kind: "rolled_back" });
     expect(seen).toEqual([{ id: "res-9" }]);
+  });
+
+  it("reports a failure in place of a result the store refuses, instead of retrying it until the lease runs out", async () => {
+    class RefusingQueue extends FakeQueue {
+      refusals = 0;
+      override async complete(step: ClaimedStep, result: StepResult, dependents: string[], claimNext = 0) {
+        if (result.kind === "succeeded") {
+          this.refusals++;
+          throw new UnstorableResultError("unsupported Unicode escape sequence");
+        }
+        return super.complete(step, result, dependents, claimNext);
+      }
+    }
+    const q = new RefusingQueue([claimed("a")], def([{ id: "a", uses: "echo", retry: { attempts: 5, on: ["invalid-output", "error"] } }]));
+    const [r] = await drain(q, [echo], 1);
+    expect(q.refusals).toBe(1);
+    expect(r!.result).toEqual({
+      kind: "failed", errorClass: "invalid-output", retryInMs: null,
+      message: "the store refused to record this step's result: unsupported Unicode escape sequence",
+    });
   });
 });
