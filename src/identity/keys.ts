@@ -4,7 +4,8 @@
  * rotation still verify. Public-only entries (no `d`) are published but never sign:
  * that is how a retired key stays verifiable for the last tokens it signed.
  */
-import { chmod, mkdir, readFile, rename, writeFile } from "node:fs/promises";
+import { chmod, link, mkdir, readFile, rename, unlink, writeFile } from "node:fs/promises";
+import { randomUUID } from "node:crypto";
 import { dirname, join } from "node:path";
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, importPKCS8, type CryptoKey, type JWK } from "jose";
 
@@ -169,6 +170,24 @@ export async function loadKeyRing(options: LoadKeyRingOptions): Promise<KeyRing>
   } catch (e) {
     if (!(e instanceof Error && "code" in e && (e as NodeJS.ErrnoException).code === "ENOENT")) throw e;
   }
-  await rotateKeyFile(path, { alg: options.algorithm });
+  await createKeyFileOnce(path, options.algorithm);
   return parseKeyRing(await readFile(path, "utf8"), path);
+}
+
+/**
+ * Write a fresh key file unless one appeared meanwhile: `clutch-luigi run` and a
+ * `worker` started together on a new data dir must end up signing with the same key,
+ * so the file is linked into place (which never overwrites) and the loser reads the winner's.
+ */
+async function createKeyFileOnce(path: string, alg?: SigningAlgorithm): Promise<void> {
+  await mkdir(dirname(path), { recursive: true, mode: 0o700 });
+  const tmp = `${path}.${process.pid}.${randomUUID()}.tmp`;
+  await writeFile(tmp, `${JSON.stringify({ keys: [await generateSigningJwk(alg)] }, null, 2)}\n`, { mode: 0o600 });
+  try {
+    await link(tmp, path);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw new KeyRingError(`cannot create ${path}: ${(e as Error).message}`);
+  } finally {
+    await unlink(tmp).catch(() => undefined);
+  }
 }

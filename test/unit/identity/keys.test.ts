@@ -1,5 +1,5 @@
 import { generateKeyPairSync } from "node:crypto";
-import { mkdtemp, readFile, stat, writeFile } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -59,6 +59,14 @@ describe("key ring", () => {
     expect((await stat(file)).mode & 0o777).toBe(0o600);
     const second = await loadKeyRing({ dataDir, env: {} });
     expect(second.current().kid).toBe(first.current().kid);
+  });
+
+  it("processes starting together on a fresh data dir all sign with the one key that was kept", async () => {
+    const dataDir = join(await tmp(), "data");
+    const rings = await Promise.all(Array.from({ length: 8 }, () => loadKeyRing({ dataDir, env: {} })));
+    const kept = await parseKeyRing(await readFile(join(dataDir, GENERATED_KEY_FILE), "utf8"), "kept");
+    expect(new Set(rings.map((r) => r.current().kid))).toEqual(new Set([kept.current().kid]));
+    expect((await readdir(dataDir)).filter((f) => f.endsWith(".tmp"))).toEqual([]);
   });
 
   it("prefers the key file, then CLUTCH_LUIGI_SIGNING_KEY, over the data dir", async () => {
