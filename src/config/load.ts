@@ -111,6 +111,10 @@ function semanticProblems(config: ServerConfig): string[] {
       problems.push(`/oidc/issuers/${i}/repositories: required for ${GITHUB_ACTIONS_ISSUER}`);
     }
   });
+  config.oidc.issuers.forEach((iss, i) => {
+    // Keys fetched over plain http could be swapped in transit, and with them every identity.
+    if (!isHttpsOrLoopback(iss.jwksUrl)) problems.push(`/oidc/issuers/${i}/jwksUrl: must be https (plain http only for localhost)`);
+  });
   const seen = new Set<string>();
   config.oidc.issuers.forEach((iss, i) => {
     const key = `${iss.issuer} ${iss.audience}`;
@@ -118,4 +122,13 @@ function semanticProblems(config: ServerConfig): string[] {
     seen.add(key);
   });
   return problems;
+}
+
+function isHttpsOrLoopback(url: string): boolean {
+  try {
+    const u = new URL(url);
+    return u.protocol === "https:" || ["localhost", "127.0.0.1", "[::1]"].includes(u.hostname);
+  } catch {
+    return false;
+  }
 }

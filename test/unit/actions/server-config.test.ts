@@ -64,6 +64,10 @@ describe("loadServerConfig", () => {
     expect(await problemsOf("github-any-repo.yaml")).toEqual(["/oidc/issuers/0/repositories: required for https://token.actions.githubusercontent.com"]);
   });
 
+  it("refuses an issuer whose keys would come over plain http from another host", async () => {
+    expect(await problemsOf("plain-http-jwks.yaml")).toEqual(["/oidc/issuers/0/jwksUrl: must be https (plain http only for localhost)"]);
+  });
+
   it("reports every type problem in one pass", async () => {
     const problems = await problemsOf("bad-types.yaml");
     expect(problems.some((p) => p.startsWith("/connections/postgres/orders/port"))).toBe(true);
