@@ -135,6 +135,10 @@ export function assessReviews(
       skip(`${at} (staleApprovals: dismiss)`);
       continue;
     }
+    if (!facts.reviewedContent?.[review.commitId]) {
+      skip(`${at}, and what ${short(review.commitId)} contained is not known (no reviewedContent for it), so it cannot be shown unchanged`);
+      continue;
+    }
     const changed = changedSince(facts, review.commitId);
     if (changed.length === 0) {
       approvals.set(loginKey(login), { login, review, carriedOver: `${at}; every file is unchanged since` });

@@ -58,8 +58,16 @@ export interface Verdict {
 /** `Break-glass: <reason>` on a line of its own in the PR description. */
 export function parseBreakGlassReason(body: string | null | undefined): string | null {
   if (!body) return null;
-  const m = /^[ \t]*break[- ]glass(?:[ \t]+reason)?[ \t]*:[ \t]*(\S.*?)[ \t]*$/im.exec(body);
-  return m ? m[1]! : null;
+  // Line by line with an anchored prefix and a plain trim: the body is written
+  // by the requester, and a backtracking pattern over the whole line would let
+  // a long run of spaces stall the verdict (quadratic time).
+  for (const line of body.split(/\r\n|\n|\r/)) {
+    const m = /^[ \t]*break[- ]glass(?:[ \t]+reason)?[ \t]*:/i.exec(line);
+    if (!m) continue;
+    const reason = line.slice(m[0].length).replace(/^[ \t]+/, "").trimEnd();
+    if (reason !== "") return reason;
+  }
+  return null;
 }
 
 function plural(n: number, word: string): string {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { evaluatePolicy, type PolicyFacts, type Review, type Verdict } from "../../../src/policy/index.js";
+import { evaluatePolicy, parseBreakGlassReason, type PolicyFacts, type Review, type Verdict } from "../../../src/policy/index.js";
 
 const HEAD = "6dcb09b5b57875f334f61aebed695e2e4193db5e";
 const OLD = "1111111111111111111111111111111111111111";
@@ -299,9 +299,38 @@ describe("stale approvals", () => {
     expect(v.approved).toBe(false);
     expect(v.ignoredApprovals[0]!.reason).toMatch(/second\.yaml changed since/);
   });
-  it("default (content): unknown content at the reviewed commit counts as changed", () => {
+  it("default (content): unknown content at the reviewed commit counts as changed, and says so", () => {
     const v = evaluate(olderApproval);
     expect(v.approved).toBe(false);
+    expect(v.ignoredApprovals[0]!.reason).toBe("approved 1111111, not the head 6dcb09b, and what 1111111 contained is not known (no reviewedContent for it), so it cannot be shown unchanged");
+  });
+  it("default (content): a file whose head content is unknown counts as changed", () => {
+    const v = evaluate((f) => {
+      olderApproval(f);
+      delete f.files[0]!.sha;
+      f.reviewedContent = { [OLD]: { "requests/prod/rotate.yaml": "blob-v2" } };
+    });
+    expect(v.approved).toBe(false);
+    expect(v.ignoredApprovals[0]!.reason).toMatch(/requests\/prod\/rotate\.yaml changed since/);
+  });
+  it("default (content): a removed file that was already removed at the reviewed commit is unchanged", () => {
+    const v = evaluate((f) => {
+      olderApproval(f);
+      f.files.push({ path: "requests/prod/old.yaml", status: "removed", sha: null });
+      f.reviewedContent = { [OLD]: { "requests/prod/rotate.yaml": "blob-v2", "requests/prod/old.yaml": null } };
+    });
+    expect(v.approved, v.explanation).toBe(true);
+  });
+  it("default (content): the explanation names every changed file, up to five and a count", () => {
+    const v = evaluate((f) => {
+      olderApproval(f);
+      for (let i = 0; i < 7; i++) f.files.push({ path: `requests/prod/n${i}.yaml`, status: "added", sha: `b${i}` });
+      f.reviewedContent = { [OLD]: { "requests/prod/rotate.yaml": "blob-v2" } };
+    });
+    expect(v.ignoredApprovals[0]!.reason).toBe(
+      "approved 1111111, not the head 6dcb09b, and requests/prod/n0.yaml, requests/prod/n1.yaml, requests/prod/n2.yaml, requests/prod/n3.yaml, requests/prod/n4.yaml and 2 more changed since",
+    );
+    expect(v.explanation).toContain("Not counted: bob's approval: approved 1111111, not the head 6dcb09b, and requests/prod/n0.yaml");
   });
   it("dismiss: only approvals of the head commit count", () => {
     const v = evaluate((f) => {
@@ -588,6 +617,23 @@ describe("freeze and break-glass", () => {
     expect(v.breakGlass).toEqual({ active: true, label: "break-glass", reason: "credentials leaked in INC-42" });
     expect(v.explanation).toMatch(/BREAK-GLASS.*follow-up review/);
     expect(v.summary).toBe("Approved by bob [BREAK-GLASS]");
+  });
+  const reasons: { body: string | undefined; reason: string | null }[] = [
+    { body: "Break-glass: credentials leaked in INC-42 \t", reason: "credentials leaked in INC-42" },
+    { body: "Summary\r\n\r\nbreak glass reason:   primary is down\r\n", reason: "primary is down" },
+    { body: "  BREAK-GLASS:\nBreak-glass: the second line gives it", reason: "the second line gives it" },
+    { body: "Break-glass:   ", reason: null },
+    { body: "I would like break-glass: now", reason: null },
+    { body: undefined, reason: null },
+  ];
+  for (const row of reasons) {
+    it(`break-glass reason from the description: ${JSON.stringify(row.body)} → ${JSON.stringify(row.reason)}`, () => {
+      expect(parseBreakGlassReason(row.body)).toBe(row.reason);
+    });
+  }
+  it("a description with a huge run of spaces is read in one pass (the body is the requester's input)", () => {
+    const body = "Break-glass: outage" + " ".repeat(60_000) + "at the edge";
+    expect(parseBreakGlassReason(body)).toBe("outage" + " ".repeat(60_000) + "at the edge");
   });
   it("break-glass without a written reason blocks", () => {
     const v = evaluate((f) => {
