@@ -85,31 +85,33 @@ describe("GET /api/runs/:id", () => {
     expect((await fetch(`${base}/api/runs/${encodeURIComponent("a b;c")}`, { headers: auth })).status).toBe(400);
   });
 
-  it("answers 401 with WWW-Authenticate and audits, for each kind of bad token", async () => {
-    const now = Math.floor(Date.now() / 1000);
-    // Every refusal the verifier knows, one request each: 401, the reason, and its own audit event.
-    const cases: [string, string | undefined][] = [
-      ["missing-token", undefined],
-      ["unknown-issuer", await sso.mint({ issuer: "https://evil.example" })],
-      ["audience", await sso.mint({ audience: "other" })],
-      ["expired", await sso.mint({ expiresIn: -100 })],
-      ["signature", await sso.mint({ foreignKey: true })],
-      ["algorithm", sso.mintUnsigned({ iss: sso.url, aud: "clutch-luigi", sub: "x", iat: now, exp: now + 60 })],
-      ["algorithm", await sso.mint({ hmacWithPublicKey: true })],
-      ["unknown-kid", await sso.mint({ kid: "nope" })],
-      ["not-yet-valid", await sso.mint({ notBefore: now + 600, expiresIn: 900 })],
-      ["malformed", "not.a.jwt"],
-    ];
-    for (const [reason, token] of cases) {
+  // Every refusal the verifier knows, one test each: 401, the reason, and its own audit event.
+  const now = (): number => Math.floor(Date.now() / 1000);
+  const cases: [string, string, () => Promise<string | undefined> | string | undefined][] = [
+    ["no token", "missing-token", () => undefined],
+    ["wrong issuer", "unknown-issuer", () => sso.mint({ issuer: "https://evil.example" })],
+    ["wrong audience", "audience", () => sso.mint({ audience: "other" })],
+    ["expired", "expired", () => sso.mint({ expiresIn: -100 })],
+    ["bad signature", "signature", () => sso.mint({ foreignKey: true })],
+    ["alg: none", "algorithm", () => sso.mintUnsigned({ iss: sso.url, aud: "clutch-luigi", sub: "x", iat: now(), exp: now() + 60 })],
+    ["HS256 keyed with the public key", "algorithm", () => sso.mint({ hmacWithPublicKey: true })],
+    ["unknown kid", "unknown-kid", () => sso.mint({ kid: "nope" })],
+    ["not valid yet", "not-yet-valid", () => sso.mint({ notBefore: now() + 600, expiresIn: 900 })],
+    ["not a JWT", "malformed", () => "not.a.jwt"],
+  ];
+  for (const [name, reason, token] of cases) {
+    it(`refuses ${name}: 401 with WWW-Authenticate, reason ${reason}, audited`, async () => {
+      const t = await token();
       audited.length = 0;
-      const res = await fetch(`${base}/api/runs/run-1`, { headers: token ? { authorization: `Bearer ${token}` } : {} });
-      expect(res.status, reason).toBe(401);
+      const res = await fetch(`${base}/api/runs/run-1`, { headers: t ? { authorization: `Bearer ${t}` } : {} });
+      expect(res.status).toBe(401);
       expect(res.headers.get("www-authenticate")).toMatch(/^Bearer error="invalid_token"/);
       expect(await res.json()).toEqual({ error: "invalid_token", reason });
       expect(audited.map((a) => a.reason)).toEqual([reason]);
-      expect(audited[0]?.path).toBe("/api/runs/run-1");
-    }
-  });
+      expect(audited[0]).toMatchObject({ type: "oidc.rejected", path: "/api/runs/run-1", remoteAddress: "127.0.0.1" });
+      if (t) expect(JSON.stringify(audited)).not.toContain(t);
+    });
+  }
 });
 
 describe("POST /api/callbacks/github-actions", () => {
