@@ -210,3 +210,9 @@ export async function loadRunRecord(db: Knex, runId: string): Promise<RunRecord>
   for await (const page of auditRowPages(db, { runId })) events.push(...page);
   return { run, steps, attempts, events, head: await chainHead(db) };
 }
+
+/** The stored hash of row `seq`, or null when there is no such row. */
+export async function auditRowHash(db: Knex, seq: number): Promise<string | null> {
+  const r = rowsOf<{ hash: string }>(await db.raw("select hash from audit_events where seq = ?", [seq]))[0];
+  return r?.hash ?? null;
+}
