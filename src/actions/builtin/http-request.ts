@@ -15,6 +15,8 @@ export interface HttpRequestInput {
   service?: string;
   path?: string;
   headers?: Record<string, string>;
+  /** Header → name of a secret in the server configuration (e.g. a third-party API key). */
+  secretHeaders?: Record<string, string>;
   query?: Record<string, string | number | boolean>;
   body?: unknown;
   /** `aud` of the step token; defaults to the service's audience or the URL's origin. */
@@ -32,6 +34,7 @@ export type HttpRequestOutput = { status: number } & Record<string, unknown>;
 /** Response bytes read; beyond this the body is refused rather than buffered. */
 export const MAX_RESPONSE_BYTES = 1024 * 1024;
 const NO_CTRL = "^[^\\u0000\\r\\n]*$";
+const HEADER_NAME = "^[A-Za-z0-9!#$%&'*+.^_`|~-]+$";
 const RESERVED_HEADERS = new Set(["host", "content-length", "transfer-encoding", "connection"]);
 
 export const httpRequest: Action<HttpRequestInput, HttpRequestOutput> = {
@@ -46,7 +49,8 @@ export const httpRequest: Action<HttpRequestInput, HttpRequestOutput> = {
       url: { type: "string", format: "uri", pattern: "^https?://" },
       service: { type: "string", pattern: "^[A-Za-z0-9][A-Za-z0-9_.-]*$" },
       path: { type: "string", pattern: "^/[^\\u0000\\r\\n#]*$" },
-      headers: { type: "object", propertyNames: { pattern: "^[A-Za-z0-9!#$%&'*+.^_`|~-]+$" }, additionalProperties: { type: "string", pattern: NO_CTRL } },
+      headers: { type: "object", propertyNames: { pattern: HEADER_NAME }, additionalProperties: { type: "string", pattern: NO_CTRL } },
+      secretHeaders: { type: "object", propertyNames: { pattern: HEADER_NAME }, additionalProperties: { type: "string", pattern: "^[A-Za-z0-9][A-Za-z0-9_.-]*$" } },
       query: { type: "object", additionalProperties: { type: ["string", "number", "boolean"] } },
       body: {},
       audience: { type: "string", minLength: 1 },
@@ -148,6 +152,15 @@ async function runHttpRequest(input: HttpRequestInput, ctx: StepContext): Promis
     }
     if (/[\0\r\n]/.test(v)) throw new ActionError("invalid-input", `header ${k} contains a control character`);
     headers.set(k, v);
+  }
+  for (const [k, name] of Object.entries(input.secretHeaders ?? {})) {
+    if (RESERVED_HEADERS.has(k.toLowerCase()) || k.toLowerCase() === target.tokenHeader.toLowerCase() || headers.has(k)) {
+      throw new ActionError("invalid-input", `secret header ${k} clashes with a header the action or the workflow sets`);
+    }
+    // Resolved at call time and registered for redaction, like every secret a step asks for.
+    const value = await ctx.secret(name);
+    if (/[\0\r\n]/.test(value)) throw new ActionError("invalid-input", `secret "${name}" contains a control character and cannot be a header value`);
+    headers.set(k, value);
   }
   const token = await ctx.token(target.audience);
   headers.set(target.tokenHeader, target.tokenHeader.toLowerCase() === "authorization" ? `Bearer ${token}` : token);

@@ -80,6 +80,24 @@ describe("http.request", () => {
     expect(service.requests[0]?.tokenError).toMatch(/aud/);
   });
 
+  it("sends a named secret as a header, and keeps it out of logs, errors and outputs", async () => {
+    const apiKey = "sk-live-5ecret-Value-991";
+    const t = await testContext({ config: `${config}secrets:\n  vendor-key: { env: VENDOR_KEY }\n`, env: { VENDOR_KEY: apiKey }, signer });
+    service.respond((r) => ({ status: 200, body: { youSent: r.headers["x-api-key"] } }));
+    const out = await httpRequest.run({ service: "billing", path: "/vendor", secretHeaders: { "x-api-key": "vendor-key" }, outputs: { echoed: "/youSent" } }, t.ctx);
+    expect(service.requests[0]?.headers["x-api-key"]).toBe(apiKey);
+    expect(service.requests[0]?.claims?.sub).toBe("alice"); // the identity token still rides along
+    expect(out.echoed).toBe("[REDACTED]");
+    service.respond((r) => ({ status: 403, body: { error: `key ${String(r.headers["x-api-key"])} is revoked` } }));
+    const err = await failure(httpRequest.run({ service: "billing", path: "/vendor", secretHeaders: { "x-api-key": "vendor-key" } }, t.ctx));
+    expect(err.code).toBe("http-4xx");
+    expect(err.message).toContain("key [REDACTED] is revoked");
+    expect(JSON.stringify(t.logs)).not.toContain(apiKey);
+    const clash = await failure(httpRequest.run({ service: "billing", path: "/x", secretHeaders: { Authorization: "vendor-key" } }, t.ctx));
+    expect(clash.code).toBe("invalid-input");
+    expect((await failure(httpRequest.run({ service: "billing", path: "/x", secretHeaders: { "x-k": "no-such-secret" } }, t.ctx))).code).toBe("secret-unknown");
+  });
+
   it("passes hostile values in query, body and headers as data", async () => {
     service.respond(() => ({ status: 200, body: {} }));
     const hostile = [...HOSTILE_VALUES, "nul\0byte"];
