@@ -30,6 +30,16 @@ describe("key ring", () => {
     expect(ring.jwks().keys.map((k) => k.kid)).toEqual([retired.kid, current.kid]);
   });
 
+  it("publishes a key added last without signing with it (first rollout of a multi-replica rotation)", async () => {
+    const current = await generateSigningJwk("ES256");
+    const next = await generateSigningJwk("ES256");
+    const staged = await parseKeyRing(JSON.stringify({ keys: [current, next] }), "t");
+    expect(staged.current().kid).toBe(current.kid);
+    expect(staged.jwks().keys.map((k) => k.kid)).toEqual([current.kid, next.kid]);
+    const promoted = await parseKeyRing(JSON.stringify({ keys: [next, current] }), "t");
+    expect(promoted.current().kid).toBe(next.kid);
+  });
+
   it("reads a PKCS#8 PEM key of either algorithm", async () => {
     for (const [type, alg] of [["ec", "ES256"], ["ed25519", "EdDSA"]] as const) {
       const { privateKey } = type === "ec" ? generateKeyPairSync("ec", { namedCurve: "P-256" }) : generateKeyPairSync("ed25519");
