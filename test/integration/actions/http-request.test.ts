@@ -5,7 +5,7 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { httpRequest } from "../../../src/actions/builtin/http-request.js";
+import { httpRequest, MAX_RESPONSE_BYTES } from "../../../src/actions/builtin/http-request.js";
 import { jwksHandler } from "../../../src/api/jwks.js";
 import { compileSchema } from "../../../src/spec/schema-check.js";
 import { startJwtVerifyingServer, type JwtVerifyingServer } from "../../support/jwt-verifier.js";
@@ -162,6 +162,26 @@ describe("http.request", () => {
     const c = await ctx();
     expect((await failure(httpRequest.run({ service: "billing", path: "/x", expectStatus: [200] }, c))).code).toBe("unexpected-status");
     expect((await failure(httpRequest.run({ service: "billing", path: "/x", outputs: { b: "/b" } }, c))).code).toBe("bad-response");
+  });
+
+  it("does not follow redirects, so the identity token never travels to another host", async () => {
+    const elsewhere = await startJwtVerifyingServer({ jwksUrl: "http://127.0.0.1:1/none", issuer: ISSUER, audience: "billing-api" });
+    try {
+      service.respond(() => ({ status: 302, headers: { location: `${elsewhere.url}/steal` } }));
+      const err = await failure(httpRequest.run({ service: "billing", path: "/moved" }, await ctx()));
+      expect(err.code).toBe("unexpected-status");
+      expect(err.message).toMatch(/answered 302/);
+      expect(elsewhere.requests).toHaveLength(0);
+    } finally {
+      await elsewhere.close();
+    }
+  });
+
+  it("refuses a response body over 1 MiB instead of buffering it", async () => {
+    service.respond(() => ({ status: 200, body: { blob: "x".repeat(MAX_RESPONSE_BYTES + 10) } }));
+    const err = await failure(httpRequest.run({ service: "billing", path: "/huge" }, await ctx()));
+    expect(err.code).toBe("bad-response");
+    expect(err.message).toMatch(/larger than 1048576 bytes/);
   });
 
   it("has an input schema that catches mistakes", () => {
