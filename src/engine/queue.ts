@@ -85,6 +85,8 @@ export interface WorkQueue {
    * false: this worker is busy and will find work when it reports; skip notifications.
    */
   waitForWork(ms: number, signal: AbortSignal, listen?: boolean): Promise<void>;
+  /** Whether `err` is the store being unreachable (worth waiting out) rather than a refusal. */
+  isTransient?(err: unknown): boolean;
   close?(): Promise<void>;
 }
 

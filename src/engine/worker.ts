@@ -40,6 +40,14 @@ class StepAbort extends Error {
   }
 }
 
+/** The store stayed unreachable for a lease's length while a step's inputs were loaded. */
+class StoreUnavailable extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "StoreUnavailable";
+  }
+}
+
 interface Loaded {
   def: RunDefinition;
   graph: RunGraph;
@@ -271,19 +279,19 @@ export class Worker {
 
   /** Run one claimed step and report it; returns the steps claimed along with the report. */
   private async execute(step: ClaimedStep, controller: AbortController, workerSignal: AbortSignal): Promise<ClaimedStep[]> {
-    const loaded = await this.load(step.runId);
-    const node = loaded.graph.nodes.get(step.stepId);
-    const dependents = node?.dependents ?? [];
     const secrets: SecretsSeen = new Set();
+    let loaded: Loaded | undefined;
     let result: StepResult;
     try {
-      if (!node) throw new Error(`step "${step.stepId}" is not in the run's workflow`);
+      loaded = await this.storeRead(() => this.load(step.runId), controller.signal);
+      if (!loaded.graph.nodes.has(step.stepId)) throw new Error(`step "${step.stepId}" is not in the run's workflow`);
       result = step.phase === "forward"
         ? await this.forward(step, loaded, controller, secrets)
         : await this.rollback(step, loaded, controller, secrets);
     } catch (err) {
       result = this.failure(step, loaded, controller.signal, err, secrets);
     }
+    const dependents = loaded?.graph.nodes.get(step.stepId)?.dependents ?? [];
     // This step's own slot passes to whatever the report claims next, plus any idle ones.
     const extra = this.stopping || workerSignal.aborted ? 0 : Math.max(0, this.freeSlots());
     this.reserved += extra;
@@ -354,7 +362,7 @@ export class Worker {
     const node = loaded.graph.nodes.get(step.stepId)!;
     const action = this.action(node.spec.uses);
     const needed = outputsNeeded(loaded.graph, step.stepId, node.spec.with ?? {});
-    const outputs = needed.length > 0 ? await this.queue.loadOutputs(step.runId, needed, secrets) : {};
+    const outputs = needed.length > 0 ? await this.storeRead(() => this.queue.loadOutputs(step.runId, needed, secrets), controller.signal) : {};
     const input = resolveInput(loaded.graph, step.stepId, node.spec.with, loaded.params, loaded.request, outputs);
     assertActionInput(action, input);
     if (action.delayMs) {
@@ -386,7 +394,7 @@ export class Worker {
       const spec = node.spec.rollback;
       if (spec) {
         const needed = outputsNeeded(loaded.graph, step.stepId, spec.with ?? {}, true);
-        const outputs = needed.length > 0 ? await this.queue.loadOutputs(step.runId, needed, secrets) : {};
+        const outputs = needed.length > 0 ? await this.storeRead(() => this.queue.loadOutputs(step.runId, needed, secrets), controller.signal) : {};
         const input = resolveInput(loaded.graph, step.stepId, spec.with, loaded.params, loaded.request, outputs, true);
         const undo = this.action(spec.uses);
         assertActionInput(undo, input);
@@ -395,7 +403,7 @@ export class Worker {
         const action = this.action(node.spec.uses);
         if (!action.rollback) return { kind: "rolled_back" };
         const needed = [...new Set([...outputsNeeded(loaded.graph, step.stepId, node.spec.with ?? {}), step.stepId])];
-        const outputs = await this.queue.loadOutputs(step.runId, needed, secrets);
+        const outputs = await this.storeRead(() => this.queue.loadOutputs(step.runId, needed, secrets), controller.signal);
         const input = resolveInput(loaded.graph, step.stepId, node.spec.with, loaded.params, loaded.request, outputs);
         assertActionInput(action, input);
         await untilAborted(action.rollback(input, outputs[step.stepId] ?? {}, ctx), controller.signal);
@@ -419,11 +427,36 @@ export class Worker {
     return [...names].filter((n) => n in outputs);
   }
 
-  private failure(step: ClaimedStep, loaded: Loaded, signal: AbortSignal, err: unknown, secrets: SecretsSeen): StepResult {
+  /**
+   * Read what a step needs from the store, riding out a database outage for as long
+   * as our lease lasts. The step's own action has not run yet: an outage here is the
+   * engine's problem, never a failure of the user's step.
+   */
+  private async storeRead<T>(read: () => Promise<T>, signal: AbortSignal): Promise<T> {
+    const giveUpAt = Date.now() + this.leaseMs;
+    for (let i = 0; ; i++) {
+      try {
+        return await read();
+      } catch (err) {
+        if (!this.queue.isTransient?.(err)) throw err;
+        this.onError(err);
+        if (Date.now() > giveUpAt || signal.aborted) {
+          throw new StoreUnavailable(`the database was unreachable while loading the step: ${err instanceof Error ? err.message : String(err)}`);
+        }
+        await sleep(Math.min(2_000, 50 * 2 ** Math.min(i, 6)), signal);
+      }
+    }
+  }
+
+  private failure(step: ClaimedStep, loaded: Loaded | undefined, signal: AbortSignal, err: unknown, secrets: SecretsSeen): StepResult {
     const reason: unknown = signal.aborted ? signal.reason : undefined;
     let errorClass: string;
     let message: string;
     let retryable = true;
+    if (!(reason instanceof StepAbort) && err instanceof StoreUnavailable) {
+      // Hand the step back untouched; whichever worker reaches the database next runs it.
+      return { kind: "interrupted", message: truncateText(storableText(err.message), 2_000) };
+    }
     if (reason instanceof StepAbort) {
       if (reason.kind === "shutdown") return { kind: "interrupted", message: reason.message };
       errorClass = reason.kind === "cancelled" ? "cancelled" : "timeout";
@@ -434,7 +467,7 @@ export class Worker {
       message = err instanceof Error ? err.message : String(err);
     }
     message = truncateText(storableText(redactSecrets(message, secrets)), 2_000);
-    const node = loaded.graph.nodes.get(step.stepId);
+    const node = loaded?.graph.nodes.get(step.stepId);
     if (step.phase === "rollback") {
       // Undoing is retried under the step's own policy: the conditions that make the
       // forward call flaky (timeouts, connections) make its undo flaky too.

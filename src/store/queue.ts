@@ -9,6 +9,7 @@ import os from "node:os";
 import { randomBytes } from "node:crypto";
 import type { Knex } from "knex";
 import pg from "pg";
+import { classifyError } from "../actions/types.js";
 import type { ClaimedStep, CompleteOutcome, RunDefinition, StepResult, WorkQueue } from "../engine/queue.js";
 import { stepKey, UnstorableResultError } from "../engine/queue.js";
 import type { Outputs } from "../engine/scope.js";
@@ -84,6 +85,15 @@ function refusedData(err: unknown): UnstorableResultError | null {
   const msg = err instanceof Error ? err.message : String(err);
   // knex puts the statement in front of the server's message; keep only the latter.
   return new UnstorableResultError(msg.slice(msg.lastIndexOf(" - ") + 3 || 0), { cause: err });
+}
+
+/** The database is unreachable or went away mid-query: worth waiting out, unlike a refusal. */
+export function isConnectionError(err: unknown): boolean {
+  if (classifyError(err) === "connection") return true;
+  const e = err as { name?: unknown; message?: unknown } | null;
+  if (e?.name === "KnexTimeoutError") return true;
+  return typeof e?.message === "string"
+    && /Connection terminated|Connection ended unexpectedly|connection error|ECONNREFUSED|ECONNRESET|server closed the connection/i.test(e.message);
 }
 
 export function defaultWorkerId(): string {
@@ -544,6 +554,10 @@ export class PgWorkQueue implements WorkQueue {
       this.subscribed = false;
     });
     return this.listenChain;
+  }
+
+  isTransient(err: unknown): boolean {
+    return isConnectionError(err);
   }
 
   private notifyAll(): void {

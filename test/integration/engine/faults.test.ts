@@ -9,13 +9,14 @@ import { join } from "node:path";
 import pg from "pg";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { createTestDatabase, type TestDatabase } from "../../support/pg.js";
-import { openStore, type Store } from "../../../src/store/db.js";
+import { openStore, rowsOf, type Store } from "../../../src/store/db.js";
 import { createRun, getRun, listAttempts } from "../../../src/store/runs.js";
 import { verifyAuditChain } from "../../../src/store/audit.js";
 import type { WorkflowSpec, StepSpec } from "../../../src/spec/types.js";
 import { readCounts, spawnWorker, stopWorkers, type CountLine, type WorkerProcess } from "./processes.js";
 import { IDENTITY, request, waitForRun } from "./harness.js";
 import { PG_UP } from "./backends.js";
+import { TcpProxy } from "./tcp-proxy.js";
 
 const wf = (name: string, steps: StepSpec[]): WorkflowSpec => ({ apiVersion: "clutch-luigi/v1", kind: "Workflow", name, steps });
 
@@ -130,6 +131,55 @@ describe.skipIf(!PG_UP)("faults across worker processes (real Postgres)", () => 
     expect(done.size).toBe(runs.length * 5);
     expect([...done.values()].every((n) => n === 1)).toBe(true);
     expect(workers.every((w) => w.child.exitCode === null)).toBe(true);
+  });
+
+  it("Postgres down twice mid-run (TCP proxy: every connection reset, port refused 1.5 s): workers reconnect, no step runs twice", async () => {
+    const file = join(dir, "outage.jsonl");
+    const server = new URL(db.url);
+    const proxy = new TcpProxy(server.hostname, Number(server.port || 5432));
+    await proxy.start();
+    const viaProxy = new URL(db.url);
+    viaProxy.hostname = "127.0.0.1";
+    viaProxy.port = String(proxy.port);
+    try {
+      // Leases outlast the outage, so no step may be handed to a second worker: each runs once.
+      const wenv = env(file, { DATABASE_URL: viaProxy.toString(), LEASE_MS: "6000" });
+      workers = [await spawnWorker(wenv), await spawnWorker(wenv)];
+      const runs = await Promise.all(Array.from({ length: 20 }, (_, i) => start(diamondChain(`outage-${i}`, { ms: 80 }))));
+      const ids = runs.map((r) => r.runId);
+      const counts = async () => rowsOf<{ running: string; finished: string }>(await store.db.raw(
+        `select (select count(*) from steps where run_id = any(?) and state = 'running') as running,
+                (select count(*) from runs where id = any(?) and finished_at is not null) as finished`, [ids, ids]))[0]!;
+      const inFlight: { running: number; finished: number }[] = [];
+      for (let outage = 0; outage < 2; outage++) {
+        for (let i = 0; i < 200 && Number((await counts()).running) === 0; i++) await new Promise((r) => setTimeout(r, 10));
+        const c = await counts();
+        inFlight.push({ running: Number(c.running), finished: Number(c.finished) });
+        const acceptedBefore = proxy.accepted;
+        await proxy.outage(1_500);
+        // the workers come back on their own: new connections through the proxy
+        for (let i = 0; i < 300 && proxy.accepted === acceptedBefore; i++) await new Promise((r) => setTimeout(r, 10));
+        expect(proxy.accepted).toBeGreaterThan(acceptedBefore);
+      }
+      expect(proxy.cut).toBeGreaterThanOrEqual(4);
+      for (const f of inFlight) {
+        expect(f.running).toBeGreaterThan(0);
+        expect(f.finished).toBeLessThan(runs.length);
+      }
+      for (const id of ids) expect((await waitForRun(store, id, 30_000)).state).toBe("succeeded");
+      const lines = readCounts(file).filter((l) => ids.includes(l.run));
+      const done = doneCounts(lines);
+      expect(done.size).toBe(runs.length * 5);
+      expect([...done.values()].every((n) => n === 1)).toBe(true);
+      expect(lines.filter((l) => l.e === "start")).toHaveLength(runs.length * 5);
+      expect(workers.every((w) => w.child.exitCode === null)).toBe(true);
+      // they did see the server gone: refused while it was down
+      expect(workers.some((w) => /ECONNREFUSED/.test(w.stderr()))).toBe(true);
+    } finally {
+      await stopWorkers(workers);
+      workers = [];
+      await proxy.close();
+    }
   });
 
   it("4 workers racing on 200 runs: each step exactly once, rollbacks in reverse order", async () => {

@@ -172,4 +172,46 @@ describe("Worker", () => {
       message: "the store refused to record this step's result: unsupported Unicode escape sequence",
     });
   });
+
+  describe("a database outage while a step's inputs load", () => {
+    class FlakyStoreQueue extends FakeQueue {
+      reads = 0;
+      constructor(pending: ClaimedStep[], d: RunDefinition, private readonly failReads: number, private readonly failure: Error) {
+        super(pending, d, { a: { y: 1 } });
+      }
+      override async loadOutputs(run: string, ids: string[]) {
+        if (this.reads++ < this.failReads) throw this.failure;
+        return super.loadOutputs(run, ids);
+      }
+      isTransient(err: unknown) {
+        return (err as Error).message.includes("ECONNRESET");
+      }
+    }
+    const steps = def([{ id: "a", uses: "echo" }, { id: "b", uses: "echo", needs: ["a"], with: { x: "${{ steps.a.outputs.y }}" } }]);
+    const counting = (runs: string[]): Action => ({ ...echo, async run(input, ctx) { runs.push(ctx.identity.stepId); return echo.run(input, ctx); } });
+
+    it("is waited out: the step runs once and succeeds", async () => {
+      const runs: string[] = [];
+      const q = new FlakyStoreQueue([claimed("b")], steps, 2, new Error("read ECONNRESET"));
+      const [r] = await drain(q, [counting(runs)], 1);
+      expect(r!.result).toMatchObject({ kind: "succeeded", outputs: { x: 1 } });
+      expect(q.reads).toBe(3);
+      expect(runs).toEqual(["b"]);
+    });
+
+    it("that outlasts the lease hands the step back as interrupted, never failed", async () => {
+      const runs: string[] = [];
+      const q = new FlakyStoreQueue([claimed("b")], steps, 1_000, new Error("read ECONNRESET"));
+      const [r] = await drain(q, [counting(runs)], 1);
+      expect(r!.result).toMatchObject({ kind: "interrupted", message: expect.stringMatching(/database was unreachable.*ECONNRESET/) });
+      expect(runs).toEqual([]);
+    });
+
+    it("is not confused with a refusal, which fails the step at once", async () => {
+      const q = new FlakyStoreQueue([claimed("b")], steps, 1_000, new Error("step \"a\" has encrypted outputs but no encryption key is configured"));
+      const [r] = await drain(q, [echo], 1);
+      expect(r!.result).toMatchObject({ kind: "failed", message: expect.stringMatching(/no encryption key/), retryInMs: null });
+      expect(q.reads).toBe(1);
+    });
+  });
 });
