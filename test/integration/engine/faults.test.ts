@@ -182,6 +182,35 @@ describe.skipIf(!PG_UP)("faults across worker processes (real Postgres)", () => 
     }
   });
 
+  it("a durable timer outlives every worker: all killed -9 while it waits, new ones fire it on time, once", async () => {
+    const file = join(dir, "timer.jsonl");
+    workers = [await spawnWorker(env(file)), await spawnWorker(env(file))];
+    const first = workers.map((w) => w.pid);
+    const { runId } = await start(wf("timer", [
+      { id: "grant", uses: "count.step" },
+      { id: "hold", uses: "wait", needs: ["grant"], with: { duration: "2s" } },
+      { id: "revoke", uses: "count.step", needs: ["hold"] },
+    ]));
+    await waitForRun(store, runId, 10_000, (r) => r.steps.find((s) => s.stepId === "hold")?.state === "waiting");
+    const due = new Date(rowsOf<{ run_at: string }>(await store.db.raw("select run_at from steps where run_id = ? and step_id = 'hold'", [runId]))[0]!.run_at).getTime();
+    for (const w of workers) w.child.kill("SIGKILL");
+    await Promise.all(workers.map((w) => w.exited));
+    // Nothing of the engine is running when the timer falls due.
+    await new Promise((r) => setTimeout(r, Math.max(0, due - Date.now()) + 1_000));
+    expect((await getRun(store, runId))!.steps.map((s) => s.state)).toEqual(["succeeded", "waiting", "pending"]);
+    const restartedAt = Date.now();
+    workers = [await spawnWorker(env(file)), await spawnWorker(env(file))];
+    const run = await waitForRun(store, runId, 15_000);
+    expect(run.state).toBe("succeeded");
+    const lines = readCounts(file).filter((l) => l.run === runId);
+    expect(Object.fromEntries(doneCounts(lines))).toEqual({ [`${runId}/grant`]: 1, [`${runId}/revoke`]: 1 });
+    const revoke = lines.find((l) => l.step === "revoke" && l.e === "start")!;
+    expect(first).not.toContain(revoke.pid);
+    expect(revoke.t).toBeGreaterThanOrEqual(due);
+    // fired from the stored due time, not re-armed for another 2 s at restart
+    expect(revoke.t - restartedAt).toBeLessThan(1_500);
+  });
+
   it("4 workers racing on 200 runs: each step exactly once, rollbacks in reverse order", async () => {
     const file = join(dir, "race.jsonl");
     workers = await Promise.all([1, 2, 3, 4].map(() => spawnWorker(env(file, { CONCURRENCY: "8", LEASE_MS: "10000" }))));

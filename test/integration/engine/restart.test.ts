@@ -1,0 +1,60 @@
+/**
+ * The embedded database across a full restart: the store is closed (as when the
+ * `clutch-luigi run` process exits) and opened again from its folder on disk. A
+ * durable timer must fire at its stored time, once — not be lost, not re-armed.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { openStore, rowsOf, type Store } from "../../../src/store/db.js";
+import { getRun } from "../../../src/store/runs.js";
+import { verifyAuditChain } from "../../../src/store/audit.js";
+import { loadWorkflow, startRun, startWorkers, testRegistry, waitForRun, type Journal, type Workers } from "./harness.js";
+
+describe("embedded database restart", () => {
+  let dir: string;
+  let store: Store | null = null;
+  let workers: Workers | null = null;
+
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), "cl-restart-"));
+  });
+  afterEach(async () => {
+    await workers?.stop();
+    await store?.close();
+    workers = null;
+    store = null;
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("fires a durable timer at its stored time after the database was closed and reopened", async () => {
+    const journal: Journal = { events: [], spans: [] };
+    const registry = testRegistry(journal);
+    store = await openStore({ dataDir: dir });
+    workers = startWorkers(store, registry, 1);
+    const { runId } = await startRun(store, loadWorkflow("timer.yaml"), registry);
+    await waitForRun(store, runId, 5_000, (r) => r.steps.find((s) => s.stepId === "hold")?.state === "waiting");
+    const due = new Date(rowsOf<{ run_at: string }>(await store.db.raw("select run_at from steps where run_id = ? and step_id = 'hold'", [runId]))[0]!.run_at).getTime();
+    await workers.stop();
+    workers = null;
+    await store.close();
+    store = null;
+
+    // Everything is down when the timer falls due.
+    await new Promise((r) => setTimeout(r, Math.max(0, due - Date.now()) + 500));
+    expect(journal.events).not.toContain("run:revoke");
+
+    store = await openStore({ dataDir: dir });
+    expect((await getRun(store, runId))!.steps.find((s) => s.stepId === "hold")!.state).toBe("waiting");
+    const reopenedAt = Date.now();
+    workers = startWorkers(store, registry, 1);
+    const run = await waitForRun(store, runId);
+    expect(run.state).toBe("succeeded");
+    expect(journal.events.filter((e) => e === "run:revoke")).toHaveLength(1);
+    expect(journal.events.filter((e) => e === "run:grant")).toHaveLength(1);
+    // due already: it fires at once rather than waiting its 1.2 s again
+    expect(Date.now() - reopenedAt).toBeLessThan(1_000);
+    expect((await verifyAuditChain(store.db)).ok).toBe(true);
+  });
+});
