@@ -86,6 +86,7 @@ function buildServerConfig(doc: Record<string, unknown>, env: Record<string, str
       ...(d.signing?.keyFile ? { keyFile: d.signing.keyFile } : {}),
       ...(d.signing?.algorithm ? { algorithm: d.signing.algorithm } : {}),
     },
+    ...(d.github ? { github: { tokenSecret: d.github.tokenSecret, apiUrl: (d.github.apiUrl ?? "https://api.github.com").replace(/\/+$/, "") } } : {}),
     worker: { concurrency: d.worker?.concurrency ?? 4 },
   };
   const problems = semanticProblems(config);
@@ -100,6 +101,11 @@ function semanticProblems(config: ServerConfig): string[] {
     if (c.passwordSecret && !config.secrets[c.passwordSecret]) {
       problems.push(`/connections/postgres/${name}/passwordSecret: no secret named "${c.passwordSecret}" in /secrets`);
     }
+  }
+  if (config.github) {
+    if (!config.secrets[config.github.tokenSecret]) problems.push(`/github/tokenSecret: no secret named "${config.github.tokenSecret}" in /secrets`);
+    // The token travels with every call.
+    if (!isHttpsOrLoopback(config.github.apiUrl)) problems.push("/github/apiUrl: must be https (plain http only for localhost)");
   }
   for (const [name, s] of Object.entries(config.shell.allow)) {
     if (!isAbsolute(s.path)) problems.push(`/shell/allow/${name}/path: must be an absolute path`);

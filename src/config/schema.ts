@@ -114,6 +114,15 @@ export const serverConfigSchema: JsonSchema = {
         algorithm: { enum: ["ES256", "EdDSA"] },
       },
     },
+    github: {
+      type: "object",
+      additionalProperties: false,
+      required: ["tokenSecret"],
+      properties: {
+        tokenSecret: { type: "string", pattern: NAME },
+        apiUrl: { type: "string", format: "uri", pattern: "^https?://" },
+      },
+    },
     worker: {
       type: "object",
       additionalProperties: false,

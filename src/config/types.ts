@@ -58,6 +58,17 @@ export interface SigningConfig {
   algorithm?: "ES256" | "EdDSA";
 }
 
+/**
+ * How the GitHub actions reach GitHub when the app does not hand them its installation
+ * client (`clutch-luigi run` and `worker` outside the app): a token from a named secret.
+ */
+export interface GitHubConfig {
+  /** Name of an entry in `secrets` holding a GitHub token (an installation token or a PAT). */
+  tokenSecret: string;
+  /** REST API root; default https://api.github.com (GitHub Enterprise: https://HOST/api/v3). */
+  apiUrl: string;
+}
+
 export interface ServerConfig {
   /** Where the file came from, or undefined for the empty local default. */
   source?: string;
@@ -70,6 +81,7 @@ export interface ServerConfig {
   shell: { allow: Record<string, ShellCommandConfig> };
   oidc: { issuers: OidcIssuerConfig[] };
   signing: SigningConfig;
+  github?: GitHubConfig;
   worker: { concurrency: number };
 }
 

@@ -1,8 +1,11 @@
 /**
  * The slice of a GitHub client the GitHub actions need: Octokit's
  * `request(route, params)`. The app passes its installation Octokit as
- * `services.github`; tests pass a real Octokit pointed at the local fake.
+ * `services.github`; without one, the server configuration's `github.tokenSecret`
+ * gives a token-authenticated client (`clutch-luigi run` and `worker`).
  */
+import { Octokit } from "@octokit/rest";
+import { configOf } from "../context.js";
 import { ActionError, classifyError, type StepContext } from "../types.js";
 
 export interface GitHubResponse {
@@ -14,12 +17,18 @@ export interface GitHubRequester {
   request(route: string, params?: Record<string, unknown>): Promise<GitHubResponse>;
 }
 
-export function githubOf(ctx: StepContext): GitHubRequester {
+const silent = { debug() {}, info() {}, warn() {}, error() {} };
+
+export async function githubOf(ctx: StepContext): Promise<GitHubRequester> {
   const gh = ctx.services.github as GitHubRequester | undefined;
-  if (!gh || typeof gh.request !== "function") {
-    throw new ActionError("misconfigured", "no GitHub client in the step's services (services.github)");
+  if (gh && typeof gh.request === "function") return gh;
+  const config = configOf(ctx).github;
+  if (!config) {
+    throw new ActionError("misconfigured", "no GitHub client: the app passes its installation client, or set github.tokenSecret in the server configuration");
   }
-  return gh;
+  // Resolved per step through the context, so the token is redacted like any secret.
+  const token = await ctx.secret(config.tokenSecret);
+  return new Octokit({ auth: token, baseUrl: config.apiUrl, userAgent: "clutch-luigi", log: silent });
 }
 
 /** The HTTP status of an Octokit RequestError, if that is what was thrown. */

@@ -23,7 +23,7 @@ const NAME = "^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$";
 
 async function current(input: TeamMembershipInput, ctx: StepContext): Promise<{ state: "active" | "pending" | "none"; role: string | null }> {
   try {
-    const res = await githubOf(ctx).request(`GET ${ROUTE}`, params(input, ctx));
+    const res = await (await githubOf(ctx)).request(`GET ${ROUTE}`, params(input, ctx));
     const data = res.data as { state?: string; role?: string };
     return { state: data.state === "pending" ? "pending" : "active", role: data.role ?? null };
   } catch (e) {
@@ -38,7 +38,7 @@ function params(input: TeamMembershipInput, ctx: StepContext): Record<string, un
 
 async function add(input: TeamMembershipInput, role: string, ctx: StepContext): Promise<"active" | "pending"> {
   try {
-    const res = await githubOf(ctx).request(`PUT ${ROUTE}`, { ...params(input, ctx), role });
+    const res = await (await githubOf(ctx)).request(`PUT ${ROUTE}`, { ...params(input, ctx), role });
     return (res.data as { state?: string }).state === "pending" ? "pending" : "active";
   } catch (e) {
     throw githubError(e, `add ${input.username} to ${input.org}/${input.team}`, ctx);
@@ -47,7 +47,7 @@ async function add(input: TeamMembershipInput, role: string, ctx: StepContext): 
 
 async function remove(input: TeamMembershipInput, ctx: StepContext): Promise<void> {
   try {
-    await githubOf(ctx).request(`DELETE ${ROUTE}`, params(input, ctx));
+    await (await githubOf(ctx)).request(`DELETE ${ROUTE}`, params(input, ctx));
   } catch (e) {
     if (statusOf(e) === 404) return; // already gone: the goal state holds
     throw githubError(e, `remove ${input.username} from ${input.org}/${input.team}`, ctx);

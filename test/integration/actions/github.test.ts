@@ -91,9 +91,26 @@ describe("github.team-membership", () => {
     expect((await failure(githubTeamMembership.run({ org: "acme", team: "no-such-team", username: "frank" }, c))).code).toBe("http-4xx");
   });
 
-  it("needs a GitHub client in its services", async () => {
+  it("needs a GitHub client in its services, or a token named in the server configuration", async () => {
     const { ctx: bare } = await testContext();
-    expect((await failure(githubTeamMembership.run({ org: "acme", team: "dba", username: "x" }, bare))).code).toBe("misconfigured");
+    const err = await failure(githubTeamMembership.run({ org: "acme", team: "dba", username: "x" }, bare));
+    expect(err.code).toBe("misconfigured");
+    expect(err.message).toMatch(/github\.tokenSecret/);
+  });
+
+  it("without a client in its services, uses the token from github.tokenSecret (clutch-luigi run, worker)", async () => {
+    const token = "ghs_c0nfigured_Token_771";
+    const { ctx: c, logs } = await testContext({
+      config: `secrets:\n  gh: { env: GH_TOKEN }\ngithub: { tokenSecret: gh, apiUrl: "${gh.url}/" }\n`,
+      env: { GH_TOKEN: token },
+    });
+    const out = await githubTeamMembership.run({ org: "acme", team: "dba", username: "gina" }, c);
+    expect(out).toMatchObject({ changed: true, state: "active" });
+    expect(gh.teams.memberOf("acme", "dba", "gina")).toEqual({ role: "member", state: "active" });
+    expect(gh.fake.calls.map((x) => x.authorization)).toEqual([`token ${token}`, `token ${token}`]);
+    c.log.info(`used ${token}`);
+    expect(JSON.stringify(logs)).not.toContain(token);
+    await githubTeamMembership.rollback!({ org: "acme", team: "dba", username: "gina" }, out, c);
   });
 });
 

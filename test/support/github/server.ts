@@ -33,6 +33,8 @@ export interface RecordedCall {
   query: Record<string, string>;
   body: unknown;
   status: number;
+  /** The Authorization header the client sent (tests check which credential was used). */
+  authorization?: string;
 }
 
 interface Route {
@@ -123,6 +125,7 @@ export class FakeGitHub {
       query: Object.fromEntries(url.searchParams),
       body,
       status: 0,
+      ...(typeof headers.authorization === "string" ? { authorization: headers.authorization } : {}),
     };
     this.calls.push(call);
     const problems = this.api.validateRequest(r.op, { pathParams: params, query: url.searchParams, body });

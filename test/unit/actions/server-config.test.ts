@@ -68,6 +68,19 @@ describe("loadServerConfig", () => {
     expect(await problemsOf("plain-http-jwks.yaml")).toEqual(["/oidc/issuers/0/jwksUrl: must be https (plain http only for localhost)"]);
   });
 
+  it("takes a GitHub token secret and API root, and checks both", () => {
+    const ok = parseServerConfig("secrets:\n  gh: { env: GH_TOKEN }\ngithub: { tokenSecret: gh, apiUrl: https://ghe.example.com/api/v3/ }\n", "c.yaml", {});
+    expect(ok.github).toEqual({ tokenSecret: "gh", apiUrl: "https://ghe.example.com/api/v3" });
+    expect(parseServerConfig("secrets:\n  gh: { env: GH_TOKEN }\ngithub: { tokenSecret: gh }\n", "c.yaml", {}).github?.apiUrl).toBe("https://api.github.com");
+    let problems: string[] = [];
+    try {
+      parseServerConfig("github: { tokenSecret: nope, apiUrl: http://ghe.example.com/api/v3 }\n", "c.yaml", {});
+    } catch (e) {
+      problems = (e as ServerConfigError).problems;
+    }
+    expect(problems).toEqual(['/github/tokenSecret: no secret named "nope" in /secrets', "/github/apiUrl: must be https (plain http only for localhost)"]);
+  });
+
   it("reports every type problem in one pass", async () => {
     const problems = await problemsOf("bad-types.yaml");
     expect(problems.some((p) => p.startsWith("/connections/postgres/orders/port"))).toBe(true);
