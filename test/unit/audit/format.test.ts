@@ -45,8 +45,8 @@ describe("table", () => {
 
 describe("export formats", () => {
   it("writes JSON lines with a fixed key order", () => {
-    const shuffled = { ...CHAIN[3]!, body: CHAIN[3]!.body } as AuditRow;
-    const line = jsonlLine({ hash: shuffled.hash, ...shuffled });
+    const reordered = Object.fromEntries(Object.entries(CHAIN[3]!).reverse()) as unknown as AuditRow;
+    const line = jsonlLine(reordered);
     expect(Object.keys(JSON.parse(line))).toEqual(["seq", "at", "kind", "run_id", "step_id", "actor", "data", "prev_hash", "hash", "body"]);
     expect(line.endsWith("\n")).toBe(true);
   });
