@@ -1,0 +1,377 @@
+/**
+ * `gatherPullRequest`: everything the pure cores need about one pull request,
+ * read through the GitHub API. Authority (CODEOWNERS, the policy config, the
+ * workflow definitions, team membership) is read at the head commit of the
+ * base branch as it is now, never from the PR; only the request file is read
+ * at the PR head. Every list and file is bounded; whatever cannot be read in
+ * full becomes a blocking problem, never a silent gap.
+ */
+import {
+  CODEOWNERS_LOCATIONS,
+  CODEOWNERS_MAX_BYTES,
+  isBotActor,
+  mergeConfig,
+  type Actor,
+  type ChangedFile,
+  type PolicyFacts,
+  type Review,
+  type ReviewState,
+} from "../policy/index.js";
+import { MAX_FILE_BYTES, parseSource, workflowNameOf, type ApprovalSpec, type SourceFile } from "../spec/index.js";
+import { paginate, requestOrNull, statusOf, type GitHubClient, type PullRequestRef } from "./client.js";
+import { listRepoDir, readRepoFile, type RepoCoordinates, type RepoFile } from "./repo-files.js";
+import { selectRequest } from "./request-files.js";
+import { namedTeams } from "./team-refs.js";
+
+export const POLICY_FILE = ".github/clutch-luigi.yml";
+export const WORKFLOWS_DIR = "workflows";
+
+export interface GatherLimits {
+  /** GitHub lists at most 3000 files of a pull request. */
+  maxFiles: number;
+  /** GitHub lists at most 250 commits of a pull request. */
+  maxCommits: number;
+  maxReviews: number;
+  /** Teams whose members are read. */
+  maxTeams: number;
+  maxTeamMembers: number;
+  /** Distinct reviewers whose repository permission is read. */
+  maxReviewers: number;
+  /** Older reviewed commits whose trees are read for `staleApprovals: content`. */
+  maxReviewedCommits: number;
+}
+
+export const DEFAULT_LIMITS: GatherLimits = {
+  maxFiles: 3000,
+  maxCommits: 250,
+  maxReviews: 1000,
+  maxTeams: 50,
+  maxTeamMembers: 1000,
+  maxReviewers: 100,
+  maxReviewedCommits: 20,
+};
+
+/** Something that makes the facts incomplete or the PR unacceptable; every one blocks. */
+export interface GatherProblem {
+  code: string;
+  message: string;
+  /** The file it is about, with a position when known (for annotations). */
+  file?: string;
+  line?: number;
+  col?: number;
+}
+
+export interface GatheredRequest {
+  path: string;
+  /** The file's text at the PR head; null when it could not be read (see problems). */
+  text: string | null;
+  /** The workflow it names, when the file parses far enough to say. */
+  workflow: string | null;
+}
+
+export interface GatheredPullRequest {
+  ref: PullRequestRef;
+  baseRef: string;
+  /** Head of the base branch when the authority files were read. */
+  baseSha: string;
+  headSha: string;
+  facts: PolicyFacts;
+  /** The request the PR adds (at most one is accepted). */
+  request: GatheredRequest | null;
+  /** Workflow names on the base branch (for "did you mean" hints), and the source of the one requested. */
+  workflowNames: string[];
+  workflowFiles: SourceFile[];
+  problems: GatherProblem[];
+}
+
+interface ApiUser {
+  login: string;
+  type: string;
+}
+
+interface ApiPull {
+  number: number;
+  state: string;
+  user: ApiUser | null;
+  body: string | null;
+  labels: { name?: string }[];
+  head: { sha: string };
+  base: { ref: string; sha: string; repo: { name: string; owner: { login: string } } };
+  changed_files?: number;
+  commits?: number;
+}
+
+interface ApiFile {
+  filename: string;
+  status: ChangedFile["status"];
+  sha: string | null;
+  previous_filename?: string;
+}
+
+interface ApiReview {
+  id: number;
+  user: ApiUser | null;
+  state: string;
+  commit_id: string | null;
+  submitted_at?: string;
+}
+
+interface ApiCommit {
+  sha: string;
+  author: ApiUser | null;
+  committer: ApiUser | null;
+}
+
+const REVIEW_STATES = new Set<ReviewState>(["APPROVED", "CHANGES_REQUESTED", "COMMENTED", "DISMISSED", "PENDING"]);
+
+function toActor(u: ApiUser | null): Actor {
+  return u ? { login: u.login, type: u.type } : { login: "ghost", type: "User" };
+}
+
+/** Parses a YAML config file read from the repository; blank means "no settings". */
+function parseConfigFile(path: string, file: RepoFile, problems: GatherProblem[]): unknown {
+  if (file.kind === "absent") return undefined;
+  if (file.kind === "too-large") {
+    problems.push({ code: "config-unreadable", message: `${path} is ${file.size} bytes; the limit is ${MAX_FILE_BYTES} bytes` });
+    return undefined;
+  }
+  if (file.kind === "not-a-file") {
+    problems.push({ code: "config-unreadable", message: `${path} is a ${file.type}, not a file` });
+    return undefined;
+  }
+  if (file.text.trim() === "" || /^(\s*(#.*)?\n?)*$/.test(file.text)) return {};
+  const parsed = parseSource(path, file.bytes);
+  if (!parsed.ok) {
+    for (const p of parsed.problems) problems.push({ code: "config-unreadable", message: `${p.file}:${p.line}:${p.col}: ${p.message}` });
+    return undefined;
+  }
+  return parsed.doc.value;
+}
+
+/**
+ * Gathers the facts of a pull request. Throws only when GitHub itself fails
+ * (network, 5xx, the PR does not exist); the caller retries or reports that.
+ */
+export async function gatherPullRequest(gh: GitHubClient, ref: PullRequestRef, limits: GatherLimits = DEFAULT_LIMITS): Promise<GatheredPullRequest> {
+  const at: RepoCoordinates = { owner: ref.owner, repo: ref.repo };
+  const pr = { owner: ref.owner, repo: ref.repo, pull_number: ref.pullNumber };
+  const problems: GatherProblem[] = [];
+
+  const pull = (await gh.request("GET /repos/{owner}/{repo}/pulls/{pull_number}", pr)).data as ApiPull;
+  const headSha = pull.head.sha;
+  const author = toActor(pull.user);
+
+  // The base branch as it is now: pull.base.sha can lag behind it.
+  const baseRef = pull.base.ref;
+  const baseHead = await requestOrNull<{ object: { sha: string } }>(gh, "GET /repos/{owner}/{repo}/git/ref/{ref}", {
+    ...at,
+    ref: `heads/${baseRef}`,
+  });
+  if (!baseHead) throw new Error(`base branch ${baseRef} of ${ref.owner}/${ref.repo}#${ref.pullNumber} does not exist`);
+  const baseSha = baseHead.object.sha;
+
+  // Files, bounded by GitHub's own cap.
+  const filePages = Math.ceil(limits.maxFiles / 100);
+  const listed = await paginate<ApiFile>(gh, "GET /repos/{owner}/{repo}/pulls/{pull_number}/files", pr, { maxPages: filePages });
+  const fileCount = pull.changed_files ?? listed.items.length;
+  if (fileCount > listed.items.length || (listed.truncated && pull.changed_files === undefined)) {
+    problems.push({
+      code: "too-many-files",
+      message: `this pull request changes ${fileCount} files; GitHub lists at most ${limits.maxFiles}, so the files beyond cannot be checked against CODEOWNERS: split it`,
+    });
+  }
+  const files: ChangedFile[] = listed.items.slice(0, limits.maxFiles).map((f) => ({
+    path: f.filename,
+    status: f.status,
+    ...(f.previous_filename ? { previousPath: f.previous_filename } : {}),
+    sha: f.status === "removed" ? null : f.sha,
+  }));
+
+  // Reviews: a review we cannot see might be a standing change request.
+  const reviewPages = Math.ceil(limits.maxReviews / 100);
+  const reviewList = await paginate<ApiReview>(gh, "GET /repos/{owner}/{repo}/pulls/{pull_number}/reviews", pr, { maxPages: reviewPages });
+  if (reviewList.truncated) {
+    problems.push({ code: "too-many-reviews", message: `this pull request has more than ${limits.maxReviews} reviews; not all of them can be read` });
+  }
+  const reviews: Review[] = [];
+  for (const r of reviewList.items) {
+    if (!r.user || !r.commit_id || !r.submitted_at || !REVIEW_STATES.has(r.state as ReviewState)) continue;
+    reviews.push({ id: r.id, user: toActor(r.user), state: r.state as ReviewState, commitId: r.commit_id, submittedAt: r.submitted_at });
+  }
+
+  // Committers: anyone whose commit is in the PR cannot approve it.
+  const commitList = await paginate<ApiCommit>(gh, "GET /repos/{owner}/{repo}/pulls/{pull_number}/commits", pr, {
+    maxPages: Math.ceil(limits.maxCommits / 100),
+  });
+  const commitCount = pull.commits ?? commitList.items.length;
+  if (commitCount > commitList.items.length || commitCount > limits.maxCommits) {
+    problems.push({
+      code: "too-many-commits",
+      message: `this pull request has ${commitCount} commits; GitHub lists at most ${limits.maxCommits}, so who committed cannot be verified: squash or split it`,
+    });
+  }
+  const authorKey = author.login.toLowerCase();
+  const committers = new Set<string>();
+  for (const c of commitList.items) {
+    for (const u of [c.author, c.committer]) if (u && u.login.toLowerCase() !== authorKey) committers.add(u.login);
+  }
+
+  // Authority, at the base branch head.
+  let codeowners: string | null = null;
+  let codeownersPath: string | undefined;
+  for (const path of CODEOWNERS_LOCATIONS) {
+    const f = await readRepoFile(gh, at, path, baseSha, CODEOWNERS_MAX_BYTES);
+    if (f.kind === "absent") continue;
+    codeownersPath = path;
+    if (f.kind === "file") codeowners = f.text;
+    else if (f.kind === "too-large") {
+      problems.push({ code: "codeowners-too-large", message: `${path} is ${f.size} bytes; GitHub ignores a CODEOWNERS file of 3 MB or more, and so does this app: nobody could approve by it` });
+    } else {
+      problems.push({ code: "codeowners-unreadable", message: `${path} is a ${f.type}, not a file` });
+    }
+    break;
+  }
+  const repoConfig = parseConfigFile(POLICY_FILE, await readRepoFile(gh, at, POLICY_FILE, baseSha, MAX_FILE_BYTES + 1), problems);
+  // Organisation defaults, as Probot's context.config reads them: the org's `.github` repository, default branch.
+  let orgConfig: unknown;
+  if (ref.repo !== ".github") {
+    const orgAt = { owner: ref.owner, repo: ".github" };
+    orgConfig = parseConfigFile(`${ref.owner}/.github:${POLICY_FILE}`, await readRepoFile(gh, orgAt, POLICY_FILE, undefined, MAX_FILE_BYTES + 1), problems);
+  }
+  const merged = mergeConfig(orgConfig, repoConfig);
+
+  // The request, at the PR head.
+  const selection = selectRequest(files);
+  for (const p of selection.problems) problems.push({ code: p.code, message: p.message, file: p.file, line: 1, col: 1 });
+  let request: GatheredRequest | null = null;
+  if (selection.path) {
+    const f = await readRepoFile(gh, at, selection.path, headSha, MAX_FILE_BYTES + 1);
+    request = { path: selection.path, text: null, workflow: null };
+    if (f.kind === "file") {
+      request.text = f.text;
+      const parsed = parseSource(selection.path, f.bytes);
+      const name = parsed.ok ? parsed.doc.value.workflow : undefined;
+      if (typeof name === "string") request.workflow = name;
+    } else {
+      const why = f.kind === "too-large" ? `is ${f.size} bytes; the limit is ${MAX_FILE_BYTES} bytes (1 MiB)` : f.kind === "absent" ? "is not in the head commit" : `is a ${f.type}, not a file`;
+      problems.push({ code: "request-unreadable", message: `${selection.path} ${why}`, file: selection.path, line: 1, col: 1 });
+    }
+  }
+
+  // Workflow definitions, at the base branch head: only the one a request names is read.
+  const listing = (await listRepoDir(gh, at, WORKFLOWS_DIR, baseSha)).filter((e) => e.type === "file" && /\.ya?ml$/.test(e.name));
+  const workflowNames = [...new Set(listing.map((e) => workflowNameOf(e.path)))].sort();
+  const workflowFiles: SourceFile[] = [];
+  const workflows: NonNullable<PolicyFacts["workflows"]> = {};
+  const workflowApprovals: unknown[] = [];
+  if (request?.workflow) {
+    for (const entry of listing.filter((e) => workflowNameOf(e.path) === request.workflow)) {
+      const f = await readRepoFile(gh, at, entry.path, baseSha, MAX_FILE_BYTES + 1);
+      if (f.kind !== "file") {
+        problems.push({ code: "workflow-unreadable", message: `${entry.path} on the base branch cannot be read (${f.kind === "too-large" ? `${f.size} bytes` : f.kind})` });
+        continue;
+      }
+      workflowFiles.push({ path: entry.path, content: f.bytes });
+      const parsed = parseSource(entry.path, f.bytes);
+      if (parsed.ok && parsed.doc.value.kind === "Workflow") {
+        const approval = parsed.doc.value.approval;
+        // The shape is checked with the rest of the facts (facts-invalid blocks a malformed one).
+        workflows[request.workflow] = approval === undefined ? {} : { approval: approval as ApprovalSpec };
+        workflowApprovals.push(approval);
+      }
+    }
+  }
+
+  // Teams named by the authority files, with their members.
+  const teamKeys = namedTeams({ codeowners, config: merged, workflowApprovals });
+  if (teamKeys.length > limits.maxTeams) {
+    problems.push({ code: "too-many-teams", message: `the policy names ${teamKeys.length} teams; at most ${limits.maxTeams} are read` });
+  }
+  const teams: Record<string, string[]> = {};
+  for (const key of teamKeys.slice(0, limits.maxTeams)) {
+    const [org, slug] = key.split("/") as [string, string];
+    try {
+      const members = await paginate<ApiUser>(gh, "GET /orgs/{org}/teams/{team_slug}/members", { org, team_slug: slug }, {
+        maxPages: Math.ceil(limits.maxTeamMembers / 100),
+      });
+      if (members.truncated) problems.push({ code: "team-too-large", message: `team @${key} has more than ${limits.maxTeamMembers} members; not all can be read` });
+      teams[key] = members.items.map((m) => m.login);
+    } catch (e) {
+      // An unknown team has no members the app can see; the verdict says so.
+      if (statusOf(e) !== 404) throw e;
+    }
+  }
+
+  // Repository permission of everyone whose review carries a state.
+  const reviewers = [...new Map(reviews.filter((r) => (r.state === "APPROVED" || r.state === "CHANGES_REQUESTED") && !isBotActor(r.user)).map((r) => [r.user.login.toLowerCase(), r.user.login])).values()];
+  if (reviewers.length > limits.maxReviewers) {
+    problems.push({ code: "too-many-reviewers", message: `${reviewers.length} people reviewed this pull request; at most ${limits.maxReviewers} are checked` });
+  }
+  const permissions: Record<string, string> = {};
+  for (const login of reviewers.slice(0, limits.maxReviewers)) {
+    const p = await requestOrNull<{ permission: string }>(gh, "GET /repos/{owner}/{repo}/collaborators/{username}/permission", { ...at, username: login });
+    permissions[login] = p?.permission ?? "none";
+  }
+
+  // Blob SHAs at older approved commits, for `staleApprovals: content`.
+  const stale = (merged as { staleApprovals?: unknown } | undefined)?.staleApprovals;
+  const reviewedContent: Record<string, Record<string, string | null>> = {};
+  if (stale === undefined || stale === "content") {
+    const older = [...new Set(reviews.filter((r) => r.state === "APPROVED" && r.commitId !== headSha).map((r) => r.commitId))];
+    for (const commit of older.slice(-limits.maxReviewedCommits)) {
+      const content = await blobsAt(gh, at, commit, files);
+      if (content) reviewedContent[commit] = content;
+    }
+  }
+
+  // A push while we read would mix two heads' facts; the push's own event re-evaluates.
+  const after = (await gh.request("GET /repos/{owner}/{repo}/pulls/{pull_number}", pr)).data as ApiPull;
+  if (after.head.sha !== headSha) {
+    problems.push({ code: "head-moved", message: `the pull request head moved from ${headSha.slice(0, 7)} to ${after.head.sha.slice(0, 7)} while it was being evaluated` });
+  }
+
+  const facts: PolicyFacts = {
+    repository: `${ref.owner}/${ref.repo}`,
+    author,
+    headSha,
+    files,
+    reviews,
+    teams,
+    codeowners,
+    ...(codeownersPath ? { codeownersPath } : {}),
+    ...(repoConfig !== undefined ? { config: repoConfig } : {}),
+    ...(orgConfig !== undefined ? { orgConfig } : {}),
+    workflows,
+    labels: pull.labels.map((l) => l.name).filter((n): n is string => typeof n === "string"),
+    body: pull.body ?? "",
+    requests: request?.workflow ? [{ path: request.path, workflow: request.workflow }] : [],
+    reviewedContent,
+    permissions,
+    committers: [...committers],
+  };
+  return { ref, baseRef, baseSha, headSha, facts, request, workflowNames, workflowFiles, problems };
+}
+
+/**
+ * The blob of each PR path at `commit` (null where absent), from the commit's
+ * recursive tree. A commit GitHub no longer has, or a tree too big to list in
+ * full, leaves paths out, and a path left out counts as changed.
+ */
+async function blobsAt(gh: GitHubClient, at: RepoCoordinates, commit: string, files: readonly ChangedFile[]): Promise<Record<string, string | null> | null> {
+  const c = await requestOrNull<{ tree: { sha: string } }>(gh, "GET /repos/{owner}/{repo}/git/commits/{commit_sha}", { ...at, commit_sha: commit });
+  if (!c) return null;
+  const tree = await requestOrNull<{ truncated: boolean; tree: { path: string; type: string; sha: string }[] }>(gh, "GET /repos/{owner}/{repo}/git/trees/{tree_sha}", {
+    ...at,
+    tree_sha: c.tree.sha,
+    recursive: "1",
+  });
+  if (!tree) return null;
+  const blobs = new Map(tree.tree.filter((e) => e.type === "blob").map((e) => [e.path, e.sha]));
+  const out: Record<string, string | null> = {};
+  for (const f of files) {
+    const sha = blobs.get(f.path);
+    if (sha !== undefined) out[f.path] = sha;
+    else if (!tree.truncated) out[f.path] = null;
+  }
+  return out;
+}

@@ -1,0 +1,181 @@
+/**
+ * gatherPullRequest → evaluatePullRequest → check runs, against the GitHub
+ * fake over real HTTP with a real Octokit. Every request and response is
+ * checked against GitHub's OpenAPI description (violations must stay empty).
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { defaultRegistry } from "../../../src/actions/index.js";
+import { evaluatePullRequest, type Evaluation } from "../../../src/github/evaluate.js";
+import { gatherPullRequest } from "../../../src/github/facts.js";
+import { renderPlanCheck, renderPolicyCheck } from "../../../src/github/render.js";
+import { blobSha, type FakePull } from "../../support/github/pull-request-world.js";
+import { fixture, REPO, startWorld, type World } from "./world.js";
+
+let w: World;
+const registry = defaultRegistry();
+const alice = { login: "alice", type: "User" as const };
+
+beforeAll(async () => {
+  w = await startWorld();
+});
+afterAll(async () => w.close());
+afterEach(() => {
+  const violations = w.fake.violations.splice(0);
+  w.fake.calls.length = 0;
+  expect(violations).toEqual([]);
+});
+
+async function evaluate(p: FakePull): Promise<Evaluation> {
+  const g = await gatherPullRequest(w.octokit, { owner: p.owner, repo: p.repo, pullNumber: p.number });
+  return evaluatePullRequest(g, registry);
+}
+
+describe("an approved request", () => {
+  it("gathers base-branch authority and PR-head request, and shows success on both checks", async () => {
+    const text = fixture("requests/restart-checkout.yaml");
+    const p = w.pulls.open(REPO, { author: alice, files: { "requests/2026/restart-checkout.yaml": text }, body: "Restart please" });
+    w.pulls.review(p, "sam", "APPROVED");
+    const g = await gatherPullRequest(w.octokit, { owner: "acme", repo: "ops", pullNumber: p.number });
+
+    expect(g.problems).toEqual([]);
+    expect(g.headSha).toBe(p.headSha);
+    expect(g.baseSha).toBe(w.git.repo("acme", "ops")!.branches.get("main"));
+    expect(g.facts.files).toEqual([{ path: "requests/2026/restart-checkout.yaml", status: "added", sha: blobSha(Buffer.from(text)) }]);
+    expect(g.facts.codeowners).toBe(fixture("ops-repo/.github/CODEOWNERS"));
+    expect(g.facts.codeownersPath).toBe(".github/CODEOWNERS");
+    expect(g.facts.orgConfig).toEqual({ minApprovals: 1, machineUsers: ["ops-agent"], vetoTeams: ["@acme/security"] });
+    expect(g.facts.config).toMatchObject({ staleApprovals: "content", breakGlass: { label: "break-glass" } });
+    // CODEOWNERS names platform, sre, dba; the org config names security (veto).
+    expect(g.facts.teams).toEqual({
+      "acme/dba": ["bob", "carol", "dan"],
+      "acme/platform": ["paula"],
+      "acme/security": ["sec"],
+      "acme/sre": ["sam", "sara"],
+    });
+    expect(g.facts.requests).toEqual([{ path: "requests/2026/restart-checkout.yaml", workflow: "restart-service" }]);
+    expect(g.facts.workflows).toEqual({ "restart-service": {} });
+    expect(g.facts.permissions).toEqual({ sam: "write" });
+    expect(g.facts.reviews).toEqual([expect.objectContaining({ user: { login: "sam", type: "User" }, state: "APPROVED", commitId: p.headSha })]);
+    expect(g.facts.committers).toEqual([]);
+    expect(g.workflowNames).toEqual(["restart-service", "rotate-db-credentials"]);
+    expect(g.workflowFiles.map((f) => f.path)).toEqual(["workflows/restart-service.yaml"]);
+
+    const e = evaluatePullRequest(g, registry);
+    expect(e.verdict.approved).toBe(true);
+    expect(e.verdict.approvedBy).toEqual(["sam"]);
+    expect(e.request?.problems).toEqual([]);
+    expect(e.request?.plan?.steps.map((s) => s.id)).toEqual(["announce", "restart", "done"]);
+    expect(e.request?.plan?.steps[0]!.with).toEqual({ message: "restarting checkout" });
+
+    // Round trip through the check-runs API, schema-checked by the fake.
+    for (const payload of [renderPlanCheck(e), renderPolicyCheck(e)]) {
+      await w.octokit.request("POST /repos/{owner}/{repo}/check-runs", { owner: "acme", repo: "ops", ...payload });
+    }
+    const runs = w.checks.runs.filter((r) => r.headSha === p.headSha);
+    expect(runs.map((r) => [r.name, r.conclusion])).toEqual([
+      ["clutch-luigi/plan", "success"],
+      ["clutch-luigi/policy", "success"],
+    ]);
+    expect(runs[0]!.output.text).toContain("restart-service");
+    expect(runs[0]!.output.summary).toContain("```mermaid");
+  });
+});
+
+describe("missing CODEOWNERS approval", () => {
+  it("names the owning CODEOWNERS line and the workflow's approvers until they approve", async () => {
+    const p = w.pulls.open(REPO, { author: alice, files: { "requests/databases/rotate-orders.yaml": fixture("requests/rotate-orders.yaml") } });
+    w.pulls.review(p, "sam", "APPROVED");
+    let e = await evaluate(p);
+    expect(e.verdict.approved).toBe(false);
+    expect(e.verdict.blocking).toEqual([]);
+    expect(e.verdict.missing).toEqual([
+      { rule: "codeowners:6", anyOf: ["@acme/dba"], count: 1, line: 6, paths: ["requests/databases/rotate-orders.yaml"] },
+      { rule: "workflow:rotate-db-credentials", anyOf: ["@acme/dba"], count: 2, paths: ["requests/databases/rotate-orders.yaml"] },
+    ]);
+    const policy = renderPolicyCheck(e);
+    expect(policy.conclusion).toBe("action_required");
+    expect(policy.output.summary).toContain(".github/CODEOWNERS line 6 (`/requests/databases/ @acme/dba`)");
+    // The plan itself is fine: approvals are the policy check's business.
+    expect(renderPlanCheck(e).conclusion).toBe("success");
+
+    w.pulls.review(p, "bob", "APPROVED");
+    e = await evaluate(p);
+    expect(e.verdict.missing).toEqual([expect.objectContaining({ rule: "workflow:rotate-db-credentials", count: 1 })]);
+    w.pulls.review(p, "carol", "APPROVED");
+    e = await evaluate(p);
+    expect(e.verdict.approved).toBe(true);
+    expect(renderPolicyCheck(e).conclusion).toBe("success");
+  });
+
+  it("does not count a reviewer with read access, nor one who pushed to the PR", async () => {
+    const p = w.pulls.open(REPO, { author: alice, files: { "requests/restart.yaml": fixture("requests/restart-checkout.yaml") } });
+    w.pulls.push(p, { "requests/restart.yaml": fixture("requests/restart-checkout.yaml").replace("checkout pods", "checkout pods (edited)") }, { login: "sara", type: "User" });
+    w.pulls.review(p, "sara", "APPROVED");
+    w.pulls.review(p, "rita", "APPROVED");
+    const e = await evaluate(p);
+    expect(e.verdict.approved).toBe(false);
+    const ignored = Object.fromEntries(e.verdict.ignoredApprovals.map((i) => [i.login, i.reason]));
+    expect(ignored.sara).toMatch(/committed to this pull request/);
+    expect(ignored.rita).toMatch(/read access/);
+  });
+});
+
+describe("authority from the base branch", () => {
+  it("treats a workflow that exists only in the PR as unknown", async () => {
+    const p = w.pulls.open(REPO, {
+      author: alice,
+      files: {
+        "workflows/drop-everything.yaml": fixture("pr-workflow-drop-everything.yaml"),
+        "requests/drop.yaml": fixture("requests/uses-new-workflow.yaml"),
+      },
+    });
+    w.pulls.review(p, "paula", "APPROVED");
+    w.pulls.review(p, "sam", "APPROVED");
+    const e = await evaluate(p);
+    expect(e.request?.plan).toBeUndefined();
+    expect(e.request?.problems).toEqual([
+      { file: "requests/drop.yaml", line: 3, col: 11, message: expect.stringMatching(/^unknown workflow "drop-everything" \(known: restart-service, rotate-db-credentials\)/) },
+    ]);
+    const codes = e.verdict.blocking.map((b) => b.code);
+    expect(codes).toEqual(expect.arrayContaining(["request-invalid", "unknown-workflow", "control-plane-with-requests"]));
+    const plan = renderPlanCheck(e);
+    expect(plan.conclusion).toBe("failure");
+    expect(plan.output.annotations).toEqual([expect.objectContaining({ path: "requests/drop.yaml", start_line: 3, annotation_level: "failure" })]);
+    await w.octokit.request("POST /repos/{owner}/{repo}/check-runs", { owner: "acme", repo: "ops", ...plan });
+    expect(renderPolicyCheck(e).conclusion).toBe("failure");
+  });
+
+  it("ignores CODEOWNERS and policy edits made in the PR itself", async () => {
+    const p = w.pulls.open(REPO, {
+      author: alice,
+      files: {
+        ".github/CODEOWNERS": "* @alice\n",
+        ".github/clutch-luigi.yml": "minApprovals: 0\n",
+        "requests/restart.yaml": fixture("requests/restart-checkout.yaml"),
+      },
+    });
+    const g = await gatherPullRequest(w.octokit, { owner: "acme", repo: "ops", pullNumber: p.number });
+    expect(g.facts.codeowners).toBe(fixture("ops-repo/.github/CODEOWNERS"));
+    expect(g.facts.config).not.toHaveProperty("minApprovals");
+    const e = evaluatePullRequest(g, registry);
+    expect(e.verdict.approved).toBe(false);
+    expect(e.verdict.missing.map((m) => m.rule)).toContain("codeowners:2");
+  });
+
+  it("reads the base branch as it is now, not where the PR branched off", async () => {
+    const p = w.pulls.open(REPO, { author: alice, files: { "requests/drop.yaml": fixture("requests/uses-new-workflow.yaml") } });
+    expect((await evaluate(p)).request?.plan).toBeUndefined();
+    // The platform team merges the workflow into main afterwards.
+    const repo = w.git.repo("acme", "ops")!;
+    const before = repo.branches.get("main")!;
+    w.git.commit(REPO, { branch: "main", files: { "workflows/drop-everything.yaml": fixture("pr-workflow-drop-everything.yaml") } });
+    try {
+      const e = await evaluate(p);
+      expect(e.request?.problems).toEqual([]);
+      expect(e.request?.plan?.workflow).toBe("drop-everything");
+      expect(e.baseSha).toBe(repo.branches.get("main"));
+    } finally {
+      repo.branches.set("main", before);
+    }
+  });
+});

@@ -1,0 +1,99 @@
+/**
+ * Check runs: created and updated as GitHub does, annotations appended across
+ * updates, and GitHub's own limit of 50 annotations per call enforced.
+ */
+import type { FakeGitHub, FakeResponse } from "./server.js";
+
+export interface FakeCheckRun {
+  id: number;
+  owner: string;
+  repo: string;
+  name: string;
+  headSha: string;
+  status: string;
+  conclusion: string | null;
+  output: { title?: string; summary?: string; text?: string };
+  annotations: Record<string, unknown>[];
+}
+
+interface CheckBody {
+  name?: string;
+  head_sha?: string;
+  status?: string;
+  conclusion?: string;
+  output?: { title?: string; summary?: string; text?: string; annotations?: Record<string, unknown>[] };
+}
+
+export class FakeChecks {
+  readonly runs: FakeCheckRun[] = [];
+  private nextId = 4_000_001;
+
+  constructor(private readonly fake: FakeGitHub) {
+    fake.route("POST /repos/{owner}/{repo}/check-runs", ({ params, body }) => {
+      const b = body as CheckBody;
+      const tooMany = this.tooMany(b);
+      if (tooMany) return tooMany;
+      const run: FakeCheckRun = {
+        id: this.nextId++,
+        owner: params.owner!,
+        repo: params.repo!,
+        name: b.name!,
+        headSha: b.head_sha!,
+        status: b.status ?? "queued",
+        conclusion: b.conclusion ?? null,
+        output: {},
+        annotations: [],
+      };
+      this.apply(run, b);
+      this.runs.push(run);
+      return { status: 201, body: this.toApi(run) };
+    });
+    fake.route("PATCH /repos/{owner}/{repo}/check-runs/{check_run_id}", ({ params, body }) => {
+      const run = this.runs.find((r) => r.id === Number(params.check_run_id) && r.owner === params.owner && r.repo === params.repo);
+      if (!run) return { status: 404, body: { message: "Not Found", documentation_url: "https://docs.github.com/rest" } };
+      const b = body as CheckBody;
+      const tooMany = this.tooMany(b);
+      if (tooMany) return tooMany;
+      this.apply(run, b);
+      return { status: 200, body: this.toApi(run) };
+    });
+  }
+
+  private tooMany(b: CheckBody): FakeResponse | null {
+    const n = b.output?.annotations?.length ?? 0;
+    return n > 50 ? { status: 422, body: { message: `Only 50 annotations may be sent per request; got ${n}` } } : null;
+  }
+
+  private apply(run: FakeCheckRun, b: CheckBody): void {
+    if (b.status) run.status = b.status;
+    if (b.conclusion) {
+      run.conclusion = b.conclusion;
+      run.status = "completed";
+    }
+    if (b.output) {
+      const { annotations, ...rest } = b.output;
+      run.output = { ...run.output, ...rest };
+      run.annotations.push(...(annotations ?? []));
+    }
+  }
+
+  private toApi(run: FakeCheckRun): Record<string, unknown> {
+    const url = `${this.fake.url}/repos/${run.owner}/${run.repo}/check-runs/${run.id}`;
+    return this.fake.api.sample("check-run", {
+      id: run.id,
+      head_sha: run.headSha,
+      name: run.name,
+      url,
+      html_url: `https://github.com/${run.owner}/${run.repo}/runs/${run.id}`,
+      status: run.status,
+      conclusion: run.conclusion,
+      output: {
+        title: run.output.title ?? null,
+        summary: run.output.summary ?? null,
+        text: run.output.text ?? null,
+        annotations_count: run.annotations.length,
+        annotations_url: `${url}/annotations`,
+      },
+    });
+  }
+}

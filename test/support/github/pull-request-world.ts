@@ -1,0 +1,31 @@
+/**
+ * The shared fake with the pull-request modules attached: git data and
+ * contents, pulls with reviews and commits, team member lists and check
+ * runs. Kept out of index.ts so that file's owner need not change it.
+ */
+import { FakeChecks } from "./checks.js";
+import { FakeGit } from "./git.js";
+import { normalizeNullable } from "./openapi-nullable.js";
+import { startFakeGitHub, type StartedFakeGitHub } from "./index.js";
+import { FakePulls } from "./pulls.js";
+import { serveTeamMembers } from "./team-members.js";
+
+export interface PullRequestWorld extends StartedFakeGitHub {
+  git: FakeGit;
+  pulls: FakePulls;
+  checks: FakeChecks;
+}
+
+export async function startPullRequestWorld(): Promise<PullRequestWorld> {
+  const started = await startFakeGitHub();
+  normalizeNullable(started.fake.api.doc);
+  const git = new FakeGit(started.fake);
+  const pulls = new FakePulls(started.fake, git);
+  const checks = new FakeChecks(started.fake);
+  serveTeamMembers(started.fake, started.teams);
+  return { ...started, git, pulls, checks };
+}
+
+export { FakeGit, blobSha, type FakeRepo, type FakeCommit } from "./git.js";
+export { FakePulls, type FakePull, type FakeReview, type FakeUser } from "./pulls.js";
+export { FakeChecks, type FakeCheckRun } from "./checks.js";

@@ -1,0 +1,221 @@
+/**
+ * Pull requests over the fake git store: a PR is a base branch and a head
+ * commit; its files are the diff between the merge base and the head, its
+ * commits are those pushed to it, and its reviews carry the commit they were
+ * given on. Also collaborator permissions, which decide whose approval counts.
+ */
+import type { FakeGit } from "./git.js";
+import type { FakeGitHub, FakeRequest, FakeResponse } from "./server.js";
+
+export interface FakeUser {
+  login: string;
+  type: "User" | "Bot" | "Organization";
+}
+
+export interface FakeReview {
+  id: number;
+  user: FakeUser;
+  state: "APPROVED" | "CHANGES_REQUESTED" | "COMMENTED" | "DISMISSED" | "PENDING";
+  commitId: string;
+  submittedAt: string;
+}
+
+export interface FakePull {
+  owner: string;
+  repo: string;
+  number: number;
+  author: FakeUser;
+  title: string;
+  body: string | null;
+  labels: string[];
+  baseRef: string;
+  /** The merge base: the base branch head when the PR was opened. */
+  mergeBase: string;
+  headRef: string;
+  headSha: string;
+  /** Commits pushed to the PR, oldest first, with who pushed each. */
+  commits: { sha: string; author: FakeUser; committer: FakeUser }[];
+  reviews: FakeReview[];
+}
+
+const notFound: FakeResponse = { status: 404, body: { message: "Not Found", documentation_url: "https://docs.github.com/rest" } };
+
+function page<T>(items: T[], query: URLSearchParams): T[] {
+  const perPage = Math.min(100, Number(query.get("per_page") ?? 30));
+  const n = Number(query.get("page") ?? 1);
+  return items.slice((n - 1) * perPage, n * perPage);
+}
+
+export class FakePulls {
+  readonly pulls = new Map<string, FakePull>();
+  /** `owner/repo` → login (lower-case) → permission. */
+  readonly permissions = new Map<string, Map<string, string>>();
+  private nextNumber = 1;
+  private nextReview = 80;
+  private clock = Date.parse("2026-11-28T10:00:00Z");
+
+  constructor(
+    private readonly fake: FakeGitHub,
+    private readonly git: FakeGit,
+  ) {
+    fake.route("GET /repos/{owner}/{repo}/pulls/{pull_number}", ({ params }) => {
+      const p = this.find(params);
+      return p ? { status: 200, body: this.toApi(p) } : notFound;
+    });
+    fake.route("GET /repos/{owner}/{repo}/pulls/{pull_number}/files", ({ params, query }) => {
+      const p = this.find(params);
+      return p ? { status: 200, body: page(this.files(p), query) } : notFound;
+    });
+    fake.route("GET /repos/{owner}/{repo}/pulls/{pull_number}/reviews", ({ params, query }) => {
+      const p = this.find(params);
+      if (!p) return notFound;
+      return { status: 200, body: page(p.reviews.map((r) => this.reviewToApi(p, r)), query) };
+    });
+    fake.route("GET /repos/{owner}/{repo}/pulls/{pull_number}/commits", ({ params, query }) => {
+      const p = this.find(params);
+      if (!p) return notFound;
+      // GitHub lists at most 250 commits of a pull request.
+      return { status: 200, body: page(p.commits.slice(0, 250).map((c) => this.commitToApi(p, c)), query) };
+    });
+    fake.route("GET /repos/{owner}/{repo}/collaborators/{username}/permission", ({ params }) => {
+      const perm = this.permissions.get(`${params.owner}/${params.repo}`.toLowerCase())?.get(params.username!.toLowerCase());
+      if (!perm) return notFound;
+      const user = { ...this.user({ login: params.username!, type: "User" }), permissions: { admin: perm === "admin", maintain: perm === "admin", push: perm === "admin" || perm === "write", triage: perm !== "read", pull: true }, role_name: perm };
+      return { status: 200, body: { permission: perm, role_name: perm, user } };
+    });
+  }
+
+  /** Opens a PR whose single commit applies `files` on top of the base branch head. */
+  open(fullName: string, opts: { author: FakeUser; files: Record<string, string | Buffer | null>; baseRef?: string; body?: string | null; labels?: string[]; title?: string }): FakePull {
+    const [owner, repo] = fullName.split("/") as [string, string];
+    const baseRef = opts.baseRef ?? "main";
+    const r = this.git.repo(owner, repo);
+    const mergeBase = r?.branches.get(baseRef);
+    if (!r || !mergeBase) throw new Error(`no branch ${baseRef} in ${fullName}`);
+    const number = this.nextNumber++;
+    const headRef = `pr-${number}`;
+    const headSha = this.git.commit(fullName, { parent: mergeBase, files: opts.files, author: opts.author.login, message: `request #${number}` });
+    const p: FakePull = {
+      owner,
+      repo,
+      number,
+      author: opts.author,
+      title: opts.title ?? `Pull request ${number}`,
+      body: opts.body ?? null,
+      labels: opts.labels ?? [],
+      baseRef,
+      mergeBase,
+      headRef,
+      headSha,
+      commits: [{ sha: headSha, author: opts.author, committer: opts.author }],
+      reviews: [],
+    };
+    this.pulls.set(`${fullName}#${number}`.toLowerCase(), p);
+    return p;
+  }
+
+  /** Pushes a commit to the PR (by the author unless `by` says otherwise). */
+  push(p: FakePull, files: Record<string, string | Buffer | null>, by?: FakeUser): string {
+    const pusher = by ?? p.author;
+    p.headSha = this.git.commit(`${p.owner}/${p.repo}`, { parent: p.headSha, files, author: pusher.login });
+    p.commits.push({ sha: p.headSha, author: pusher, committer: pusher });
+    return p.headSha;
+  }
+
+  /** A review on the current head (or on `commitId`), submitted a minute after the previous one. */
+  review(p: FakePull, user: FakeUser | string, state: FakeReview["state"], commitId?: string): FakeReview {
+    const u = typeof user === "string" ? { login: user, type: "User" as const } : user;
+    this.clock += 60_000;
+    const r: FakeReview = { id: this.nextReview++, user: u, state, commitId: commitId ?? p.headSha, submittedAt: new Date(this.clock).toISOString().replace(/\.000Z$/, "Z") };
+    p.reviews.push(r);
+    return r;
+  }
+
+  setPermission(fullName: string, login: string, permission: "admin" | "write" | "read" | "none"): void {
+    let m = this.permissions.get(fullName.toLowerCase());
+    if (!m) this.permissions.set(fullName.toLowerCase(), (m = new Map()));
+    m.set(login.toLowerCase(), permission);
+  }
+
+  private find(params: FakeRequest["params"]): FakePull | undefined {
+    return this.pulls.get(`${params.owner}/${params.repo}#${params.pull_number}`.toLowerCase());
+  }
+
+  /** The PR's files as GitHub lists them: the merge base against the head, by path. */
+  files(p: FakePull): Record<string, unknown>[] {
+    const r = this.git.repo(p.owner, p.repo)!;
+    const before = r.commits.get(p.mergeBase)!.tree;
+    const after = r.commits.get(p.headSha)!.tree;
+    const paths = [...new Set([...before.keys(), ...after.keys()])].sort();
+    const out: Record<string, unknown>[] = [];
+    for (const path of paths) {
+      const a = before.get(path);
+      const b = after.get(path);
+      if (a === b) continue;
+      const status = a === undefined ? "added" : b === undefined ? "removed" : "modified";
+      const sha = (b ?? a)!;
+      const base = `https://github.com/${p.owner}/${p.repo}`;
+      out.push({
+        sha,
+        filename: path,
+        status,
+        additions: 1,
+        deletions: status === "added" ? 0 : 1,
+        changes: status === "modified" ? 2 : 1,
+        blob_url: `${base}/blob/${p.headSha}/${path}`,
+        raw_url: `${base}/raw/${p.headSha}/${path}`,
+        contents_url: `${this.fake.url}/repos/${p.owner}/${p.repo}/contents/${path}?ref=${p.headSha}`,
+      });
+    }
+    return out;
+  }
+
+  user(u: FakeUser): Record<string, unknown> {
+    return this.fake.api.sample("simple-user", { login: u.login, type: u.type, html_url: `https://github.com/${u.login}` });
+  }
+
+  private toApi(p: FakePull): Record<string, unknown> {
+    const api = this.fake.api;
+    const r = this.git.repo(p.owner, p.repo)!;
+    const repository = api.sample("repository", { name: p.repo, full_name: `${p.owner}/${p.repo}`, owner: this.user({ login: p.owner, type: "Organization" }), default_branch: r.defaultBranch });
+    const side = (ref: string, sha: string) => ({ label: `${p.owner}:${ref}`, ref, sha, repo: repository, user: this.user({ login: p.owner, type: "Organization" }) });
+    return api.sample("pull-request", {
+      number: p.number,
+      state: "open",
+      title: p.title,
+      body: p.body,
+      user: this.user(p.author),
+      labels: p.labels.map((name, i) => ({ id: i + 1, node_id: `LA_${i}`, url: `${this.fake.url}/repos/${p.owner}/${p.repo}/labels/${name}`, name, description: null, color: "ededed", default: false })),
+      head: side(p.headRef, p.headSha),
+      base: side(p.baseRef, p.mergeBase),
+      changed_files: this.files(p).length,
+      commits: p.commits.length,
+    });
+  }
+
+  private reviewToApi(p: FakePull, r: FakeReview): Record<string, unknown> {
+    return this.fake.api.sample("pull-request-review", {
+      id: r.id,
+      user: this.user(r.user),
+      body: "",
+      state: r.state,
+      commit_id: r.commitId,
+      submitted_at: r.submittedAt,
+      html_url: `https://github.com/${p.owner}/${p.repo}/pull/${p.number}#pullrequestreview-${r.id}`,
+      pull_request_url: `${this.fake.url}/repos/${p.owner}/${p.repo}/pulls/${p.number}`,
+    });
+  }
+
+  private commitToApi(p: FakePull, c: FakePull["commits"][number]): Record<string, unknown> {
+    const person = (u: FakeUser) => ({ name: u.login, email: `${u.login}@users.noreply.github.com`, date: "2026-11-28T10:00:00Z" });
+    return this.fake.api.sample("commit", {
+      sha: c.sha,
+      url: `${this.fake.url}/repos/${p.owner}/${p.repo}/commits/${c.sha}`,
+      html_url: `https://github.com/${p.owner}/${p.repo}/commit/${c.sha}`,
+      author: this.user(c.author),
+      committer: this.user(c.committer),
+      commit: { author: person(c.author), committer: person(c.committer), message: "change", tree: { sha: c.sha, url: "https://api.github.com/" } },
+      parents: [],
+    });
+  }
+}
