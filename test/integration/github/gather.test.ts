@@ -179,3 +179,146 @@ describe("authority from the base branch", () => {
     }
   });
 });
+
+describe("stale approvals (staleApprovals: content)", () => {
+  it("drops an approval when a later push changed the request", async () => {
+    const text = fixture("requests/restart-checkout.yaml");
+    const p = w.pulls.open(REPO, { author: alice, files: { "requests/restart.yaml": text } });
+    const approvedAt = p.headSha;
+    w.pulls.review(p, "sam", "APPROVED");
+    w.pulls.push(p, { "requests/restart.yaml": text.replace("service: checkout", "service: search") });
+    const g = await gatherPullRequest(w.octokit, { owner: "acme", repo: "ops", pullNumber: p.number });
+    // The blob SHA at the reviewed commit is read from that commit's tree.
+    expect(g.facts.reviewedContent).toEqual({ [approvedAt]: { "requests/restart.yaml": blobSha(Buffer.from(text)) } });
+    const e = evaluatePullRequest(g, registry);
+    expect(e.verdict.approved).toBe(false);
+    expect(e.verdict.ignoredApprovals).toEqual([expect.objectContaining({ login: "sam", reason: expect.stringContaining("requests/restart.yaml changed since") })]);
+    expect(e.request?.plan?.params).toEqual({ service: "search" });
+  });
+
+  it("keeps an approval when later pushes left every file as it was", async () => {
+    const text = fixture("requests/restart-checkout.yaml");
+    const p = w.pulls.open(REPO, { author: alice, files: { "requests/restart.yaml": text } });
+    w.pulls.review(p, "sam", "APPROVED");
+    // An edit and its revert: two new commits, the same content.
+    w.pulls.push(p, { "requests/restart.yaml": text.replace("checkout", "search") });
+    w.pulls.push(p, { "requests/restart.yaml": text });
+    const e = await evaluate(p);
+    expect(e.verdict.approved).toBe(true);
+    expect(e.verdict.explanation).toMatch(/Counted: sam approved [0-9a-f]{7}, not the head [0-9a-f]{7}; every file is unchanged since/);
+  });
+});
+
+describe("control plane", () => {
+  it("a PR that only changes workflows/ runs nothing and needs the platform team", async () => {
+    const p = w.pulls.open(REPO, { author: alice, files: { "workflows/restart-service.yaml": fixture("ops-repo/workflows/restart-service.yaml").replace("announcing it", "telling everyone") } });
+    w.pulls.review(p, "sam", "APPROVED");
+    let e = await evaluate(p);
+    expect(e.request).toBeNull();
+    expect(renderPlanCheck(e).conclusion).toBe("neutral");
+    expect(e.verdict.missing).toEqual([expect.objectContaining({ rule: "codeowners:3", anyOf: ["@acme/platform"], paths: ["workflows/restart-service.yaml"] })]);
+    w.pulls.review(p, "paula", "APPROVED");
+    e = await evaluate(p);
+    expect(e.verdict.approved).toBe(true);
+  });
+
+  it("a PR that changes workflows/ and adds a request is blocked", async () => {
+    const p = w.pulls.open(REPO, {
+      author: alice,
+      files: { "workflows/restart-service.yaml": fixture("ops-repo/workflows/restart-service.yaml") + "# touched\n", "requests/restart.yaml": fixture("requests/restart-checkout.yaml") },
+    });
+    w.pulls.review(p, "paula", "APPROVED");
+    w.pulls.review(p, "sam", "APPROVED");
+    const e = await evaluate(p);
+    expect(e.verdict.blocking.map((b) => b.code)).toEqual(["control-plane-with-requests"]);
+    expect(renderPolicyCheck(e).conclusion).toBe("failure");
+  });
+});
+
+describe("who asks", () => {
+  it("blocks a request opened by a bot", async () => {
+    const p = w.pulls.open(REPO, { author: { login: "renovate[bot]", type: "Bot" }, files: { "requests/restart.yaml": fixture("requests/restart-checkout.yaml") } });
+    w.pulls.review(p, "sam", "APPROVED");
+    const e = await evaluate(p);
+    expect(e.verdict.blocking.map((b) => b.code)).toEqual(["bot-requester"]);
+    expect(renderPolicyCheck(e).output.summary).toContain("renovate[bot] is a bot or machine user");
+  });
+
+  it("blocks a machine user named only in the organisation's defaults", async () => {
+    const p = w.pulls.open(REPO, { author: { login: "ops-agent", type: "User" }, files: { "requests/restart.yaml": fixture("requests/restart-checkout.yaml") } });
+    w.pulls.review(p, "sam", "APPROVED");
+    const e = await evaluate(p);
+    expect(e.verdict.blocking.map((b) => b.code)).toEqual(["bot-requester"]);
+  });
+});
+
+describe("break-glass", () => {
+  it("without a reason the label blocks", async () => {
+    const p = w.pulls.open(REPO, { author: alice, labels: ["break-glass"], body: "urgent", files: { "requests/restart.yaml": fixture("requests/restart-checkout.yaml") } });
+    w.pulls.review(p, "sam", "APPROVED");
+    const e = await evaluate(p);
+    expect(e.verdict.blocking.map((b) => b.code)).toEqual(["break-glass-reason"]);
+    const check = renderPolicyCheck(e);
+    expect(check.conclusion).toBe("failure");
+    expect(check.output.summary).toContain("**BREAK-GLASS**");
+    expect(check.output.summary).toContain("**none given**");
+  });
+
+  it("with a reason it lowers the workflow's approvals and is marked loudly", async () => {
+    const p = w.pulls.open(REPO, {
+      author: alice,
+      labels: ["Break-Glass"],
+      body: "Orders DB credentials leaked.\n\nBreak-glass: credentials leaked in INC-42\n",
+      files: { "requests/databases/rotate-orders.yaml": fixture("requests/rotate-orders.yaml") },
+    });
+    w.pulls.review(p, "bob", "APPROVED");
+    const e = await evaluate(p);
+    expect(e.verdict.approved).toBe(true);
+    expect(e.verdict.breakGlass).toEqual({ active: true, label: "break-glass", reason: "credentials leaked in INC-42" });
+    const check = renderPolicyCheck(e);
+    expect(check.conclusion).toBe("success");
+    expect(check.output.title).toMatch(/^BREAK-GLASS: Approved by bob/);
+    expect(check.output.summary).toContain("Reason: credentials leaked in INC-42");
+    await w.octokit.request("POST /repos/{owner}/{repo}/check-runs", { owner: "acme", repo: "ops", ...check });
+  });
+});
+
+describe("request files", () => {
+  it("refuses an edit of an existing request in place", async () => {
+    w.git.commit(REPO, { branch: "main", files: { "requests/2025/old.yaml": fixture("requests/restart-checkout.yaml") } });
+    const p = w.pulls.open(REPO, { author: alice, files: { "requests/2025/old.yaml": fixture("requests/restart-checkout.yaml").replace("checkout", "search") } });
+    w.pulls.review(p, "sam", "APPROVED");
+    const e = await evaluate(p);
+    expect(e.request).toBeNull();
+    expect(e.verdict.blocking.map((b) => b.code)).toEqual(["request-edited"]);
+    const plan = renderPlanCheck(e);
+    expect(plan.conclusion).toBe("failure");
+    expect(plan.output.annotations).toEqual([expect.objectContaining({ path: "requests/2025/old.yaml", start_line: 1 })]);
+    await w.octokit.request("POST /repos/{owner}/{repo}/check-runs", { owner: "acme", repo: "ops", ...plan });
+  });
+
+  it("refuses two requests in one PR", async () => {
+    const p = w.pulls.open(REPO, {
+      author: alice,
+      files: { "requests/a.yaml": fixture("requests/restart-checkout.yaml"), "requests/b.yaml": fixture("requests/restart-checkout.yaml") },
+    });
+    const e = await evaluate(p);
+    expect(e.verdict.blocking.map((b) => b.code)).toEqual(["multiple-requests", "multiple-requests"]);
+    expect(e.fileProblems.map((f) => f.file)).toEqual(["requests/a.yaml", "requests/b.yaml"]);
+  });
+
+  it("shows every problem of an invalid request at its line, and blocks the policy", async () => {
+    const p = w.pulls.open(REPO, { author: alice, files: { "requests/bad.yaml": fixture("requests/bad-params.yaml") } });
+    w.pulls.review(p, "sam", "APPROVED");
+    const e = await evaluate(p);
+    expect(e.request?.problems).toEqual([{ file: "requests/bad.yaml", line: 6, col: 12, message: 'params.service must be one of: "checkout", "search"' }]);
+    expect(e.verdict.approved).toBe(false);
+    expect(e.verdict.blocking.map((b) => b.code)).toEqual(["request-invalid"]);
+    expect(e.verdict.summary).toMatch(/^Not approved: blocked \(request-invalid\)$/);
+    const plan = renderPlanCheck(e);
+    expect(plan.output.summary).toContain("requests/bad.yaml:6:12: params.service must be one of");
+    expect(plan.output.annotations).toEqual([
+      expect.objectContaining({ path: "requests/bad.yaml", start_line: 6, end_line: 6, start_column: 12, end_column: 12, annotation_level: "failure" }),
+    ]);
+  });
+});

@@ -171,7 +171,9 @@ export class FakePulls {
   }
 
   user(u: FakeUser): Record<string, unknown> {
-    return this.fake.api.sample("simple-user", { login: u.login, type: u.type, html_url: `https://github.com/${u.login}` });
+    // A GitHub App's bot account lives under /apps/<slug>; `[bot]` is not part of a URL.
+    const html = u.login.endsWith("[bot]") ? `https://github.com/apps/${u.login.slice(0, -5)}` : `https://github.com/${u.login}`;
+    return this.fake.api.sample("simple-user", { login: u.login, type: u.type, html_url: html });
   }
 
   private toApi(p: FakePull): Record<string, unknown> {
