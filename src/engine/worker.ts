@@ -144,7 +144,8 @@ export class Worker {
   private readonly leaseMs: number;
   private readonly onError: (err: unknown) => void;
   private readonly random: () => number;
-  private readonly inflight = new Map<string, { step: ClaimedStep; controller: AbortController }>();
+  /** `settled`: the action has returned and only the report is pending; nothing left to abort. */
+  private readonly inflight = new Map<string, { step: ClaimedStep; controller: AbortController; settled: boolean }>();
   private readonly runs = new Map<string, Loaded>();
   /** Slots promised to claims in flight, so a completion and the main loop never overbook. */
   private reserved = 0;
@@ -238,8 +239,9 @@ export class Worker {
     const controller = new AbortController();
     if (signal.aborted) controller.abort(new StepAbort("shutdown", "worker shutting down"));
     const key = `${stepKey(step)}#${step.phase}`;
-    this.inflight.set(key, { step, controller });
-    void this.execute(step, controller, signal)
+    const entry = { step, controller, settled: false };
+    this.inflight.set(key, entry);
+    void this.execute(step, controller, signal, () => (entry.settled = true))
       .then((next) => {
         this.inflight.delete(key);
         for (const n of next) this.start(n, signal);
@@ -257,7 +259,8 @@ export class Worker {
     try {
       const abort = await this.queue.heartbeat(entries.map((e) => e.step));
       for (const e of entries) {
-        if (abort.has(stepKey(e.step))) {
+        // A step whose action already returned is past aborting: its report is on the way.
+        if (!e.settled && abort.has(stepKey(e.step))) {
           e.controller.abort(new StepAbort("cancelled", "run cancelled or step taken over"));
         }
       }
@@ -278,7 +281,7 @@ export class Worker {
   }
 
   /** Run one claimed step and report it; returns the steps claimed along with the report. */
-  private async execute(step: ClaimedStep, controller: AbortController, workerSignal: AbortSignal): Promise<ClaimedStep[]> {
+  private async execute(step: ClaimedStep, controller: AbortController, workerSignal: AbortSignal, settle: () => void): Promise<ClaimedStep[]> {
     const secrets: SecretsSeen = new Set();
     let loaded: Loaded | undefined;
     let result: StepResult;
@@ -291,6 +294,7 @@ export class Worker {
     } catch (err) {
       result = this.failure(step, loaded, controller.signal, err, secrets);
     }
+    settle();
     const dependents = loaded?.graph.nodes.get(step.stepId)?.dependents ?? [];
     // This step's own slot passes to whatever the report claims next, plus any idle ones.
     const extra = this.stopping || workerSignal.aborted ? 0 : Math.max(0, this.freeSlots());

@@ -71,15 +71,18 @@ export function testActions(journal: Journal): Action<any, any>[] {
       const start = Date.now();
       journal.events.push(`run:${input.tag}`);
       return new Promise((resolve, reject) => {
-        const t = setTimeout(() => {
-          journal.spans.push({ tag: input.tag, start, end: Date.now() });
-          resolve({ tag: input.tag });
-        }, input.ms);
-        ctx.signal.addEventListener("abort", () => {
+        // A signal aborted after the step finished (a heartbeat racing its report) must not record a second span.
+        const onAbort = (): void => {
           clearTimeout(t);
           journal.spans.push({ tag: input.tag, start, end: Date.now() });
           reject(new ActionError("aborted", `aborted: ${String(ctx.signal.reason)}`));
-        });
+        };
+        const t = setTimeout(() => {
+          ctx.signal.removeEventListener("abort", onAbort);
+          journal.spans.push({ tag: input.tag, start, end: Date.now() });
+          resolve({ tag: input.tag });
+        }, input.ms);
+        ctx.signal.addEventListener("abort", onAbort, { once: true });
       });
     },
     async rollback(input) {

@@ -214,4 +214,31 @@ describe("Worker", () => {
       expect(q.reads).toBe(1);
     });
   });
+
+  it("never aborts the signal of an action that has already returned, while its report is on the way", async () => {
+    class SlowReportQueue extends FakeQueue {
+      beats = 0;
+      override async complete(step: ClaimedStep, result: StepResult, dependents: string[], claimNext = 0) {
+        await new Promise((r) => setTimeout(r, 400)); // three heartbeats happen meanwhile
+        return super.complete(step, result, dependents, claimNext);
+      }
+      override async heartbeat() {
+        this.beats++;
+        return new Set(["r1/q"]); // as if the lease were gone: what a heartbeat racing the report's commit sees
+      }
+    }
+    let abortedAfterReturn = false;
+    const quick: Action = {
+      name: "quick", description: "", input: {}, output: {},
+      async run(_i, ctx) {
+        ctx.signal.addEventListener("abort", () => (abortedAfterReturn = true));
+        return { ok: true };
+      },
+    };
+    const q = new SlowReportQueue([claimed("q")], def([{ id: "q", uses: "quick" }]));
+    const [r] = await drain(q, [quick], 1);
+    expect(r!.result).toMatchObject({ kind: "succeeded" });
+    expect(q.beats).toBeGreaterThan(0);
+    expect(abortedAfterReturn).toBe(false);
+  });
 });

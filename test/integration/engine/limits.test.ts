@@ -1,0 +1,91 @@
+/**
+ * Concurrency limits (per run and per worker), a run deadline that passes while
+ * nothing runs, and cancelling a run that is still waiting for its lock.
+ */
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { BACKENDS } from "./backends.js";
+import { loadWorkflow, startRun, startWorkers, stepStates, testRegistry, waitForRun, type Journal, type Workers } from "./harness.js";
+import type { Store } from "../../../src/store/db.js";
+import { cancelRun } from "../../../src/store/runs.js";
+import { listAuditEvents, verifyAuditChain } from "../../../src/store/audit.js";
+import type { ActionRegistry } from "../../../src/actions/registry.js";
+
+/** Most spans open at one instant. */
+function maxOverlap(spans: { start: number; end: number }[]): number {
+  return Math.max(0, ...spans.map((s) => spans.filter((o) => o.start <= s.start && s.start < o.end).length));
+}
+
+describe.each(BACKENDS)("limits, deadlines and lock waits on $name", (backend) => {
+  let store: Store;
+  let cleanup: () => Promise<void>;
+  let journal: Journal;
+  let registry: ActionRegistry;
+  let workers: Workers | null = null;
+
+  beforeAll(async () => {
+    ({ store, cleanup } = await backend.open());
+  });
+  afterAll(async () => {
+    expect((await verifyAuditChain(store.db)).ok).toBe(true);
+    await cleanup();
+  });
+  beforeEach(() => {
+    journal = { events: [], spans: [] };
+    registry = testRegistry(journal);
+  });
+  afterEach(async () => {
+    await workers?.stop();
+    workers = null;
+  });
+
+  it("runs independent steps in parallel, never more at once than the run's maxParallel", async () => {
+    workers = startWorkers(store, registry, 1, { concurrency: 8 });
+    const { runId } = await startRun(store, loadWorkflow("parallel.yaml"), registry, {}, { maxParallel: 2 });
+    expect((await waitForRun(store, runId)).state).toBe("succeeded");
+    expect(journal.spans).toHaveLength(6);
+    expect(maxOverlap(journal.spans)).toBe(2);
+  });
+
+  it("never runs more steps at once than the worker's concurrency", async () => {
+    workers = startWorkers(store, registry, 1, { concurrency: 3 });
+    const { runId } = await startRun(store, loadWorkflow("parallel.yaml"), registry);
+    expect((await waitForRun(store, runId)).state).toBe("succeeded");
+    expect(maxOverlap(journal.spans)).toBe(3);
+  });
+
+  it("spreads one run's parallel steps over several workers", async () => {
+    workers = startWorkers(store, registry, 3, { concurrency: 2 });
+    const { runId } = await startRun(store, loadWorkflow("parallel.yaml"), registry);
+    expect((await waitForRun(store, runId)).state).toBe("succeeded");
+    expect(maxOverlap(journal.spans)).toBe(6);
+  });
+
+  it("ends a run at its deadline while its only open step waits on a timer", async () => {
+    workers = startWorkers(store, registry, 1);
+    const started = Date.now();
+    const { runId } = await startRun(store, loadWorkflow("timeout-while-waiting.yaml"), registry);
+    const run = await waitForRun(store, runId, 10_000);
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(run.state).toBe("rolled_back");
+    expect(run.error).toBe("run timed out");
+    expect(stepStates(run)).toEqual({ grant: "rolled_back", hold: "cancelled", revoke: "cancelled" });
+    expect(journal.events).toEqual(["run:grant", "rollback:grant:grant"]);
+  });
+
+  it("cancels a run still waiting for its lock; the lock then passes to the next in line", async () => {
+    const wf = loadWorkflow("locked.yaml");
+    const one = await startRun(store, wf, registry, { database: "orders", tag: "one" });
+    const two = await startRun(store, wf, registry, { database: "orders", tag: "two" });
+    const three = await startRun(store, wf, registry, { database: "orders", tag: "three" });
+    expect([one.state, two.state, three.state]).toEqual(["running", "waiting", "waiting"]);
+    expect(await cancelRun(store, two.runId, "carol")).toBe("cancelled");
+    workers = startWorkers(store, registry, 1);
+    expect((await waitForRun(store, one.runId)).state).toBe("succeeded");
+    expect((await waitForRun(store, three.runId)).state).toBe("succeeded");
+    const cancelled = await waitForRun(store, two.runId);
+    expect(stepStates(cancelled)).toEqual({ work: "cancelled" });
+    expect(journal.events).toEqual(["run:one", "run:three"]);
+    const kinds = (await listAuditEvents(store.db, { runId: two.runId })).map((e) => e.kind);
+    expect(kinds).toEqual(["run.created", "run.waiting", "run.cancel_requested", "run.cancelled"]);
+  });
+});
