@@ -9,7 +9,7 @@ import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
-import { compileCodeowners } from "../../src/policy/codeowners.js";
+import { CODEOWNERS_MAX_BYTES, compileCodeowners } from "../../src/policy/codeowners.js";
 
 const require = createRequire(import.meta.url);
 // The peer is CommonJS with a constructor that reads CODEOWNERS from a directory.
@@ -200,6 +200,29 @@ for (const probe of probes) {
   const mark = (b: boolean): string => (b === probe.owned ? "right" : "WRONG");
   console.log(`  ${probe.pattern.padEnd(8)} ${probe.path.padEnd(36)} GitHub ${probe.owned ? "owned  " : "unowned"}  ours ${mark(oursOwned)}  peer ${mark(peerOwned)}  (${probe.why})`);
   if (oursOwned !== probe.owned) process.exitCode = 1;
+}
+// Hostile input: a file just under GitHub's 3 MB limit made only of wildcard
+// lines, which the index cannot file under a literal. Ours only: the point is
+// that evaluation stays bounded, not a race. Informational, no target.
+{
+  const lines: string[] = [];
+  let bytes = 0;
+  for (let i = 0; ; i++) {
+    const line = `a*${i}/**/b*/*c*d*e*f*/** @o${i % 100}`;
+    if (bytes + line.length + 1 >= CODEOWNERS_MAX_BYTES) break;
+    lines.push(line);
+    bytes += line.length + 1;
+  }
+  const hostile = lines.join("\n");
+  const sample = paths.slice(0, 1_000);
+  const t0 = performance.now();
+  const m = compileCodeowners(hostile);
+  const t1 = performance.now();
+  for (const p of sample) m.match(p);
+  const t2 = performance.now();
+  console.log(
+    `hostile: ${lines.length} wildcard lines (${(bytes / 1024 / 1024).toFixed(2)} MiB): compile ${(t1 - t0).toFixed(0)} ms, ${sample.length} paths ${(t2 - t1).toFixed(0)} ms (${((t2 - t1) / sample.length).toFixed(2)} ms/path)`,
+  );
 }
 const target = median(ours.total) < 100;
 console.log(`target < 100 ms for ours: ${target ? "met" : "MISSED"}`);
