@@ -77,7 +77,9 @@ export function createStepContextFactory(options: StepContextFactoryOptions): St
     return r;
   };
 
-  return (identity, signal, secretsSeen) => {
+  return (given, signal, secretsSeen) => {
+    // What the step token asserts must be what the engine recorded: no action can edit it.
+    const identity = deepFreeze(structuredClone(given));
     const redactor = runRedactor(identity.runId);
     // Both ways: secrets the engine knows for this attempt (e.g. decrypted secret
     // outputs it substituted into the input, even after this point) are redacted here too.
@@ -117,6 +119,14 @@ export function createStepContextFactory(options: StepContextFactoryOptions): St
     contexts.set(ctx, redactor);
     return ctx;
   };
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === "object") {
+    for (const v of Object.values(value)) deepFreeze(v);
+    Object.freeze(value);
+  }
+  return value;
 }
 
 /** The server configuration from a context's services (actions that need connections or the allow-list). */

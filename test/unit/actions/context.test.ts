@@ -52,6 +52,20 @@ describe("createStepContextFactory", () => {
     expect(claims).toMatchObject({ aud: "billing-api", sub: "alice", step_id: "notify", attempt: 3, run_id: "run-1" });
   });
 
+  it("hands actions an identity they cannot edit, so a step token asserts what the engine recorded", async () => {
+    const { make } = await factory({});
+    const given = testIdentity();
+    const ctx = make(given, new AbortController().signal);
+    expect(() => {
+      (ctx.identity.requester as { login: string }).login = "mallory";
+    }).toThrow(TypeError);
+    expect(() => (ctx.identity.approvers as unknown[]).push({ login: "mallory" })).toThrow(TypeError);
+    given.approvers.push({ login: "late-edit" }); // the engine's own object stays its own
+    const claims = decodeJwt(await ctx.token("svc"));
+    expect(claims.sub).toBe("alice");
+    expect(claims.approvers).toEqual([{ login: "bob", review_id: 80 }, { login: "carol", review_id: 81 }]);
+  });
+
   it("carries the server configuration and extra services", async () => {
     const { make, config } = await factory({});
     const github = { request: async () => ({ status: 200, data: {} }) };
