@@ -104,13 +104,24 @@ export function buildRules(facts: PolicyFacts, config: PolicyConfig, opts: { bre
       });
     }
     const byLine = new Map<number, { rule: CodeownersRule; paths: string[] }>();
+    const unownedBy = new Map<number, { rule: CodeownersRule; paths: string[] }>();
     for (const p of paths) {
       const m = matcher.match(p);
-      if (!m.rule || m.owners.length === 0) continue;
+      if (!m.rule) continue;
+      if (m.owners.length === 0) {
+        // Said out loud: a reader would otherwise expect an earlier, broader line to apply.
+        const entry = unownedBy.get(m.rule.line);
+        if (entry) entry.paths.push(p);
+        else unownedBy.set(m.rule.line, { rule: m.rule, paths: [p] });
+        continue;
+      }
       ownedBy.set(p, m.owners);
       const entry = byLine.get(m.rule.line);
       if (entry) entry.paths.push(p);
       else byLine.set(m.rule.line, { rule: m.rule, paths: [p] });
+    }
+    for (const [line, { rule, paths: un }] of [...unownedBy.entries()].sort((a, b) => a[0] - b[0])) {
+      warnings.push(`${file} line ${line} (\`${rule.source}\`) lists no owners, so ${pathList(un)} ${un.length === 1 ? "has" : "have"} no code owner and only the other rules apply`);
     }
     for (const [line, { rule, paths: owned }] of [...byLine.entries()].sort((a, b) => a[0] - b[0])) {
       const anyOf = rule.owners.map((o) => o.text);

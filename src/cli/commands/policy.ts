@@ -80,8 +80,11 @@ Exit status: 0 approved, 1 not approved, 2 usage or input error.`,
       const f = { ...(facts as PolicyFacts) };
       if (values.config !== undefined) f.config = checkedConfig(values.config, readData(io, values.config));
       if (values["org-config"] !== undefined) {
-        const org = readData(io, values["org-config"]);
-        f.config = checkedConfig(values["org-config"], mergeConfig(org, f.config));
+        // Replaces the snapshot's orgConfig rather than adding a third layer.
+        const file = values["org-config"];
+        const org = checkedConfig(file, readData(io, file));
+        checkedConfig(`${file} merged under the repository's policy`, mergeConfig(org, f.config));
+        f.orgConfig = org;
       }
       if (values.codeowners !== undefined) {
         f.codeowners = readInput(io, values.codeowners);

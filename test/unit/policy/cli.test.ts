@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, rmSync, truncateSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -140,6 +140,26 @@ describe("clutch-luigi policy", () => {
     expect(JSON.parse(r.stdout).blocking.map((b: { code: string }) => b.code)).toEqual(["freeze"]);
     const monday = await run(policy, ["--facts", "cli/rotate-approved.facts.json", "--org-config", "cli/org-defaults.yml", "--now", "2026-11-30T12:00:00Z"]);
     expect(monday.code).toBe(0);
+  });
+  it("--org-config replaces the snapshot's own orgConfig instead of stacking a third layer", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "cl-policy-"));
+    try {
+      const facts = JSON.parse(readFileSync(join(FIXTURES, "cli/rotate-approved.facts.json"), "utf8"));
+      facts.orgConfig = { minApprovals: 3 };
+      writeFileSync(join(dir, "facts.json"), JSON.stringify(facts));
+      writeFileSync(join(dir, "org.yml"), "staleApprovals: dismiss\n");
+      const withSnapshotOrg = await run(policy, ["--facts", "facts.json"], dir);
+      expect(JSON.parse(withSnapshotOrg.stdout).missing).toEqual([{ rule: "minApprovals", anyOf: [], count: 2 }]);
+      const replaced = await run(policy, ["--facts", "facts.json", "--org-config", "org.yml"], dir);
+      expect(replaced.code, replaced.stdout).toBe(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+  it("an invalid --org-config is an input error naming that file", async () => {
+    const r = await run(policy, ["--facts", "cli/rotate-approved.facts.json", "--org-config", "cli/invalid.clutch-luigi.yml"]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^clutch-luigi policy: cli\/invalid.clutch-luigi.yml is not a valid policy:\n  minApprovals: must be >= 1/);
   });
   const inputErrors: { name: string; argv: string[]; stderr: RegExp }[] = [
     { name: "an invalid --config", argv: ["--config", "cli/invalid.clutch-luigi.yml"], stderr: /invalid.clutch-luigi.yml is not a valid policy:\n  minApprovals: must be >= 1\n  staleApprovals: must be one of/ },

@@ -416,6 +416,10 @@ describe("CODEOWNERS as the authorization", () => {
     });
     expect(v.approved, v.explanation).toBe(true);
     expect(v.requirements.map((r) => r.rule)).toEqual(["minApprovals"]);
+    // GitHub Docs, About code owners: "/apps/github" with its owners left empty. The explanation says why no owner applies.
+    expect(v.explanation).toContain(
+      "Note: .github/CODEOWNERS line 2 (`/requests/prod/sandbox/`) lists no owners, so requests/prod/sandbox/a.yaml has no code owner and only the other rules apply.",
+    );
   });
   it("an invalid CODEOWNERS line blocks instead of being silently skipped", () => {
     const v = evaluate((f) => {
