@@ -63,7 +63,8 @@ export function checkWorkflow(doc: SourceDoc, registry: ActionRegistry, opts: { 
   const idList = [...ids];
   const nodes = steps.map(({ s }) => ({
     id: s.id as string,
-    needs: Array.isArray(s.needs) ? s.needs.filter((n): n is string => typeof n === "string") : [],
+    // A step needing itself is reported on its own below, not also as a cycle.
+    needs: Array.isArray(s.needs) ? s.needs.filter((n): n is string => typeof n === "string" && n !== s.id) : [],
   }));
   const deps = ancestors(nodes);
 
@@ -180,8 +181,14 @@ export function checkWorkflow(doc: SourceDoc, registry: ActionRegistry, opts: { 
 
   const cycle = findCycle(nodes);
   if (cycle) {
-    const first = steps.find(({ s }) => s.id === cycle[1]);
-    const path: PathSegment[] = first ? ["steps", first.index, "needs"] : ["steps"];
+    // Every edge of a cycle is equally guilty; the likeliest mistake is a step needing a
+    // step written after it (people write workflows in order), so point at that entry.
+    const indexOf = (id: string): number => steps.findIndex(({ s }) => s.id === id);
+    const edges = cycle.slice(1).map((id, i) => ({ step: id, need: cycle[i]! }));
+    const edge = edges.find((e) => indexOf(e.need) > indexOf(e.step)) ?? edges[0]!;
+    const holder = steps[indexOf(edge.step)];
+    const j = holder && Array.isArray(holder.s.needs) ? holder.s.needs.indexOf(edge.need) : -1;
+    const path: PathSegment[] = holder ? ["steps", holder.index, "needs", ...(j >= 0 ? [j] : [])] : ["steps"];
     at(path, `dependency cycle: ${cycle.join(" -> ")}`);
   }
   if (typeof value.lock === "string") checkExpressions(value.lock, ["lock"], new Set(), "lock", ["params", "request"]);

@@ -29,7 +29,7 @@ describe("clutch-luigi validate", () => {
     const r = await cli(["validate", "bad/cycle.yaml", "bad/unknown-action.yaml"], path.join(ROOT, "test/fixtures/spec"));
     expect(r.code).toBe(1);
     expect(r.out.trim().split("\n")).toEqual([
-      "bad/cycle.yaml:10:12: dependency cycle: a -> b -> c -> a",
+      "bad/cycle.yaml:7:13: dependency cycle: a -> b -> c -> a",
       'bad/unknown-action.yaml:6:11: unknown action "nop"; did you mean "noop"?',
       'bad/unknown-action.yaml:8:11: unknown action "kubernetes.apply"',
     ]);

@@ -36,8 +36,9 @@ const CASES: [string, string[]][] = [
   ["bad/missing-needs.yaml", [
     'bad/missing-needs.yaml:9:22: step "deploy" needs unknown step "prepair"; did you mean "prepare"?',
     'bad/missing-needs.yaml:9:31: step "deploy" needs unknown step "verify"',
+    'bad/missing-needs.yaml:12:22: step "loop" needs itself',
   ]],
-  ["bad/cycle.yaml", ["bad/cycle.yaml:10:12: dependency cycle: a -> b -> c -> a"]],
+  ["bad/cycle.yaml", ["bad/cycle.yaml:7:13: dependency cycle: a -> b -> c -> a"]],
   ["bad/unknown-action.yaml", [
     'bad/unknown-action.yaml:6:11: unknown action "nop"; did you mean "noop"?',
     'bad/unknown-action.yaml:8:11: unknown action "kubernetes.apply"',
