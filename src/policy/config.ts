@@ -129,6 +129,12 @@ export function loadPolicyConfig(input: unknown): ConfigResult {
   });
   (c.freeze ?? []).forEach((w, i) => {
     if (w.timeZone !== undefined && !validTimeZone(w.timeZone)) errors.push(`freeze.${i}.timeZone: unknown time zone "${w.timeZone}"`);
+    if (w.weekly) {
+      const from = w.weekly.from ?? "00:00";
+      const to = w.weekly.to ?? "24:00";
+      if (from === "24:00") errors.push(`freeze.${i}.weekly.from: 24:00 is the end of a day; start at 00:00 instead`);
+      else if (from === to) errors.push(`freeze.${i}.weekly: from and to are both ${from}, which is either nothing or a whole day; say which with from 00:00 and to 24:00`);
+    }
     const fromProblem = w.from === undefined ? null : boundProblem(w.from);
     const toProblem = w.to === undefined ? null : boundProblem(w.to);
     if (fromProblem) errors.push(`freeze.${i}.from: "${w.from}": ${fromProblem}`);

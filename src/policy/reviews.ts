@@ -72,12 +72,12 @@ const short = (sha: string): string => sha.slice(0, 7);
 
 /** Paths whose content differs between the reviewed commit and the head; empty when identical. */
 export function changedSince(facts: PolicyFacts, commit: string): string[] {
-  const reviewed = facts.reviewedContent?.[commit];
+  const reviewed = facts.reviewedContent && Object.hasOwn(facts.reviewedContent, commit) ? facts.reviewedContent[commit] : undefined;
   const changed: string[] = [];
   for (const f of facts.files) {
     const head = f.sha;
     // Unknown content on either side counts as changed: the approval cannot be shown to cover it.
-    if (head === undefined || !reviewed || !(f.path in reviewed) || reviewed[f.path] !== head) changed.push(f.path);
+    if (head === undefined || !reviewed || !Object.hasOwn(reviewed, f.path) || reviewed[f.path] !== head) changed.push(f.path);
   }
   return changed;
 }
@@ -135,7 +135,7 @@ export function assessReviews(
       skip(`${at} (staleApprovals: dismiss)`);
       continue;
     }
-    if (!facts.reviewedContent?.[review.commitId]) {
+    if (!facts.reviewedContent || !Object.hasOwn(facts.reviewedContent, review.commitId)) {
       skip(`${at}, and what ${short(review.commitId)} contained is not known (no reviewedContent for it), so it cannot be shown unchanged`);
       continue;
     }

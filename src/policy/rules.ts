@@ -152,13 +152,14 @@ export function buildRules(facts: PolicyFacts, config: PolicyConfig, opts: { bre
   const requests = facts.requests ?? [];
   const workflowNames = [...new Set(requests.map((r) => r.workflow))];
   for (const name of workflowNames) {
-    const wf = facts.workflows?.[name];
+    // Own properties only: a request naming "constructor" must not find Object's.
+    const wf = facts.workflows && Object.hasOwn(facts.workflows, name) ? facts.workflows[name] : undefined;
     const files = requests.filter((r) => r.workflow === name).map((r) => r.path);
     if (!wf) {
       blocking.push({ code: "unknown-workflow", message: `${pathList(files)} names workflow "${name}", which does not exist on the base branch` });
       continue;
     }
-    const override = config.workflows[name];
+    const override = Object.hasOwn(config.workflows, name) ? config.workflows[name] : undefined;
     const minApprovals = override?.minApprovals ?? wf.approval?.minApprovals;
     const from = override?.from ?? wf.approval?.from;
     if (minApprovals === undefined && from === undefined) continue;

@@ -42,6 +42,8 @@ describe("loadPolicyConfig", () => {
     { name: "a day the month does not have", config: { freeze: [{ from: "2026-02-01", to: "2026-02-30" }] }, error: /freeze\.0\.to: "2026-02-30": day 30 does not exist in 2026-02/ },
     { name: "an impossible time", config: { freeze: [{ from: "2026-12-20T25:00", to: "2026-12-21" }] }, error: /freeze\.0\.from: "2026-12-20T25:00": time 25:00 does not exist/ },
     { name: "a range that ends before it starts", config: { freeze: [{ from: "2026-12-20", to: "2026-12-01" }] }, error: /freeze\.0: ends \("2026-12-01"\) before it starts \("2026-12-20"\), so it would never freeze anything/ },
+    { name: "a weekly window with equal from and to", config: { freeze: [{ weekly: { days: ["fri"], from: "16:00", to: "16:00" } }] }, error: /freeze\.0\.weekly: from and to are both 16:00/ },
+    { name: "a weekly window starting at 24:00", config: { freeze: [{ weekly: { days: ["fri"], from: "24:00" } }] }, error: /freeze\.0\.weekly\.from: 24:00 is the end of a day/ },
     { name: "a range of zero length", config: { freeze: [{ from: "2026-12-20T10:00:00Z", to: "2026-12-20T10:00:00Z" }] }, error: /freeze\.0: ends .* before it starts/ },
     { name: "a bad weekday", config: { freeze: [{ weekly: { days: ["friday"] } }] }, error: /freeze\.0\.weekly\.days\.0: must be one of/ },
     { name: "zero approvals at break-glass", config: { breakGlass: { minApprovals: 0 } }, error: /breakGlass\.minApprovals: must be >= 1/ },

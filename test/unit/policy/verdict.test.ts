@@ -456,6 +456,15 @@ describe("workflow and repository rules", () => {
     });
     expect(codes(v)).toEqual(["unknown-workflow"]);
   });
+  for (const name of ["constructor", "__proto__", "toString", "hasOwnProperty"]) {
+    it(`a request naming "${name}" is an unknown workflow, not one of Object's properties`, () => {
+      const v = evaluate((f) => {
+        f.requests = [{ path: "requests/prod/rotate.yaml", workflow: name }];
+        f.reviews.push(review("bob", "APPROVED", "2026-11-25T10:00:00Z"));
+      });
+      expect(codes(v)).toEqual(["unknown-workflow"]);
+    });
+  }
   it("the repository default minApprovals counts any eligible reviewer", () => {
     const v = evaluate((f) => {
       f.config = { minApprovals: 2 };
