@@ -4,7 +4,7 @@
  * intact and tampered.
  */
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -157,6 +157,12 @@ describe.each(BACKENDS)("audit export on $name", (backend) => {
     await asSuperuser(store, [["update audit_events set body = ?, actor = 'mallory', hash = ? where seq = ?", [body, auditHash(row.prev_hash, body), row.seq]]]);
     const r = verifyFile(await exportTo("tampered.jsonl"));
     expect(r).toMatchObject({ code: 1, err: `seq ${row.seq + 1}: prev_hash does not link to the previous row\n` });
+  });
+
+  it("leaves no file behind when the export fails", async () => {
+    const file = join(dir, "never.jsonl");
+    await expect(executeExport(store, parseExport(["--run", "ffffffff", "--out", file], dir), testIO())).rejects.toThrow(/no run in the audit trail starts with "ffffffff"/);
+    expect(readdirSync(dir).filter((f) => f.startsWith("never.jsonl"))).toEqual([]);
   });
 
   it("refuses an unknown format before touching the database", () => {

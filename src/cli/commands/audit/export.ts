@@ -1,4 +1,4 @@
-import { closeSync, openSync, writeSync } from "node:fs";
+import { closeSync, openSync, renameSync, rmSync, writeSync } from "node:fs";
 import { resolve } from "node:path";
 import type { Store } from "../../../store/db.js";
 import { auditRowPages, chainHead, readSnapshot } from "../../../store/audit-query.js";
@@ -32,8 +32,12 @@ export function parseExport(argv: string[], cwd: string): ExportOptions {
 }
 
 export async function executeExport(store: Store, opts: ExportOptions, io: CliIO): Promise<number> {
-  // The file is opened before reading so a bad path fails before any work is done.
-  const fd = opts.out ? openSync(opts.out, "w") : null;
+  // Written beside the target and renamed at the end, so a failed export never leaves
+  // a shorter file that would still verify; opened first so a bad path fails early.
+  const partial = opts.out ? `${opts.out}.partial-${process.pid}` : null;
+  const fd = partial ? openSync(partial, "w") : null;
+  let open = fd !== null;
+  let done = false;
   const write = (text: string): void => {
     if (fd !== null) writeSync(fd, text);
     else io.stdout.write(text);
@@ -55,9 +59,13 @@ export async function executeExport(store: Store, opts: ExportOptions, io: CliIO
     });
     const range = summary.first !== null ? ` (seq ${summary.first}..${summary.last!.seq}, last hash ${summary.last!.hash})` : "";
     const what = summary.runId ? `run ${summary.runId}: ` : "";
+    if (open) (closeSync(fd!), (open = false));
+    if (partial) renameSync(partial, opts.out!);
+    done = true;
     io.stderr.write(`${what}exported ${summary.count} rows${range}${opts.out ? ` to ${opts.out}` : ""}; chain head seq ${summary.head.seq}, hash ${summary.head.hash || "(none)"}\n`);
     return 0;
   } finally {
-    if (fd !== null) closeSync(fd);
+    if (open) closeSync(fd!);
+    if (!done && partial) rmSync(partial, { force: true });
   }
 }
