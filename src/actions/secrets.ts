@@ -1,8 +1,9 @@
 /**
  * Secrets are referenced by name; their values are read from the environment or a
- * file at the moment a step asks, so they never sit in git, in the database or in a
- * long-lived object. Every value handed out is registered with a Redactor so the
- * step's logs and outputs can be scrubbed.
+ * file at the moment a step asks, so they never sit in git or in the database, and a
+ * changed file or variable takes effect on the next step. Every value handed out is
+ * registered with a Redactor (kept per run in the worker's memory, for redaction
+ * only) so the step's logs and outputs can be scrubbed.
  */
 import { readFile } from "node:fs/promises";
 import type { SecretSource } from "../config/types.js";
