@@ -85,7 +85,7 @@ export function renderRunStory(runId: string, record: RunRecord): RunStory {
   field("workflow", str(c.workflow) ?? run?.workflow ?? "?");
   field("file", str(c.requestPath) ?? run?.requestPath ?? "?");
   const reason = run?.spec.request?.reason;
-  field("reason", typeof reason === "string" ? `${reason}  (runs table)` : "(not recorded)");
+  field("reason", typeof reason === "string" ? `${clip(reason, 200)}  (runs table)` : "(not recorded)");
   const params = Object.keys(run?.spec.request?.params ?? {}).sort();
   field("params", run ? `${params.length > 0 ? params.join(", ") : "(none)"}  (names only; values are in the request file at the commit)` : "(not recorded)");
 

@@ -18,6 +18,7 @@ import { runWorker } from "../../../src/store/workers.js";
 /** The secret the rotation generates; every test that prints anything checks it is absent. */
 export const PLANTED = `pw-${Math.random().toString(36).slice(2)}-planted`;
 
+// `any`: the registry holds actions of different input/output types, as builtinActions() does.
 function actions(): Action<any, any>[] {
   const flaky: Action<{ failTimes: number }, { attempts: number }> = {
     name: "audit.flaky",
