@@ -132,12 +132,38 @@ export class PgWorkQueue implements WorkQueue {
 
   async claim(limit: number): Promise<ClaimedStep[]> {
     if (limit <= 0) return [];
-    if (this.stash.length > 0) return this.stash.splice(0, limit);
+    if (this.stash.length > 0) {
+      const kept = await this.takeStash(this.db, limit);
+      if (kept.length > 0) return kept;
+    }
     // One statement, one commit: cl_claim leases the steps and appends their audit rows.
     const row = rowsOf<{ rows: ClaimRow[] | string }>(
       await this.db.raw("select cl_claim(?, ?, ?) as rows", [this.workerId, limit, this.leaseMs]),
     )[0];
     return toClaimed(parseJson<ClaimRow[]>(row?.rows) ?? []);
+  }
+
+  /**
+   * Steps from the stash that are still ours, with their leases renewed. A stashed
+   * step is not heartbeated: if it waited past its lease, another worker may have
+   * taken it over (and even finished it), and running it here would run it twice.
+   */
+  private async takeStash(db: Knex | Knex.Transaction, limit: number): Promise<ClaimedStep[]> {
+    const take = this.stash.splice(0, limit);
+    if (take.length === 0) return [];
+    const rows = rowsOf<{ run_id: string; step_id: string }>(
+      await db.raw(
+        `update steps s set lease_expires_at = now() + ? * interval '1 millisecond'
+         from unnest(?::uuid[], ?::text[], ?::int[], ?::text[]) as k(run_id, step_id, attempt, phase)
+         where s.run_id = k.run_id and s.step_id = k.step_id and s.lease_owner = ?
+           and ((k.phase = 'forward' and s.state = 'running' and s.attempt = k.attempt)
+             or (k.phase = 'rollback' and s.state = 'rolling_back' and s.rb_attempt = k.attempt))
+         returning s.run_id, s.step_id`,
+        [this.leaseMs, take.map((t) => t.runId), take.map((t) => t.stepId), take.map((t) => t.attempt), take.map((t) => t.phase), this.workerId],
+      ),
+    );
+    const kept = new Set(rows.map((r) => stepKey({ runId: r.run_id, stepId: r.step_id })));
+    return take.filter((t) => kept.has(stepKey(t)));
   }
 
   /** Lease up to `limit` claimable steps inside `trx`, queueing their audit rows in `fx`. */
@@ -209,7 +235,9 @@ export class PgWorkQueue implements WorkQueue {
         if (!ok) return { ok: false, next: [] };
         // Take the next steps in the same transaction: a chain then costs one commit
         // per step, and the step just made ready starts without a round of wake-ups.
-        const next = claimNext > 0 ? await this.claimIn(trx, claimNext, fx) : [];
+        // Steps already leased to us for the batch this report left come first.
+        const stashed = claimNext > 0 ? await this.takeStash(trx, claimNext) : [];
+        const next = [...stashed, ...(claimNext > stashed.length ? await this.claimIn(trx, claimNext - stashed.length, fx) : [])];
         await this.commit(trx, fx);
         return { ok: true, next };
       });
