@@ -74,7 +74,11 @@ export function mergeConfig(orgDefaults: unknown, repo: unknown): unknown {
   if (orgDefaults === undefined || orgDefaults === null) return repo;
   if (!isPlainObject(orgDefaults) || !isPlainObject(repo)) return repo;
   const out: Record<string, unknown> = { ...orgDefaults };
-  for (const [k, v] of Object.entries(repo)) out[k] = k in out ? mergeConfig(out[k], v) : v;
+  for (const [k, v] of Object.entries(repo)) {
+    // Defined, not assigned: a "__proto__" key must stay a key the schema rejects,
+    // not become the merged object's prototype.
+    Object.defineProperty(out, k, { value: Object.hasOwn(out, k) ? mergeConfig(out[k], v) : v, enumerable: true, writable: true, configurable: true });
+  }
   return out;
 }
 

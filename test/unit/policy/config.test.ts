@@ -17,6 +17,15 @@ describe("mergeConfig (org defaults, then the repository's file on top)", () => 
     expect(mergeConfig({ minApprovals: 3 }, null)).toEqual({ minApprovals: 3 });
     expect(mergeConfig(undefined, undefined)).toEqual({});
   });
+  it("a __proto__ key stays a key (which the schema then rejects), never the merged object's prototype", () => {
+    const repo = JSON.parse('{"__proto__": {"minApprovals": 0}}');
+    const merged = mergeConfig({ staleApprovals: "keep" }, repo) as object;
+    expect(Object.getPrototypeOf(merged)).toBe(Object.prototype);
+    expect(Object.hasOwn(merged, "__proto__")).toBe(true);
+    const r = loadPolicyConfig(merged);
+    expect(r.ok).toBe(false);
+    if (!r.ok) expect(r.errors).toEqual(['(top level): unknown setting "__proto__"']);
+  });
   it("the repository may switch break-glass off entirely", () => {
     expect(mergeConfig({ breakGlass: { label: "sev1" } }, { breakGlass: false })).toEqual({ breakGlass: false });
   });
