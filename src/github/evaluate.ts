@@ -32,21 +32,24 @@ export interface Evaluation {
 function checkRequestFile(g: GatheredPullRequest, registry: ActionRegistry): RequestEvaluation | null {
   const r = g.request;
   if (!r) return null;
-  if (r.text === null) {
-    const unreadable = g.problems.filter((p) => p.file === r.path).map((p) => ({ file: r.path, line: p.line ?? 1, col: p.col ?? 1, message: p.message }));
-    return { path: r.path, workflow: r.workflow, problems: unreadable };
-  }
+  // What the adapter found wrong with the file itself (unreadable, wrong branch) comes first.
+  const own: Problem[] = g.problems.filter((p) => p.file === r.path).map((p) => ({ file: r.path, line: p.line ?? 1, col: p.col ?? 1, message: p.message }));
+  const result = (problems: Problem[], plan?: Plan): RequestEvaluation => ({
+    path: r.path,
+    workflow: r.workflow,
+    ...(plan && own.length === 0 && problems.length === 0 ? { plan } : {}),
+    problems: [...own, ...sortProblems(problems)],
+  });
+  if (r.text === null) return result([]);
   const parsed = parseSource(r.path, r.text);
-  if (!parsed.ok) return { path: r.path, workflow: r.workflow, problems: sortProblems(parsed.problems) };
+  if (!parsed.ok) return result(parsed.problems);
   const { catalog: fetched } = buildCatalog(g.workflowFiles, registry);
   // Names listed on the base branch but not fetched only feed "did you mean"; none of them is the one requested.
   const catalog = new Map<string, WorkflowSpec | undefined>(g.workflowNames.map((n) => [n, undefined]));
   for (const [name, wf] of fetched) catalog.set(name, wf);
   const checked = checkRequest(parsed.doc, catalog, registry);
-  if (checked.problems.length > 0 || !checked.request || !checked.workflow) {
-    return { path: r.path, workflow: r.workflow, problems: sortProblems(checked.problems) };
-  }
-  return { path: r.path, workflow: r.workflow, plan: buildPlan(r.path, checked.request, checked.workflow), problems: [] };
+  if (checked.problems.length > 0 || !checked.request || !checked.workflow) return result(checked.problems);
+  return result([], buildPlan(r.path, checked.request, checked.workflow));
 }
 
 /** The verdict with further blockers: never approved, and the summary and explanation say why first. */
@@ -81,10 +84,11 @@ export function withBlockers(verdict: Verdict, extra: readonly Blocker[]): Verdi
 export function evaluatePullRequest(g: GatheredPullRequest, registry: ActionRegistry): Evaluation {
   const request = checkRequestFile(g, registry);
   const blockers: Blocker[] = g.problems.map((p) => ({ code: p.code, message: p.message }));
-  if (request && request.problems.length > 0 && g.request?.text != null) {
+  const ownProblems = g.problems.filter((p) => p.file !== undefined && p.file === g.request?.path).length;
+  if (request && request.problems.length > ownProblems) {
     blockers.push({
       code: "request-invalid",
-      message: `${request.path} has ${request.problems.length} problem${request.problems.length === 1 ? "" : "s"} (see the clutch-luigi/plan check); an invalid request cannot be approved`,
+      message: `${request.path} has ${request.problems.length - ownProblems} problem${request.problems.length - ownProblems === 1 ? "" : "s"} (see the clutch-luigi/plan check); an invalid request cannot be approved`,
     });
   }
   const verdict = withBlockers(evaluatePolicy(g.facts), blockers);

@@ -96,7 +96,7 @@ interface ApiPull {
   body: string | null;
   labels: { name?: string }[];
   head: { sha: string };
-  base: { ref: string; sha: string; repo: { name: string; owner: { login: string } } };
+  base: { ref: string; sha: string; repo: { name: string; owner: { login: string }; default_branch?: string } };
   changed_files?: number;
   commits?: number;
 }
@@ -244,6 +244,18 @@ export async function gatherPullRequest(gh: GitHubClient, ref: PullRequestRef, l
   const selection = selectRequest(files);
   for (const p of selection.problems) problems.push({ code: p.code, message: p.message, file: p.file, line: 1, col: 1 });
   let request: GatheredRequest | null = null;
+  const defaultBranch = pull.base.repo.default_branch;
+  if (selection.path && defaultBranch !== undefined && baseRef !== defaultBranch) {
+    // Anyone who can push a branch can put their own CODEOWNERS and workflows on it;
+    // only the default branch's are guarded, so requests run only from there.
+    problems.push({
+      code: "request-off-default-branch",
+      message: `${selection.path} targets branch ${baseRef}; requests are approved and run only against the default branch (${defaultBranch}), whose CODEOWNERS and workflows are protected`,
+      file: selection.path,
+      line: 1,
+      col: 1,
+    });
+  }
   if (selection.path) {
     const f = await readRepoFile(gh, at, selection.path, headSha, MAX_FILE_BYTES + 1);
     request = { path: selection.path, text: null, workflow: null };

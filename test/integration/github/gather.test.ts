@@ -322,3 +322,19 @@ describe("request files", () => {
     ]);
   });
 });
+
+describe("base branch other than the default", () => {
+  it("blocks a request aimed at a branch whose CODEOWNERS anyone could have pushed", async () => {
+    const main = w.git.repo("acme", "ops")!.branches.get("main")!;
+    const evil = w.git.commit(REPO, { parent: main, files: { ".github/CODEOWNERS": "* @alice\n" } });
+    w.git.repo("acme", "ops")!.branches.set("evil", evil);
+    const p = w.pulls.open(REPO, { author: alice, baseRef: "evil", files: { "requests/r.yaml": fixture("requests/restart-checkout.yaml") } });
+    w.pulls.review(p, "sam", "APPROVED");
+    const e = await evaluate(p);
+    expect(e.verdict.approved).toBe(false);
+    expect(e.verdict.blocking.map((b) => b.code)).toEqual(["request-off-default-branch"]);
+    expect(e.request?.plan).toBeUndefined();
+    expect(e.request?.problems).toEqual([{ file: "requests/r.yaml", line: 1, col: 1, message: expect.stringContaining("targets branch evil; requests are approved and run only against the default branch (main)") }]);
+    expect(renderPlanCheck(e).conclusion).toBe("failure");
+  });
+});
