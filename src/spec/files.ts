@@ -4,10 +4,43 @@
  * files from the base branch instead and never touches this module.
  */
 import { existsSync, readdirSync, statSync } from "node:fs";
-import { readFile } from "node:fs/promises";
+import { open, stat } from "node:fs/promises";
 import path from "node:path";
 import type { ActionRegistry } from "../actions/registry.js";
-import { buildCatalog, type LoadedCatalog } from "./catalog.js";
+import { buildCatalog, workflowNameOf, type LoadedCatalog } from "./catalog.js";
+import { MAX_FILE_BYTES } from "./source.js";
+
+export type ReadResult = { ok: true; bytes: Uint8Array } | { ok: false; message: string };
+
+/**
+ * Read a YAML file, but never more than the size limit plus one byte: a 2 GiB file (or
+ * one still growing) must not be pulled into memory to be rejected. Anything but a
+ * regular file is refused before it is opened, because opening a FIFO blocks and
+ * reading /dev/zero never ends.
+ */
+export async function readBoundedFile(file: string): Promise<ReadResult> {
+  const info = await stat(file);
+  if (!info.isFile()) return { ok: false, message: "not a regular file" };
+  const tooLarge = (size: number | string): ReadResult => ({
+    ok: false,
+    message: `file is ${size} bytes; the limit is ${MAX_FILE_BYTES} bytes (1 MiB)`,
+  });
+  if (info.size > MAX_FILE_BYTES) return tooLarge(info.size);
+  const handle = await open(file, "r");
+  try {
+    const buf = new Uint8Array(MAX_FILE_BYTES + 1);
+    let used = 0;
+    for (;;) {
+      const { bytesRead } = await handle.read(buf, used, buf.length - used, null);
+      if (bytesRead === 0) break;
+      used += bytesRead;
+      if (used > MAX_FILE_BYTES) return tooLarge(`more than ${MAX_FILE_BYTES}`);
+    }
+    return { ok: true, bytes: buf.subarray(0, used) };
+  } finally {
+    await handle.close();
+  }
+}
 
 const YAML_FILE = /\.ya?ml$/;
 const GLOB_CHARS = /[*?[{]/;
@@ -84,11 +117,19 @@ export function findWorkflowsDir(file: string): string | undefined {
 /** Load every workflow directly inside `dir` (not its subfolders, which hold examples). */
 export async function loadCatalogDir(dir: string, registry: ActionRegistry, cwd = process.cwd()): Promise<LoadedCatalog> {
   const names = readdirSync(dir).filter((n) => YAML_FILE.test(n)).sort();
-  const files = await Promise.all(
-    names.map(async (n) => {
-      const full = path.join(dir, n);
-      return { path: path.relative(cwd, full) || full, content: await readFile(full) };
-    }),
-  );
-  return buildCatalog(files, registry);
+  const files = [];
+  const unreadable = [];
+  for (const n of names) {
+    const full = path.join(dir, n);
+    const rel = path.relative(cwd, full) || full;
+    const read = await readBoundedFile(full);
+    if (read.ok) files.push({ path: rel, content: read.bytes });
+    else unreadable.push({ name: n, problem: { file: rel, line: 1, col: 1, message: read.message } });
+  }
+  const loaded = buildCatalog(files, registry);
+  if (unreadable.length === 0) return loaded;
+  // A workflow file that cannot be read still exists: requests naming it are told it is invalid.
+  const catalog = new Map(loaded.catalog);
+  for (const u of unreadable) catalog.set(workflowNameOf(u.name), undefined);
+  return { catalog, problems: [...loaded.problems, ...unreadable.map((u) => u.problem)] };
 }

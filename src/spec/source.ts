@@ -12,6 +12,8 @@ import { isAlias, isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, vi
 import type { Problem } from "./problems.js";
 
 export const MAX_FILE_BYTES = 1024 * 1024;
+/** Deeper than any real request or workflow; deep enough nesting overflows parsers and checkers. */
+export const MAX_DEPTH = 64;
 
 export type PathSegment = string | number;
 
@@ -96,15 +98,19 @@ export function parseSource(file: string, input: Uint8Array | string): ParseResu
   const reported = new Set<string>();
   for (const err of doc.errors) {
     const at = err.linePos?.[0] ?? pos(err.pos[0]);
-    // One syntax error tends to trip several parser rules at the same spot; the first says it.
-    if (reported.has(`${at.line}:${at.col}`)) continue;
-    reported.add(`${at.line}:${at.col}`);
+    // One syntax error tends to trip several parser rules at the same spot, and a stack
+    // overflow several at nearby spots; the first says it.
+    const key = err.code === "RESOURCE_EXHAUSTION" ? err.code : `${at.line}:${at.col}`;
+    if (reported.has(key)) continue;
+    reported.add(key);
     const message =
       err.code === "DUPLICATE_KEY"
         ? "duplicate key: each key may appear once in a mapping"
         : err.code === "MULTIPLE_DOCS"
           ? "more than one YAML document; a file holds exactly one request or workflow"
-          : `malformed YAML: ${err.message.split(" at line")[0]}`;
+          : err.code === "RESOURCE_EXHAUSTION"
+            ? `YAML nested too deeply to parse; the limit is ${MAX_DEPTH} levels`
+            : `malformed YAML: ${err.message.split(" at line")[0]}`;
     problems.push({ file, line: at.line, col: at.col, message });
   }
   let aliases = 0;
@@ -124,6 +130,20 @@ export function parseSource(file: string, input: Uint8Array | string): ParseResu
       col: firstAlias.col,
       message: `YAML alias *${firstAlias.name} is not allowed: write the value out in full${more}`,
     });
+  }
+  if (problems.length === 0) {
+    // Iterative, so that the check itself cannot overflow the stack it protects.
+    const stack: { node: unknown; depth: number }[] = [{ node: doc.contents, depth: 1 }];
+    while (stack.length > 0) {
+      const { node, depth } = stack.pop()!;
+      if (!isMap(node) && !isSeq(node)) continue;
+      if (depth > MAX_DEPTH) {
+        const at = node.range ? pos(node.range[0]) : { line: 1, col: 1 };
+        problems.push({ file, line: at.line, col: at.col, message: `YAML nested more than ${MAX_DEPTH} levels deep` });
+        break;
+      }
+      for (const item of node.items) stack.push({ node: isPair(item) ? item.value : item, depth: depth + 1 });
+    }
   }
   if (problems.length > 0) return { ok: false, problems };
 

@@ -2,16 +2,15 @@
  * `clutch-luigi validate` and `run`'s loading step: read files, decide what each is,
  * check it, and gather every problem.
  */
-import { readFile, stat } from "node:fs/promises";
 import path from "node:path";
 import type { ActionRegistry } from "../actions/registry.js";
 import type { LoadedCatalog } from "./catalog.js";
 import { workflowNameOf } from "./catalog.js";
 import { checkRequest } from "./check-request.js";
 import { checkWorkflow } from "./check-workflow.js";
-import { collectFiles, findWorkflowsDir, loadCatalogDir } from "./files.js";
+import { collectFiles, findWorkflowsDir, loadCatalogDir, readBoundedFile } from "./files.js";
 import type { Problem } from "./problems.js";
-import { MAX_FILE_BYTES, parseSource } from "./source.js";
+import { parseSource } from "./source.js";
 import type { RequestSpec, WorkflowSpec } from "./types.js";
 
 export interface ValidateOptions {
@@ -25,15 +24,6 @@ export interface FileReport {
   file: string;
   kind?: "Workflow" | "Request";
   problems: Problem[];
-}
-
-async function readBounded(file: string): Promise<Uint8Array | Problem> {
-  const info = await stat(file);
-  // Refuse before reading: a 2 GiB file must not be pulled into memory to be rejected.
-  if (info.size > MAX_FILE_BYTES) {
-    return { file, line: 1, col: 1, message: `file is ${info.size} bytes; the limit is ${MAX_FILE_BYTES} bytes (1 MiB)` };
-  }
-  return readFile(file);
 }
 
 class CatalogCache {
@@ -55,9 +45,9 @@ async function checkFile(
   catalogs: CatalogCache,
 ): Promise<FileReport & { request?: RequestSpec; workflow?: WorkflowSpec }> {
   const file = path.relative(opts.cwd, abs) || abs;
-  const bytes = await readBounded(abs);
-  if (!(bytes instanceof Uint8Array)) return { file, problems: [{ ...bytes, file }] };
-  const parsed = parseSource(file, bytes);
+  const read = await readBoundedFile(abs);
+  if (!read.ok) return { file, problems: [{ file, line: 1, col: 1, message: read.message }] };
+  const parsed = parseSource(file, read.bytes);
   if (!parsed.ok) return { file, problems: parsed.problems };
   const { doc } = parsed;
   const kind = doc.value.kind;
@@ -91,8 +81,14 @@ export async function validatePaths(args: readonly string[], opts: ValidateOptio
     problems: [{ file: m, line: 0, col: 0, message: "no such file, or no YAML files there" }],
   }));
   for (const f of files) {
-    const { file, kind, problems } = await checkFile(f, opts, catalogs);
-    reports.push({ file, ...(kind ? { kind } : {}), problems });
+    try {
+      const { file, kind, problems } = await checkFile(f, opts, catalogs);
+      reports.push({ file, ...(kind ? { kind } : {}), problems });
+    } catch (e) {
+      // An unreadable file (permissions, removed meanwhile) is one problem, not the end of the pass.
+      const file = path.relative(opts.cwd, f) || f;
+      reports.push({ file, problems: [{ file, line: 1, col: 1, message: `cannot read: ${(e as Error).message}` }] });
+    }
   }
   return reports;
 }

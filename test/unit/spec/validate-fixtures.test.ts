@@ -2,12 +2,14 @@
  * Every error class validation knows, each against a real file in
  * test/fixtures/spec/, asserting the exact line and column of the offending node.
  */
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { defaultRegistry } from "../../../src/actions/index.js";
 import { formatProblem } from "../../../src/spec/problems.js";
+import { parseSource } from "../../../src/spec/source.js";
 import { validatePaths } from "../../../src/spec/validate-files.js";
 
 const FIXTURES = path.resolve(import.meta.dirname, "../../fixtures/spec");
@@ -70,6 +72,9 @@ const CASES: [string, string[]][] = [
   ["bad/duplicate-keys.yaml", ["bad/duplicate-keys.yaml:6:1: duplicate key"]],
   ["bad/alias.yaml", ["bad/alias.yaml:6:9: YAML alias *why is not allowed"]],
   ["bad/alias-bomb.yaml", ["bad/alias-bomb.yaml:6:10: YAML alias *x0 is not allowed: write the value out in full (81 more aliases in this file)"]],
+  ["bad/too-deep.yaml", ["bad/too-deep.yaml:6:71: YAML nested more than 64 levels deep"]],
+  // Where the parser's stack runs out depends on the stack size; the line does not.
+  ["bad/parser-exhaustion.yaml", ["bad/parser-exhaustion.yaml:6:"]],
   ["bad/latin1.yaml", ["bad/latin1.yaml:4:13: invalid UTF-8 byte 0xe9"]],
   ["bad/list.yaml", ["bad/list.yaml:1:1: the document is a list"]],
   ["bad/scalar.yaml", ["bad/scalar.yaml:1:1: the document is a scalar"]],
@@ -105,14 +110,32 @@ describe("validate reports each error class at the offending node", () => {
     expect(await problemsOf("repo/requests/valid.yaml")).toEqual([]);
   });
 
-  it("refuses a file over 1 MiB without reading it whole", async () => {
-    const dir = mkdtempSync(path.join(tmpdir(), "cl-big-"));
-    const file = path.join(dir, "big.yaml");
-    const text = `apiVersion: clutch-luigi/v1\nkind: Request\nreason: "${"x".repeat(1024 * 1024)}"\n`;
-    writeFileSync(file, text);
-    const reports = await validatePaths([file], { registry: defaultRegistry(), cwd: dir });
-    expect(reports[0]!.problems.map(formatProblem)).toEqual([
-      `big.yaml:1:1: file is ${Buffer.byteLength(text)} bytes; the limit is 1048576 bytes (1 MiB)`,
+  // A real file, committed: 1 MiB of comment lines compresses to a few KiB in git.
+  it("refuses a file over 1 MiB, from disk and from bytes (as the app reads the base branch)", async () => {
+    const file = "bad/too-large.yaml";
+    const size = statSync(path.join(FIXTURES, file)).size;
+    expect(size).toBeGreaterThan(1024 * 1024);
+    const expected = `${file}:1:1: file is ${size} bytes; the limit is 1048576 bytes (1 MiB)`;
+    expect(await problemsOf(file)).toEqual([expected]);
+    const parsed = parseSource(file, readFileSync(path.join(FIXTURES, file)));
+    expect(parsed.ok ? [] : parsed.problems.map(formatProblem)).toEqual([expected]);
+  });
+
+  it("refuses what is not a regular file instead of blocking on it", async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "cl-fifo-"));
+    const fifo = path.join(dir, "pipe.yaml");
+    // A FIFO cannot be committed to git; without a writer, opening it would block forever.
+    execFileSync("mkfifo", [fifo]);
+    const reports = await validatePaths([fifo, "/dev/zero"], { registry: defaultRegistry(), cwd: dir });
+    expect(reports.flatMap((r) => r.problems).map((p) => `${p.line}:${p.col}: ${p.message}`)).toEqual([
+      "1:1: not a regular file",
+      "1:1: not a regular file",
+    ]);
+  });
+
+  it("explains a document too deep for the parser", async () => {
+    expect(await problemsOf("bad/parser-exhaustion.yaml")).toEqual([
+      expect.stringMatching(/^bad\/parser-exhaustion\.yaml:6:\d+: YAML nested too deeply to parse; the limit is 64 levels$/),
     ]);
   });
 
