@@ -63,7 +63,11 @@ const USER = /^@[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}$/;
 const TEAM = /^@[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}\/[A-Za-z0-9][A-Za-z0-9_.-]*$/;
 const EMAIL = /^[^@\s]+@[^@\s]+\.[^@\s]+$/;
 
+/** No login, team slug or e-mail address is longer; the bound keeps the e-mail pattern linear on hostile tokens. */
+const MAX_OWNER_LENGTH = 256;
+
 export function parseOwner(text: string): Owner | null {
+  if (text.length > MAX_OWNER_LENGTH) return null;
   if (TEAM.test(text)) return { kind: "team", text };
   if (USER.test(text)) return { kind: "user", text };
   if (EMAIL.test(text)) return { kind: "email", text };

@@ -204,6 +204,9 @@ describe("owners and location", () => {
     expect(parseOwner("@octo-org/octocats")).toEqual({ kind: "team", text: "@octo-org/octocats" });
     expect(parseOwner("docs@example.com")).toEqual({ kind: "email", text: "docs@example.com" });
     for (const bad of ["octocat", "@", "@a--b", "@org/", "@org/team/x", "x@y"]) expect(parseOwner(bad)).toBeNull();
+    // Longer than any real owner; also keeps the e-mail check from backtracking on a hostile token.
+    expect(parseOwner("a@" + ".".repeat(100_000) + "@")).toBeNull();
+    expect(parseOwner(`${"a".repeat(250)}@example.com`)).toBeNull();
   });
   it(`${DOCS}: .github/ first, then the root, then docs/`, () => {
     const has = (files: string[]) => (p: string) => files.includes(p);
