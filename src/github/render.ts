@@ -39,6 +39,8 @@ export interface CheckOutput {
 export interface CheckRunPayload {
   name: string;
   head_sha: string;
+  /** Where "Details" leads (the pull request); GitHub asks for one with action_required. */
+  details_url?: string;
   status: "completed";
   conclusion: CheckConclusion;
   external_id?: string;
@@ -86,10 +88,16 @@ export function annotationOf(p: Problem, level: CheckAnnotation["annotation_leve
   };
 }
 
-function payload(name: string, e: Evaluation, conclusion: CheckConclusion, title: string, summary: string, text: string | undefined, annotations: CheckAnnotation[]): CheckRunPayload {
+export interface RenderOptions {
+  /** Link for the check's "Details", e.g. the pull request's html_url. */
+  detailsUrl?: string;
+}
+
+function payload(name: string, e: Evaluation, conclusion: CheckConclusion, title: string, summary: string, text: string | undefined, annotations: CheckAnnotation[], opts: RenderOptions): CheckRunPayload {
   return {
     name,
     head_sha: e.headSha,
+    ...(opts.detailsUrl ? { details_url: opts.detailsUrl } : {}),
     status: "completed",
     conclusion,
     external_id: `${e.repository}@${e.headSha}`,
@@ -107,15 +115,15 @@ function payload(name: string, e: Evaluation, conclusion: CheckConclusion, title
  * of the request as `file:line:col: message` plus annotations. A PR without a
  * request is neutral: there is nothing to run.
  */
-export function renderPlanCheck(e: Evaluation): CheckRunPayload {
+export function renderPlanCheck(e: Evaluation, opts: RenderOptions = {}): CheckRunPayload {
   const fileAnnotations = e.fileProblems.map((p) => annotationOf(p));
   const r = e.request;
   if (!r) {
     if (e.fileProblems.length > 0) {
       const lines = e.fileProblems.map((p) => `- \`${p.file}\`: ${inert(p.message)}`);
-      return payload(PLAN_CHECK, e, "failure", "The request files of this pull request break the rules", lines.join("\n"), undefined, fileAnnotations);
+      return payload(PLAN_CHECK, e, "failure", "The request files of this pull request break the rules", lines.join("\n"), undefined, fileAnnotations, opts);
     }
-    return payload(PLAN_CHECK, e, "neutral", "No request in this pull request", "This pull request adds no file under `requests/`, so it runs nothing when merged.", undefined, []);
+    return payload(PLAN_CHECK, e, "neutral", "No request in this pull request", "This pull request adds no file under `requests/`, so it runs nothing when merged.", undefined, [], opts);
   }
   if (!r.plan) {
     const n = r.problems.length;
@@ -126,7 +134,7 @@ export function renderPlanCheck(e: Evaluation): CheckRunPayload {
       fenced(listing || "(no details)"),
     ].join("\n");
     const annotations = [...r.problems.map((p) => annotationOf(p)), ...fileAnnotations];
-    return payload(PLAN_CHECK, e, "failure", `${r.path}: ${n} problem${n === 1 ? "" : "s"}`, summary, undefined, annotations);
+    return payload(PLAN_CHECK, e, "failure", `${r.path}: ${n} problem${n === 1 ? "" : "s"}`, summary, undefined, annotations, opts);
   }
   const plan = r.plan;
   const steps = plan.steps.length;
@@ -138,7 +146,7 @@ export function renderPlanCheck(e: Evaluation): CheckRunPayload {
     fenced(renderPlanMermaid(plan), "mermaid"),
   ].join("\n");
   const conclusion: CheckConclusion = e.fileProblems.length > 0 ? "failure" : "success";
-  return payload(PLAN_CHECK, e, conclusion, `Plan: ${plan.workflow} — ${plan.reason}`, summary, fenced(renderPlanText(plan), "text"), fileAnnotations);
+  return payload(PLAN_CHECK, e, conclusion, `Plan: ${plan.workflow} — ${plan.reason}`, summary, fenced(renderPlanText(plan), "text"), fileAnnotations, opts);
 }
 
 /**
@@ -146,7 +154,7 @@ export function renderPlanCheck(e: Evaluation): CheckRunPayload {
  * action; anything blocking fails. Break-glass is shouted in the title and at
  * the top of the summary.
  */
-export function renderPolicyCheck(e: Evaluation): CheckRunPayload {
+export function renderPolicyCheck(e: Evaluation, opts: RenderOptions = {}): CheckRunPayload {
   const v = e.verdict;
   const conclusion: CheckConclusion = v.approved ? "success" : v.blocking.length > 0 ? "failure" : "action_required";
   const out: string[] = [];
@@ -172,7 +180,7 @@ export function renderPolicyCheck(e: Evaluation): CheckRunPayload {
   }
   if (v.approvedBy.length > 0) out.push(`Approvals that count: ${v.approvedBy.map(inert).join(", ")}.`, "");
   const title = `${v.breakGlass.active ? "BREAK-GLASS: " : ""}${v.summary}`;
-  return payload(POLICY_CHECK, e, conclusion, title, out.join("\n").trimEnd(), fenced(v.explanation, "text"), []);
+  return payload(POLICY_CHECK, e, conclusion, title, out.join("\n").trimEnd(), fenced(v.explanation, "text"), [], opts);
 }
 
 /**

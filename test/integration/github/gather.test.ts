@@ -59,6 +59,27 @@ describe("an approved request", () => {
     expect(g.facts.committers).toEqual([]);
     expect(g.workflowNames).toEqual(["restart-service", "rotate-db-credentials"]);
     expect(g.workflowFiles.map((f) => f.path)).toEqual(["workflows/restart-service.yaml"]);
+    // The cost of one evaluation, call by call (serial, as GitHub asks of integrations).
+    expect(w.fake.calls.map((c) => c.operationId)).toEqual([
+      "pulls/get",
+      "git/get-ref",
+      "pulls/list-files",
+      "pulls/list-reviews",
+      "pulls/list-commits",
+      "repos/get-content", // .github/CODEOWNERS
+      "repos/get-content", // .github/clutch-luigi.yml
+      "repos/get-content", // acme/.github's defaults
+      "repos/get-content", // the request, at the head
+      "repos/get-content", // workflows/ listing
+      "repos/get-content", // workflows/restart-service.yaml
+      "teams/list-members-in-org",
+      "teams/list-members-in-org",
+      "teams/list-members-in-org",
+      "teams/list-members-in-org",
+      "repos/get-collaborator-permission-level",
+      "pulls/get",
+    ]);
+    expect(w.fake.calls.filter((c) => c.template.includes("/contents/")).every((c) => c.params.repo === ".github" || c.query.ref === (c.params.path === "requests/2026/restart-checkout.yaml" ? p.headSha : g.baseSha))).toBe(true);
 
     const e = evaluatePullRequest(g, registry);
     expect(e.verdict.approved).toBe(true);

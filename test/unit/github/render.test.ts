@@ -107,7 +107,8 @@ describe("clutch-luigi/policy", () => {
 
   it("asks for action when approvals are missing, naming the CODEOWNERS line", () => {
     const e = evaluatePullRequest(gathered("requests/restart.yaml", read("requests/restart-checkout.yaml"), { approvers: [] }), registry);
-    const p = renderPolicyCheck(e);
+    const p = renderPolicyCheck(e, { detailsUrl: "https://github.com/acme/ops/pull/7" });
+    expect(p.details_url).toBe("https://github.com/acme/ops/pull/7");
     expect(schemaProblems(p)).toEqual([]);
     expect(p.conclusion).toBe("action_required");
     expect(p.output.summary).toContain("### Missing approvals\n- 1 more from @acme/sre (`codeowners:5`) — .github/CODEOWNERS line 5");
