@@ -675,6 +675,29 @@ describe("freeze and break-glass", () => {
     });
     expect(withoutOwner.missing.map((m) => m.rule)).toContain("codeowners:2");
   });
+  it("allowDuringFreeze: false keeps the freeze even with break-glass, which is still marked", () => {
+    const v = evaluate((f) => {
+      f.config = { ...yearEnd, breakGlass: { allowDuringFreeze: false } };
+      f.now = "2026-12-24T09:00:00Z";
+      f.labels = ["break-glass"];
+      f.body = "Break-glass: outage";
+      approvedBy(f, "bob");
+    });
+    expect(codes(v)).toEqual(["freeze"]);
+    expect(v.breakGlass).toEqual({ active: true, label: "break-glass", reason: "outage" });
+    expect(v.summary).toBe("Not approved: blocked (freeze) [BREAK-GLASS]");
+  });
+  it("requireReason: false opens break-glass on the label alone, and the verdict says no reason was given", () => {
+    const v = evaluate((f) => {
+      f.config = { ...yearEnd, breakGlass: { label: "sev1", requireReason: false } };
+      f.now = "2026-12-24T09:00:00Z";
+      f.labels = ["SEV1"];
+      approvedBy(f, "bob");
+    });
+    expect(v.approved, v.explanation).toBe(true);
+    expect(v.breakGlass).toEqual({ active: true, label: "sev1", reason: null });
+    expect(v.explanation).toContain('BREAK-GLASS: the "sev1" label is set (reason: none given). This is recorded; a follow-up review is required.');
+  });
   it("breakGlass: false ignores the label", () => {
     const v = evaluate((f) => {
       f.config = { ...yearEnd, breakGlass: false };
