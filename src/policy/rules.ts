@@ -100,7 +100,11 @@ export function buildRules(facts: PolicyFacts, config: PolicyConfig, opts: { bre
       // because a skipped line can hand a path to a weaker owner.
       blocking.push({
         code: "codeowners-invalid",
-        message: `${file} has errors, so ownership cannot be trusted: ${matcher.errors.map((e) => `line ${e.line}: ${e.message}`).join("; ")}`,
+        // The first few are enough to act on; a check run cannot show thousands.
+        message: `${file} has ${matcher.errors.length === 1 ? "an error" : `${matcher.errors.length} errors`}, so ownership cannot be trusted: ${matcher.errors
+          .slice(0, 10)
+          .map((e) => `line ${e.line}: ${e.message}`)
+          .join("; ")}${matcher.errors.length > 10 ? `; and ${matcher.errors.length - 10} more` : ""}`,
       });
     }
     const byLine = new Map<number, { rule: CodeownersRule; paths: string[] }>();

@@ -429,6 +429,16 @@ describe("CODEOWNERS as the authorization", () => {
     expect(codes(v)).toEqual(["codeowners-invalid"]);
     expect(v.blocking[0]!.message).toMatch(/line 2: invalid owner "not-an-owner"/);
   });
+  it("a CODEOWNERS with thousands of bad lines blocks with the first ten and a count, not a megabyte of text", () => {
+    const v = evaluate((f) => {
+      f.codeowners = Array.from({ length: 5_000 }, (_, i) => `/d${i}/ owner${i}`).join("\n");
+    });
+    expect(codes(v)).toEqual(["codeowners-invalid"]);
+    const msg = v.blocking[0]!.message;
+    expect(msg).toMatch(/^\.github\/CODEOWNERS has 5000 errors, so ownership cannot be trusted: line 1: invalid owner "owner0"/);
+    expect(msg).toMatch(/line 10: invalid owner "owner9".*; and 4990 more$/);
+    expect(msg).not.toMatch(/line 11:/);
+  });
   it("an e-mail owner approves through the verified e-mail map", () => {
     const v = evaluate((f) => {
       f.codeowners = "requests/ ops@acme.test\n";
