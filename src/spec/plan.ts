@@ -115,16 +115,26 @@ function stepTraits(s: PlannedStep): string {
   return traits.length ? `  [${traits.join(" · ")}]` : "";
 }
 
+/**
+ * Values come from a request anyone may open: a newline would forge plan lines, and a
+ * terminal control sequence would act on the reviewer's terminal. Show them escaped.
+ */
+function oneLine(text: string): string {
+  return text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (c) =>
+    c === "\n" ? "\\n" : c === "\t" ? "\\t" : `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
+  );
+}
+
 function compact(value: unknown, max = 100): string {
-  const text = JSON.stringify(value);
+  const text = oneLine(JSON.stringify(value));
   return text.length > max ? `${text.slice(0, max - 1)}…` : text;
 }
 
 /** Human-readable plan: header, parallel stages, and the DAG as an indented tree. */
 export function renderPlanText(plan: Plan): string {
   const out: string[] = [];
-  const kv = (k: string, v: string): void => void out.push(`  ${k.padEnd(9)} ${v}`);
-  out.push(`Plan for ${plan.requestPath}`);
+  const kv = (k: string, v: string): void => void out.push(`  ${k.padEnd(9)} ${oneLine(v)}`);
+  out.push(`Plan for ${oneLine(plan.requestPath)}`);
   kv("workflow", plan.description ? `${plan.workflow} — ${plan.description}` : plan.workflow);
   kv("reason", plan.reason);
   const params = Object.entries(plan.params).map(([k, v]) => `${k}=${typeof v === "string" ? v : JSON.stringify(v)}`);
@@ -141,28 +151,44 @@ export function renderPlanText(plan: Plan): string {
 
   out.push("", "Steps:");
   const byId = new Map(plan.steps.map((s) => [s.id, s]));
-  // Each step hangs under its latest-stage dependency; other dependencies are named.
+  // Each step hangs under its latest-stage dependency; its other dependencies are named.
   const parentOf = new Map<string, string>();
   for (const s of plan.steps) {
     const deps = s.needs.map((d) => byId.get(d)).filter((d): d is PlannedStep => !!d);
     if (deps.length) parentOf.set(s.id, deps.reduce((a, b) => (b.stage > a.stage ? b : a)).id);
   }
   const children = (id: string | undefined): PlannedStep[] => plan.steps.filter((s) => parentOf.get(s.id) === id);
+  // Under its other dependencies a step appears as a one-line reference, so every edge of
+  // the DAG shows in the tree and no branch looks like a leaf when something waits on it.
+  const referrers = (id: string): PlannedStep[] => plan.steps.filter((s) => s.needs.includes(id) && parentOf.get(s.id) !== id);
   const draw = (s: PlannedStep, prefix: string, last: boolean, root: boolean): void => {
     const branch = root ? "" : last ? "└── " : "├── ";
     const also = s.needs.filter((d) => d !== parentOf.get(s.id));
     const alsoText = root || also.length === 0 ? "" : `  (also needs ${also.join(", ")})`;
     out.push(`  ${prefix}${branch}${s.id}  ${s.uses}${stepTraits(s)}${alsoText}`);
     const inner = prefix + (root ? "" : last ? "    " : "│   ");
-    if (Object.keys(s.with).length) out.push(`  ${inner}${children(s.id).length ? "│" : " "}   with ${compact(s.with)}`);
     const kids = children(s.id);
-    kids.forEach((k, i) => draw(k, inner, i === kids.length - 1, false));
+    const refs = referrers(s.id);
+    const below = kids.length + refs.length;
+    if (Object.keys(s.with).length) out.push(`  ${inner}${below ? "│" : " "}   with ${compact(s.with)}`);
+    kids.forEach((k, i) => draw(k, inner, i === below - 1, false));
+    refs.forEach((r, i) => {
+      out.push(`  ${inner}${kids.length + i === below - 1 ? "└── " : "├── "}${r.id}  (see under ${parentOf.get(r.id)})`);
+    });
   };
   for (const r of children(undefined)) draw(r, "", true, true);
   return out.join("\n") + "\n";
 }
 
-const mermaidLabel = (text: string): string => text.replace(/"/g, "#quot;").replace(/[<>]/g, (c) => (c === "<" ? "#lt;" : "#gt;"));
+/**
+ * Text inside a quoted Mermaid label, written with Mermaid's entity codes: `#` first
+ * (it starts an entity), then what would end the label (`"`, a line break), open HTML
+ * (`<`, `>`) or make it a Markdown string (a backtick).
+ */
+export function mermaidLabel(text: string): string {
+  const codes: Record<string, string> = { "#": "#35;", '"': "#quot;", "<": "#lt;", ">": "#gt;", "`": "#96;" };
+  return text.replace(/[#"<>`]/g, (c) => codes[c]!).replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, " ");
+}
 
 /** A Mermaid `graph TD` of the DAG; node ids are positional so any step id is safe. */
 export function renderPlanMermaid(plan: Plan): string {
