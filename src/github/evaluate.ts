@@ -59,7 +59,7 @@ export function withBlockers(verdict: Verdict, extra: readonly Blocker[]): Verdi
   const codes = [...new Set(blocking.map((b) => b.code))].join(", ");
   const tag = verdict.breakGlass.active ? " [BREAK-GLASS]" : "";
   // Keep the policy's own account of missing approvals; its blocked part is restated with ours.
-  const missing = verdict.approved
+  const missing = !verdict.summary.startsWith("Not approved: ")
     ? ""
     : verdict.summary
         .replace(/^Not approved: /, "")

@@ -141,6 +141,20 @@ describe("missing CODEOWNERS approval", () => {
   });
 });
 
+describe("change requests", () => {
+  it("a member of the org's veto team blocks whatever else approves, until the review is dismissed", async () => {
+    const p = w.pulls.open(REPO, { author: alice, files: { "requests/restart.yaml": fixture("requests/restart-checkout.yaml") } });
+    w.pulls.review(p, "sam", "APPROVED");
+    const veto = w.pulls.review(p, "sec", "CHANGES_REQUESTED");
+    let e = await evaluate(p);
+    expect(e.verdict.blocking.map((b) => b.code)).toEqual(["veto"]);
+    expect(e.verdict.blocking[0]!.message).toContain("sec (veto team) requested changes");
+    veto.state = "DISMISSED";
+    e = await evaluate(p);
+    expect(e.verdict.approved).toBe(true);
+  });
+});
+
 describe("authority from the base branch", () => {
   it("treats a workflow that exists only in the PR as unknown", async () => {
     const p = w.pulls.open(REPO, {

@@ -29,6 +29,15 @@ describe("evaluatePullRequest", () => {
     expect(e.verdict.blocking.map((b) => b.code)).toContain("request-invalid");
   });
 
+  it("refuses a request for a workflow that is itself invalid on the base branch", () => {
+    const g = gathered("requests/restart.yaml", read("requests/restart-checkout.yaml"));
+    g.workflowFiles = [{ path: "workflows/restart-service.yaml", content: read("ops-repo/workflows/restart-service.yaml").replace("uses: noop", "uses: no-such-action") }];
+    const e = evaluatePullRequest(g, registry);
+    expect(e.request?.plan).toBeUndefined();
+    expect(e.request?.problems).toEqual([expect.objectContaining({ file: "requests/restart.yaml", line: 3, message: 'workflow "restart-service" is itself invalid; fix it before requesting it' })]);
+    expect(e.verdict.blocking.map((b) => b.code)).toEqual(["request-invalid"]);
+  });
+
   it("turns every gather problem into a blocker", () => {
     const g = gathered("requests/restart.yaml", read("requests/restart-checkout.yaml"));
     g.problems.push({ code: "too-many-commits", message: "this pull request has 300 commits" });
@@ -55,6 +64,13 @@ describe("withBlockers", () => {
     expect(v.summary).toBe("Not approved: blocked (x, break-glass-reason); 1 more approval from @acme/sre; 1 more approval from any reviewer other than the author");
     expect(v.blocking.map((b) => b.code)).toEqual(["x", "break-glass-reason"]);
     expect(v.missing).toEqual(v0.missing);
+  });
+
+  it("does not repeat a verdict the policy could not evaluate", () => {
+    const v0 = evaluatePolicy({ ...facts, config: { minApprovals: "two" } });
+    expect(v0.blocking.map((b) => b.code)).toEqual(["config-invalid"]);
+    const v = withBlockers(v0, [{ code: "x", message: "y" }]);
+    expect(v.summary).toBe("Not approved: blocked (x, config-invalid)");
   });
 
   it("returns the verdict unchanged without blockers", () => {
