@@ -7,8 +7,6 @@
  * full becomes a blocking problem, never a silent gap.
  */
 import {
-  CODEOWNERS_LOCATIONS,
-  CODEOWNERS_MAX_BYTES,
   isBotActor,
   mergeConfig,
   type Actor,
@@ -18,12 +16,15 @@ import {
   type ReviewState,
 } from "../policy/index.js";
 import { MAX_FILE_BYTES, parseSource, workflowNameOf, type ApprovalSpec, type SourceFile } from "../spec/index.js";
-import { paginate, requestOrNull, statusOf, type GitHubClient, type PullRequestRef } from "./client.js";
-import { listRepoDir, readRepoFile, type RepoCoordinates, type RepoFile } from "./repo-files.js";
+import { readCodeowners, readPolicyConfigs } from "./authority.js";
+import { paginate, requestOrNull, type GitHubClient, type PullRequestRef } from "./client.js";
+import { listRepoDir, readRepoFile, type RepoCoordinates } from "./repo-files.js";
 import { selectRequest } from "./request-files.js";
+import { blobsAtCommit } from "./reviewed-content.js";
 import { namedTeams } from "./team-refs.js";
+import { readTeams } from "./teams.js";
 
-export const POLICY_FILE = ".github/clutch-luigi.yml";
+export { POLICY_FILE } from "./authority.js";
 export const WORKFLOWS_DIR = "workflows";
 
 export interface GatherLimits {
@@ -128,26 +129,6 @@ function toActor(u: ApiUser | null): Actor {
   return u ? { login: u.login, type: u.type } : { login: "ghost", type: "User" };
 }
 
-/** Parses a YAML config file read from the repository; blank means "no settings". */
-function parseConfigFile(path: string, file: RepoFile, problems: GatherProblem[]): unknown {
-  if (file.kind === "absent") return undefined;
-  if (file.kind === "too-large") {
-    problems.push({ code: "config-unreadable", message: `${path} is ${file.size} bytes; the limit is ${MAX_FILE_BYTES} bytes` });
-    return undefined;
-  }
-  if (file.kind === "not-a-file") {
-    problems.push({ code: "config-unreadable", message: `${path} is a ${file.type}, not a file` });
-    return undefined;
-  }
-  if (file.text.trim() === "" || /^(\s*(#.*)?\n?)*$/.test(file.text)) return {};
-  const parsed = parseSource(path, file.bytes);
-  if (!parsed.ok) {
-    for (const p of parsed.problems) problems.push({ code: "config-unreadable", message: `${p.file}:${p.line}:${p.col}: ${p.message}` });
-    return undefined;
-  }
-  return parsed.doc.value;
-}
-
 /**
  * Gathers the facts of a pull request. Throws only when GitHub itself fails
  * (network, 5xx, the PR does not exist); the caller retries or reports that.
@@ -217,27 +198,8 @@ export async function gatherPullRequest(gh: GitHubClient, ref: PullRequestRef, l
   }
 
   // Authority, at the base branch head.
-  let codeowners: string | null = null;
-  let codeownersPath: string | undefined;
-  for (const path of CODEOWNERS_LOCATIONS) {
-    const f = await readRepoFile(gh, at, path, baseSha, CODEOWNERS_MAX_BYTES);
-    if (f.kind === "absent") continue;
-    codeownersPath = path;
-    if (f.kind === "file") codeowners = f.text;
-    else if (f.kind === "too-large") {
-      problems.push({ code: "codeowners-too-large", message: `${path} is ${f.size} bytes; GitHub ignores a CODEOWNERS file of 3 MB or more, and so does this app: nobody could approve by it` });
-    } else {
-      problems.push({ code: "codeowners-unreadable", message: `${path} is a ${f.type}, not a file` });
-    }
-    break;
-  }
-  const repoConfig = parseConfigFile(POLICY_FILE, await readRepoFile(gh, at, POLICY_FILE, baseSha, MAX_FILE_BYTES + 1), problems);
-  // Organisation defaults, as Probot's context.config reads them: the org's `.github` repository, default branch.
-  let orgConfig: unknown;
-  if (ref.repo !== ".github") {
-    const orgAt = { owner: ref.owner, repo: ".github" };
-    orgConfig = parseConfigFile(`${ref.owner}/.github:${POLICY_FILE}`, await readRepoFile(gh, orgAt, POLICY_FILE, undefined, MAX_FILE_BYTES + 1), problems);
-  }
+  const { codeowners, codeownersPath } = await readCodeowners(gh, at, baseSha, problems);
+  const { repoConfig, orgConfig } = await readPolicyConfigs(gh, at, baseSha, problems);
   const merged = mergeConfig(orgConfig, repoConfig);
 
   // The request, at the PR head.
@@ -299,20 +261,7 @@ export async function gatherPullRequest(gh: GitHubClient, ref: PullRequestRef, l
   if (teamKeys.length > limits.maxTeams) {
     problems.push({ code: "too-many-teams", message: `the policy names ${teamKeys.length} teams; at most ${limits.maxTeams} are read` });
   }
-  const teams: Record<string, string[]> = {};
-  for (const key of teamKeys.slice(0, limits.maxTeams)) {
-    const [org, slug] = key.split("/") as [string, string];
-    try {
-      const members = await paginate<ApiUser>(gh, "GET /orgs/{org}/teams/{team_slug}/members", { org, team_slug: slug }, {
-        maxPages: Math.ceil(limits.maxTeamMembers / 100),
-      });
-      if (members.truncated) problems.push({ code: "team-too-large", message: `team @${key} has more than ${limits.maxTeamMembers} members; not all can be read` });
-      teams[key] = members.items.map((m) => m.login);
-    } catch (e) {
-      // An unknown team has no members the app can see; the verdict says so.
-      if (statusOf(e) !== 404) throw e;
-    }
-  }
+  const teams = await readTeams(gh, teamKeys.slice(0, limits.maxTeams), limits.maxTeamMembers, problems);
 
   // Repository permission of everyone whose review carries a state.
   const reviewers = [...new Map(reviews.filter((r) => (r.state === "APPROVED" || r.state === "CHANGES_REQUESTED") && !isBotActor(r.user)).map((r) => [r.user.login.toLowerCase(), r.user.login])).values()];
@@ -331,7 +280,7 @@ export async function gatherPullRequest(gh: GitHubClient, ref: PullRequestRef, l
   if (stale === undefined || stale === "content") {
     const older = [...new Set(reviews.filter((r) => r.state === "APPROVED" && r.commitId !== headSha).map((r) => r.commitId))];
     for (const commit of older.slice(-limits.maxReviewedCommits)) {
-      const content = await blobsAt(gh, at, commit, files);
+      const content = await blobsAtCommit(gh, at, commit, files);
       if (content) reviewedContent[commit] = content;
     }
   }
@@ -362,28 +311,4 @@ export async function gatherPullRequest(gh: GitHubClient, ref: PullRequestRef, l
     committers: [...committers],
   };
   return { ref, baseRef, baseSha, headSha, facts, request, workflowNames, workflowFiles, problems };
-}
-
-/**
- * The blob of each PR path at `commit` (null where absent), from the commit's
- * recursive tree. A commit GitHub no longer has, or a tree too big to list in
- * full, leaves paths out, and a path left out counts as changed.
- */
-async function blobsAt(gh: GitHubClient, at: RepoCoordinates, commit: string, files: readonly ChangedFile[]): Promise<Record<string, string | null> | null> {
-  const c = await requestOrNull<{ tree: { sha: string } }>(gh, "GET /repos/{owner}/{repo}/git/commits/{commit_sha}", { ...at, commit_sha: commit });
-  if (!c) return null;
-  const tree = await requestOrNull<{ truncated: boolean; tree: { path: string; type: string; sha: string }[] }>(gh, "GET /repos/{owner}/{repo}/git/trees/{tree_sha}", {
-    ...at,
-    tree_sha: c.tree.sha,
-    recursive: "1",
-  });
-  if (!tree) return null;
-  const blobs = new Map(tree.tree.filter((e) => e.type === "blob").map((e) => [e.path, e.sha]));
-  const out: Record<string, string | null> = {};
-  for (const f of files) {
-    const sha = blobs.get(f.path);
-    if (sha !== undefined) out[f.path] = sha;
-    else if (!tree.truncated) out[f.path] = null;
-  }
-  return out;
 }
