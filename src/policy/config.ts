@@ -72,6 +72,15 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
 export function mergeConfig(orgDefaults: unknown, repo: unknown): unknown {
   if (repo === undefined || repo === null) return orgDefaults ?? {};
   if (orgDefaults === undefined || orgDefaults === null) return repo;
+  // Lists add up, as in Probot's context.config (deepmerge): an org's veto teams and
+  // freeze windows are a floor a single repository cannot quietly drop.
+  if (Array.isArray(orgDefaults) && Array.isArray(repo)) {
+    const seen = new Set<string>();
+    return [...orgDefaults, ...repo].filter((v) => {
+      const key = JSON.stringify(v);
+      return seen.has(key) ? false : (seen.add(key), true);
+    });
+  }
   if (!isPlainObject(orgDefaults) || !isPlainObject(repo)) return repo;
   const out: Record<string, unknown> = { ...orgDefaults };
   for (const [k, v] of Object.entries(repo)) {

@@ -3,14 +3,20 @@ import { describe, expect, it } from "vitest";
 import { CONFIG_SCHEMA, loadPolicyConfig, mergeConfig } from "../../../src/policy/index.js";
 
 describe("mergeConfig (org defaults, then the repository's file on top)", () => {
-  it("merges objects key by key and replaces arrays and scalars", () => {
-    const org = { minApprovals: 2, freeze: [{ weekly: { days: ["sat"] } }], breakGlass: { label: "sev1", requireReason: true } };
-    const repo = { freeze: [{ weekly: { days: ["sun"] } }], breakGlass: { minApprovals: 1 } };
+  it("merges objects key by key, replaces scalars and adds lists up (org entries first, no duplicates)", () => {
+    const org = { minApprovals: 2, vetoTeams: ["@acme/security"], freeze: [{ weekly: { days: ["sat"] } }], breakGlass: { label: "sev1", requireReason: true } };
+    const repo = { minApprovals: 3, vetoTeams: ["@acme/security", "@acme/dba"], freeze: [{ weekly: { days: ["sun"] } }], breakGlass: { minApprovals: 1 } };
     expect(mergeConfig(org, repo)).toEqual({
-      minApprovals: 2,
-      freeze: [{ weekly: { days: ["sun"] } }],
+      minApprovals: 3,
+      vetoTeams: ["@acme/security", "@acme/dba"],
+      freeze: [{ weekly: { days: ["sat"] } }, { weekly: { days: ["sun"] } }],
       breakGlass: { label: "sev1", requireReason: true, minApprovals: 1 },
     });
+  });
+
+  it("a repository cannot drop an org-wide veto team or freeze window by listing its own", () => {
+    const merged = mergeConfig({ vetoTeams: ["@acme/security"] }, { vetoTeams: [] }) as { vetoTeams: string[] };
+    expect(merged.vetoTeams).toEqual(["@acme/security"]);
   });
   it("either side may be missing", () => {
     expect(mergeConfig(undefined, { minApprovals: 3 })).toEqual({ minApprovals: 3 });
