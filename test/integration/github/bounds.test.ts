@@ -9,6 +9,7 @@ import { defaultRegistry } from "../../../src/actions/index.js";
 import type { GitHubClient } from "../../../src/github/client.js";
 import { evaluatePullRequest } from "../../../src/github/evaluate.js";
 import { DEFAULT_LIMITS, gatherPullRequest } from "../../../src/github/facts.js";
+import { publishCheckRun } from "../../../src/github/publish.js";
 import { renderPlanCheck } from "../../../src/github/render.js";
 import { fixture, REPO, startWorld, type World } from "./world.js";
 
@@ -161,5 +162,21 @@ describe("history and races", () => {
     const p = w.pulls.open(REPO, { author: alice, files: { "requests/r.yaml": request() } });
     w.fake.fail("GET /repos/{owner}/{repo}/pulls/{pull_number}/reviews", 502);
     await expect(gatherPullRequest(w.octokit, refOf(p))).rejects.toMatchObject({ status: 502 });
+  });
+});
+
+describe("publishing check runs", () => {
+  it("sends 120 annotations in three calls, all of which GitHub keeps", async () => {
+    const params = Array.from({ length: 120 }, (_, i) => `  p${i}: ${i}`).join("\n");
+    const text = `apiVersion: clutch-luigi/v1\nkind: Request\nworkflow: restart-service\nreason: "OPS-9 many"\nparams:\n  service: checkout\n${params}\n`;
+    const p = w.pulls.open(REPO, { author: alice, files: { "requests/many.yaml": text } });
+    const e = evaluatePullRequest(await gatherPullRequest(w.octokit, refOf(p)), registry);
+    w.fake.calls.length = 0;
+    const id = await publishCheckRun(w.octokit, { owner: "acme", repo: "ops" }, renderPlanCheck(e, { detailsUrl: `https://github.com/acme/ops/pull/${p.number}` }));
+    expect(w.fake.calls.map((c) => `${c.method} ${c.status}`)).toEqual(["POST 201", "PATCH 200", "PATCH 200"]);
+    const run = w.checks.runs.find((r) => r.id === id)!;
+    expect(run).toMatchObject({ name: "clutch-luigi/plan", headSha: p.headSha, conclusion: "failure" });
+    expect(run.annotations).toHaveLength(120);
+    expect(run.annotations.map((a) => a.start_line)).toEqual(e.request!.problems.map((x) => x.line));
   });
 });
