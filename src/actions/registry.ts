@@ -1,14 +1,22 @@
 import type { Action } from "./types.js";
 
+/**
+ * Any action, whatever its input and output types. `any` (not `unknown`) because an
+ * Action<I, O> takes I in parameter position: Action<ShellInput, …> is not assignable
+ * to Action<unknown, …>. Inputs are checked against the action's JSON Schema before
+ * `run` sees them, which is what makes the erasure safe.
+ */
+export type AnyAction = Action<any, any>;
+
 /** The set of actions a deployment offers. Validation and workers both consult it. */
 export class ActionRegistry {
   private readonly actions = new Map<string, Action>();
 
-  constructor(actions: Iterable<Action<any, any>> = []) {
+  constructor(actions: Iterable<AnyAction> = []) {
     for (const a of actions) this.register(a);
   }
 
-  register(action: Action<any, any>): this {
+  register(action: AnyAction): this {
     if (this.actions.has(action.name)) throw new Error(`action "${action.name}" is registered twice`);
     this.actions.set(action.name, action as Action);
     return this;
