@@ -332,6 +332,19 @@ describe("request files", () => {
     await w.octokit.request("POST /repos/{owner}/{repo}/check-runs", { owner: "acme", repo: "ops", ...plan });
   });
 
+  it("refuses moving a request, and the move needs the owners of both paths", async () => {
+    const text = fixture("requests/rotate-orders.yaml");
+    w.git.commit(REPO, { branch: "main", files: { "requests/databases/2025-rotate.yaml": text } });
+    const p = w.pulls.open(REPO, { author: alice, files: { "requests/databases/2025-rotate.yaml": null, "requests/archive/2025-rotate.yaml": text } });
+    w.pulls.review(p, "sam", "APPROVED");
+    const g = await gatherPullRequest(w.octokit, { owner: "acme", repo: "ops", pullNumber: p.number });
+    expect(g.facts.files).toEqual([{ path: "requests/archive/2025-rotate.yaml", status: "renamed", previousPath: "requests/databases/2025-rotate.yaml", sha: blobSha(Buffer.from(text)) }]);
+    const e = evaluatePullRequest(g, registry);
+    expect(e.verdict.blocking.map((b) => b.code)).toEqual(["request-edited"]);
+    // The old path is the DBAs'; SRE's approval alone does not cover it.
+    expect(e.verdict.missing).toEqual([expect.objectContaining({ rule: "codeowners:6", anyOf: ["@acme/dba"], paths: ["requests/databases/2025-rotate.yaml"] })]);
+  });
+
   it("refuses two requests in one PR", async () => {
     const p = w.pulls.open(REPO, {
       author: alice,

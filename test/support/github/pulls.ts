@@ -148,17 +148,28 @@ export class FakePulls {
     const after = r.commits.get(p.headSha)!.tree;
     const paths = [...new Set([...before.keys(), ...after.keys()])].sort();
     const out: Record<string, unknown>[] = [];
+    // Exact renames, as git detects them: a removed path whose blob reappears at an added one.
+    const removedBySha = new Map<string, string>();
+    for (const path of paths) if (!after.has(path)) removedBySha.set(before.get(path)!, path);
+    const renamedFrom = new Map<string, string>();
+    for (const path of paths) {
+      const from = before.has(path) ? undefined : removedBySha.get(after.get(path)!);
+      if (from !== undefined && ![...renamedFrom.values()].includes(from)) renamedFrom.set(path, from);
+    }
+    const consumed = new Set(renamedFrom.values());
     for (const path of paths) {
       const a = before.get(path);
       const b = after.get(path);
-      if (a === b) continue;
-      const status = a === undefined ? "added" : b === undefined ? "removed" : "modified";
+      if (a === b || consumed.has(path)) continue;
+      const previous = renamedFrom.get(path);
+      const status = previous !== undefined ? "renamed" : a === undefined ? "added" : b === undefined ? "removed" : "modified";
       const sha = (b ?? a)!;
       const base = `https://github.com/${p.owner}/${p.repo}`;
       out.push({
         sha,
         filename: path,
         status,
+        ...(previous !== undefined ? { previous_filename: previous } : {}),
         additions: 1,
         deletions: status === "added" ? 0 : 1,
         changes: status === "modified" ? 2 : 1,
