@@ -4,6 +4,7 @@ import { ActionError, classifyError, type StepContext } from "../../../src/actio
 import { fail } from "../../../src/actions/builtin/fail.js";
 import { sleep } from "../../../src/actions/builtin/sleep.js";
 import { noop } from "../../../src/actions/builtin/noop.js";
+import { log } from "../../../src/actions/builtin/log.js";
 
 function ctx(attempt = 1, signal = new AbortController().signal): StepContext {
   return {
@@ -43,6 +44,22 @@ describe("trivial actions", () => {
     setTimeout(() => ac.abort(new Error("step timeout")), 20);
     await expect(p).rejects.toMatchObject({ code: "timeout" });
     expect(Date.now() - started).toBeLessThan(5_000);
+  });
+});
+
+describe("sleep bounds", () => {
+  it("refuses a sleep longer than an hour instead of firing at once or holding a worker", async () => {
+    // 30d is past Node's 2^31-1 ms timer limit: without the bound it would resolve immediately.
+    await expect(sleep.run({ duration: "30d" }, ctx())).rejects.toMatchObject({ code: "invalid-input", message: expect.stringMatching(/use the wait action/) });
+    await expect(sleep.run({ duration: "1h1ms" }, ctx())).rejects.toMatchObject({ code: "invalid-input" });
+  });
+
+  it("noop and log do what they say", async () => {
+    expect(await noop.run({}, ctx())).toEqual({});
+    const lines: string[] = [];
+    const c = { ...ctx(), log: { info: (m: string) => lines.push(`info ${m}`), warn: (m: string) => lines.push(`warn ${m}`), error() {} } };
+    expect(await log.run({ message: "hi", level: "warn" }, c)).toEqual({ message: "hi" });
+    expect(lines).toEqual(["warn hi"]);
   });
 });
 
