@@ -5,7 +5,7 @@
  */
 import knexFactory, { type Knex } from "knex";
 import ClientPgLite from "knex-pglite";
-import { mkdirSync } from "node:fs";
+import { mkdirSync, readFileSync, unlinkSync, writeFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { loadCipher, type OutputCipher } from "./cipher.js";
 import { migrate } from "./migrate.js";
@@ -42,9 +42,60 @@ export function storeOptionsFromEnv(env: NodeJS.ProcessEnv, cwd = process.cwd())
   };
 }
 
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/**
+ * Hold the embedded database's folder for this store. PGlite has no lock of its
+ * own, and two instances writing one folder corrupt it; `run` also treats every
+ * lease it finds there as left by a dead process, which is only true if no other
+ * process has the folder open. Returns the release function.
+ */
+export function lockDataDir(dir: string): () => void {
+  const file = resolve(dir, "embedded.lock");
+  const token = `${process.pid} ${Math.random().toString(36).slice(2)}`;
+  for (let tries = 0; ; tries++) {
+    try {
+      writeFileSync(file, token + "\n", { flag: "wx", mode: 0o600 });
+      break;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "EEXIST" || tries > 0) throw e;
+      let holder = NaN;
+      try {
+        holder = Number(readFileSync(file, "utf8").split(" ")[0]);
+      } catch {
+        // removed meanwhile: try again
+      }
+      if (Number.isInteger(holder) && holder > 0 && processAlive(holder)) {
+        throw new Error(
+          `the embedded database in ${dir} is in use by ${holder === process.pid ? "this process" : `process ${holder}`}: ` +
+            `it serves one process at a time (set DATABASE_URL to share a Postgres server; if no such process is running, delete ${file})`,
+        );
+      }
+      unlinkSync(file); // left by a process that is gone
+    }
+  }
+  return () => {
+    try {
+      if (readFileSync(file, "utf8").trim() === token) unlinkSync(file);
+    } catch {
+      // already gone
+    }
+  };
+}
+
 export async function openStore(opts: StoreOptions = {}): Promise<Store> {
   let db: Knex;
   let backend: Backend;
+  let release = (): void => undefined;
+  // Before anything is opened: a bad key must not leave a database or a lock behind.
+  const cipher = loadCipher({ key: opts.encryptionKey, dataDir: opts.dataDir && opts.dataDir !== ":memory:" ? opts.dataDir : undefined });
   if (opts.databaseUrl) {
     backend = "pg";
     db = knexFactory({
@@ -67,22 +118,28 @@ export async function openStore(opts: StoreOptions = {}): Promise<Store> {
     let connection: Record<string, string> = {};
     if (dir !== ":memory:") {
       mkdirSync(dir, { recursive: true });
+      release = lockDataDir(dir);
       connection = { filename: resolve(dir, "pgdata") };
     }
     db = knexFactory({ client: ClientPgLite, dialect: "postgres", connection });
   }
-  const dataDir = opts.dataDir && opts.dataDir !== ":memory:" ? opts.dataDir : undefined;
   const store: Store = {
     db,
     backend,
     databaseUrl: opts.databaseUrl,
-    cipher: loadCipher({ key: opts.encryptionKey, dataDir }),
-    close: () => db.destroy(),
+    cipher,
+    close: async () => {
+      try {
+        await db.destroy();
+      } finally {
+        release();
+      }
+    },
   };
   try {
     if (opts.migrate ?? true) await migrate(db);
   } catch (err) {
-    await db.destroy();
+    await store.close();
     throw err;
   }
   return store;

@@ -10,11 +10,11 @@ import { listAuditEvents, verifyAuditChain } from "../../../src/store/audit.js";
 
 const REPO = join(FIXTURES, "cli-repo");
 
-function io(dataDir: string, signal?: AbortSignal): CliIO & { out: () => string; err: () => string } {
+function io(dataDir: string, signal?: AbortSignal, tty = false): CliIO & { out: () => string; err: () => string } {
   let out = "";
   let err = "";
   return {
-    stdout: { write: (c: string) => (out += c), isTTY: false },
+    stdout: { write: (c: string) => (out += c), isTTY: tty, ...(tty ? { columns: 100 } : {}) },
     stderr: { write: (c: string) => (err += c) },
     cwd: REPO,
     env: { CLUTCH_LUIGI_DATA_DIR: dataDir, USER: "tester" },
@@ -98,5 +98,29 @@ describe("clutch-luigi run (embedded database)", () => {
     const c = io(dataDir);
     expect(await main(["migrate", "--status"], c)).toBe(0);
     expect(c.out()).toBe("applied  001_initial\napplied  002_hot_path\n");
+  });
+
+  it("redraws a step table in place on a terminal", async () => {
+    const t = io(dataDir, undefined, true);
+    expect(await main(["run", "requests/hello.yaml"], t)).toBe(0);
+    const out = t.out();
+    // later frames move the cursor back up over the previous one and clear each line
+    expect(out).toMatch(/\x1b\[\d+F/);
+    expect(out).toContain("\x1b[2K");
+    const frames = out.split(/\x1b\[\d+F/);
+    expect(frames.length).toBeGreaterThan(1);
+    const last = frames.at(-1)!;
+    for (const step of ["greet", "pause", "echo", "done"]) expect(last).toMatch(new RegExp(`${step}\\s+.*succeeded`));
+  });
+
+  it("finds the workflow with --workflows for a request outside the repository", async () => {
+    const request = join(FIXTURES, "elsewhere", "hello.yaml");
+    const without = io(dataDir);
+    expect(await main(["run", request], without)).toBe(1);
+    // found by walking up from the request: the project's own catalog, which has no "hello"
+    expect(without.out()).toMatch(/elsewhere\/hello\.yaml:4:\d+: unknown workflow "hello" \(known: /);
+    const t = io(dataDir);
+    expect(await main(["run", request, "--workflows", join(REPO, "workflows")], t)).toBe(0);
+    expect(t.out()).toContain("greet succeeded");
   });
 });

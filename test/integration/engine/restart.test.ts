@@ -3,7 +3,7 @@
  * `clutch-luigi run` process exits) and opened again from its folder on disk. A
  * durable timer must fire at its stored time, once — not be lost, not re-armed.
  */
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -56,5 +56,17 @@ describe("embedded database restart", () => {
     // due already: it fires at once rather than waiting its 1.2 s again
     expect(Date.now() - reopenedAt).toBeLessThan(1_000);
     expect((await verifyAuditChain(store.db)).ok).toBe(true);
+  });
+
+  it("serves one process at a time: a second open is refused clearly, a lock left by a dead process is taken over", async () => {
+    store = await openStore({ dataDir: dir });
+    await expect(openStore({ dataDir: dir })).rejects.toThrow(/embedded database in .* is in use by this process: it serves one process at a time \(set DATABASE_URL/);
+    await store.close();
+    store = null;
+    expect(existsSync(join(dir, "embedded.lock"))).toBe(false);
+    // a crashed process leaves its lock behind; no process has that pid now
+    writeFileSync(join(dir, "embedded.lock"), "99999999 crashed\n");
+    store = await openStore({ dataDir: dir });
+    expect(await getRun(store, "00000000-0000-0000-0000-000000000000")).toBeNull();
   });
 });
