@@ -46,9 +46,9 @@ describe("the server npm start runs", () => {
   });
 
   it("publishes its step-token keys, and a token it signs verifies against them", async () => {
-    const jwks = await (await fetch(`${server.url}/.well-known/jwks.json`)).json();
+    const jwks = (await (await fetch(`${server.url}/.well-known/jwks.json`)).json()) as { keys: Record<string, unknown>[] };
     expect(jwks.keys.length).toBeGreaterThan(0);
-    expect(jwks.keys.every((k: Record<string, unknown>) => typeof k.kid === "string" && !("d" in k))).toBe(true);
+    expect(jwks.keys.every((k) => typeof k.kid === "string" && !("d" in k))).toBe(true);
     // The same key material the server loaded from the data folder signs step tokens.
     const runtime = await createStepRuntime({ env: { CLUTCH_LUIGI_DATA_DIR: dataDir, CLUTCH_LUIGI_CONFIG: path.join(dataDir, "server.yaml") } });
     const token = await runtime.signer.signStepToken(
