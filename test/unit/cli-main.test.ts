@@ -1,6 +1,8 @@
 /** The dispatcher reaches every documented command (DESIGN.md §4). */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import path from "node:path";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, onTestFinished } from "vitest";
 import { main } from "../../src/cli/main.js";
 
 const ROOT = path.resolve(import.meta.dirname, "../..");
@@ -32,7 +34,12 @@ describe("clutch-luigi", () => {
 
 describe("clutch-luigi demo", () => {
   it("validates the catalog, plans an example and runs two requests on a fresh embedded database", async () => {
-    const { code, out } = await cli(["demo"]);
+    const dir = mkdtempSync(path.join(tmpdir(), "cl-demo-test-"));
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
+    // A folder with things in it is refused before anything runs.
+    expect((await cli(["demo", "--dir", ROOT])).code).toBe(2);
+    const { code, out } = await cli(["demo", "--dir", dir]);
+    expect(out).toContain(`(the runs live in the embedded database under ${path.join(dir, ".clutch-luigi")})`);
     expect(code).toBe(0);
     expect(out).toContain("✓ workflows/rotate-db-credentials.yaml (Workflow)");
     expect(out).toContain("```mermaid");

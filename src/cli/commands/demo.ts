@@ -2,7 +2,7 @@
  * `npm run demo`: a guided tour on a fresh machine with no server — validate the
  * shipped catalog, show the plan of an example request, and point at what next.
  */
-import { mkdtempSync, mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, mkdirSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -11,7 +11,7 @@ import { buildPlan, renderPlanMermaid, renderPlanText } from "../../spec/plan.js
 import { formatProblem, sortProblems } from "../../spec/problems.js";
 import { loadRequestForRun, validatePaths } from "../../spec/validate-files.js";
 import { parseCli } from "../args.js";
-import type { CliIO, Command } from "../command.js";
+import { UsageError, type CliIO, type Command } from "../command.js";
 import { command as runCommand } from "./run.js";
 
 /**
@@ -53,9 +53,10 @@ steps:
     with: { times: "\${{ params.verifyFailures }}", code: http-4xx, message: "health check answered 409" }
 `;
 
-async function runDemoRequests(io: CliIO, say: (s?: string) => void): Promise<number> {
-  const root = mkdtempSync(path.join(tmpdir(), "clutch-luigi-demo-"));
-  mkdirSync(path.join(root, "workflows"));
+async function runDemoRequests(io: CliIO, say: (s?: string) => void, dir: string | undefined): Promise<number> {
+  // Kept after the tour (its path is printed) so the runs can be looked at; --dir picks where.
+  const root = dir ? path.resolve(io.cwd, dir) : mkdtempSync(path.join(tmpdir(), "clutch-luigi-demo-"));
+  mkdirSync(path.join(root, "workflows"), { recursive: true });
   mkdirSync(path.join(root, "requests"));
   writeFileSync(path.join(root, "workflows", "demo-rollout.yaml"), DEMO_WORKFLOW);
   const request = (extra: string) =>
@@ -89,9 +90,18 @@ const PACKAGE_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), 
 export const command: Command = {
   name: "demo",
   summary: "a tour: validate the shipped catalog and plan an example request",
-  usage: "Usage: clutch-luigi demo",
+  usage: `Usage: clutch-luigi demo [--dir DIR]
+
+Validates the shipped catalog, plans an example request, then runs two requests on a
+fresh embedded database in DIR (default: a new temporary folder, kept and printed).`,
   async run(argv, io) {
-    parseCli(argv, {});
+    const { values } = parseCli(argv, { dir: { type: "string" } });
+    if (values.dir !== undefined) {
+      const dir = path.resolve(io.cwd, values.dir);
+      if (existsSync(dir) && (!statSync(dir).isDirectory() || readdirSync(dir).length > 0)) {
+        throw new UsageError(`--dir ${values.dir} must be an empty folder or not exist yet`);
+      }
+    }
     const say = (s = ""): void => void io.stdout.write(`${s}\n`);
     const registry = defaultRegistry();
 
@@ -120,7 +130,7 @@ export const command: Command = {
     say("   ```");
     say();
     say("== 3. Run requests durably on the embedded database (no server needed)");
-    if ((await runDemoRequests(io, say)) !== 0) return 1;
+    if ((await runDemoRequests(io, say, values.dir)) !== 0) return 1;
     say();
     say("Next: README.md explains requests, workflows, policy and running the app.");
     return 0;
