@@ -5,8 +5,8 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { BACKENDS } from "./backends.js";
 import { loadWorkflow, startRun, startWorkers, stepStates, testRegistry, waitForRun, type Journal, type Workers } from "./harness.js";
-import type { Store } from "../../../src/store/db.js";
-import { cancelRun } from "../../../src/store/runs.js";
+import { rowsOf, type Store } from "../../../src/store/db.js";
+import { cancelRun, getRun } from "../../../src/store/runs.js";
 import { listAuditEvents, verifyAuditChain } from "../../../src/store/audit.js";
 import type { ActionRegistry } from "../../../src/actions/registry.js";
 
@@ -87,5 +87,37 @@ describe.each(BACKENDS)("limits, deadlines and lock waits on $name", (backend) =
     expect(journal.events).toEqual(["run:one", "run:three"]);
     const kinds = (await listAuditEvents(store.db, { runId: two.runId })).map((e) => e.kind);
     expect(kinds).toEqual(["run.created", "run.waiting", "run.cancel_requested", "run.cancelled"]);
+  });
+
+  it("delays `after:` steps the same way whether queued at run start or when a dependency finishes", async () => {
+    workers = startWorkers(store, registry, 1);
+    const started = Date.now();
+    const { runId } = await startRun(store, loadWorkflow("after.yaml"), registry);
+    expect((await waitForRun(store, runId)).state).toBe("succeeded");
+    expect(Date.now() - started).toBeGreaterThanOrEqual(600);
+    const events = (await listAuditEvents(store.db, { runId })).filter((e) => e.kind === "step.waiting");
+    expect(events.map((e) => [e.step_id, e.data])).toEqual([["first", { timerMs: 300 }], ["second", { timerMs: 300 }]]);
+    const gap = rowsOf<{ first_ms: string; second_ms: string }>(await store.db.raw(
+      `select extract(epoch from (f.started_at - r.created_at)) * 1000 as first_ms,
+              extract(epoch from (s.started_at - f.finished_at)) * 1000 as second_ms
+       from runs r join steps f on f.run_id = r.id and f.step_id = 'first' join steps s on s.run_id = r.id and s.step_id = 'second'
+       where r.id = ?`, [runId]))[0]!;
+    // each started no sooner than 300 ms after it was queued
+    expect(Number(gap.first_ms)).toBeGreaterThanOrEqual(300);
+    expect(Number(gap.second_ms)).toBeGreaterThanOrEqual(300);
+  });
+
+  it("cancels a run whose step waits on a timer: the timer never fires, completed steps are rolled back", async () => {
+    workers = startWorkers(store, registry, 1);
+    const { runId } = await startRun(store, loadWorkflow("timer.yaml"), registry);
+    await waitForRun(store, runId, 5_000, (r) => r.steps.find((s) => s.stepId === "hold")?.state === "waiting" && r.steps.find((s) => s.stepId === "later")?.state === "succeeded");
+    // the completed steps' rollbacks are queued: the run ends once they ran
+    expect(await cancelRun(store, runId, "carol")).toBe("rolling_back");
+    const run = await waitForRun(store, runId);
+    expect(run.state).toBe("cancelled");
+    expect(stepStates(run)).toEqual({ grant: "rolled_back", hold: "cancelled", revoke: "cancelled", later: "rolled_back" });
+    await new Promise((r) => setTimeout(r, 1_500)); // past the timer's due time
+    expect(journal.events.filter((e) => e === "run:revoke")).toHaveLength(0);
+    expect((await getRun(store, runId))!.state).toBe("cancelled");
   });
 });
