@@ -36,8 +36,14 @@ function declaredOutputs(action: Action, input: unknown): string[] | undefined {
 
 export function checkWorkflow(doc: SourceDoc, registry: ActionRegistry, opts: { expectedName?: string } = {}): WorkflowCheck {
   const problems: Problem[] = [];
-  const at = (path: PathSegment[], message: string, which: "key" | "value" = "value"): void => {
-    problems.push(doc.problem(path, message, which));
+  const at = (path: PathSegment[], message: string, which: "key" | "value" = "value", expression?: number): void => {
+    problems.push(doc.problem(path, message, which, expression));
+  };
+  /** Which `${{` of the string at `path` starts at `offset` (of the parsed string value). */
+  const nthExpression = (path: PathSegment[], offset: number): number | undefined => {
+    let v: unknown = value;
+    for (const k of path) v = v !== null && typeof v === "object" ? (v as Record<string | number, unknown>)[k] : undefined;
+    return typeof v === "string" ? v.slice(0, offset).split("${{").length - 1 : undefined;
   };
   const value = doc.value;
 
@@ -81,13 +87,15 @@ export function checkWorkflow(doc: SourceDoc, registry: ActionRegistry, opts: { 
       found = findExpressions(v);
     } catch (e) {
       if (!(e instanceof ExpressionError)) throw e;
-      const where = (e as ExpressionError & { at?: PathSegment[] }).at ?? [];
-      at([...base, ...where], `invalid expression: ${e.message}`);
+      const where = [...base, ...((e as ExpressionError & { at?: PathSegment[] }).at ?? [])];
+      at(where, `invalid expression: ${e.message}`, "value", nthExpression(where, e.offset));
       return;
     }
     for (const { ref, at: where } of found) {
       const path = [...base, ...where];
       const shown = `\${{ ${ref.source} }}`;
+      const nth = nthExpression(path, ref.offset);
+      const at = (p: PathSegment[], message: string): void => void problems.push(doc.problem(p, message, "value", nth));
       if (!allowedRoots.includes(ref.root)) {
         at(path, `${shown}: ${context} may only use ${allowedRoots.join(", ")}`);
         continue;

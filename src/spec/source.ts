@@ -23,8 +23,11 @@ export interface SourceDoc {
   value: Record<string, unknown>;
   /** Position of the node at `path`: the key of a map entry when `key`, otherwise the value. */
   locate(path: readonly PathSegment[], which?: "key" | "value"): { line: number; col: number };
-  /** A problem pointing at the node at `path`. */
-  problem(path: readonly PathSegment[], message: string, which?: "key" | "value"): Problem;
+  /**
+   * A problem pointing at the node at `path`. With `expression`, at the n-th (0-based)
+   * `${{` inside that string node, so an expression deep in a block scalar gets its own line.
+   */
+  problem(path: readonly PathSegment[], message: string, which?: "key" | "value", expression?: number): Problem;
 }
 
 export type ParseResult = { ok: true; doc: SourceDoc } | { ok: false; problems: Problem[] };
@@ -183,14 +186,29 @@ export function parseSource(file: string, input: Uint8Array | string): ParseResu
     return node?.range ? pos(node.range[0]) : { line: 1, col: 1 };
   };
 
+  /** The n-th `${{` in the source text of the string at `path`, or the node itself. */
+  const locateExpression = (path: readonly PathSegment[], n: number): { line: number; col: number } => {
+    const node = walk(path, "value");
+    if (!isScalar(node) || !node.range || typeof node.value !== "string") return locate(path);
+    const raw = text.slice(node.range[0], node.range[1]);
+    // Escapes could make the source and the value disagree; then the node is the best we know.
+    if (raw.split("${{").length !== node.value.split("${{").length) return locate(path);
+    let at = -1;
+    for (let i = 0; i <= n; i++) {
+      at = raw.indexOf("${{", at + 1);
+      if (at < 0) return locate(path);
+    }
+    return pos(node.range[0] + at);
+  };
+
   return {
     ok: true,
     doc: {
       file,
       value,
       locate,
-      problem(path, message, which = "value") {
-        const at = locate(path, which);
+      problem(path, message, which = "value", expression) {
+        const at = expression === undefined ? locate(path, which) : locateExpression(path, expression);
         return { file, line: at.line, col: at.col, message };
       },
     },

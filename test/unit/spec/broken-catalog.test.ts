@@ -65,11 +65,11 @@ describe("a broken copy of a catalog workflow", () => {
       // `stage` now reads an output it does not wait for.
       `${f}:30:13: dependency cycle: stage -> alter-role -> promote -> stage`,
       `${f}:34:15: http.request: with.method must be one of: "GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"`,
-      `${f}:36:22: \${{ steps.password.outputs.value }}: step "stage" reads step "password", which it does not depend on; add it to needs`,
+      `${f}:36:23: \${{ steps.password.outputs.value }}: step "stage" reads step "password", which it does not depend on; add it to needs`,
       `${f}:41:13: step "alter-role" needs unknown step "pasword"; did you mean "password"?`,
       `${f}:42:11: unknown action "postgres.rotate-pasword"; did you mean "postgres.rotate-password"?`,
-      `${f}:45:13: \${{ params.rol }} reads undeclared parameter "rol"; did you mean "role"?`,
-      `${f}:46:17: \${{ steps.password.outputs.value }}: step "alter-role" reads step "password", which it does not depend on; add it to needs`,
+      `${f}:45:14: \${{ params.rol }} reads undeclared parameter "rol"; did you mean "role"?`,
+      `${f}:46:18: \${{ steps.password.outputs.value }}: step "alter-role" reads step "password", which it does not depend on; add it to needs`,
       `${f}:47:54: unknown error class "conection"; did you mean "connection"? (known: timeout, connection, http-5xx, http-429, http-4xx, interrupted)`,
     ]);
   });

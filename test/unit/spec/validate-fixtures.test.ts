@@ -52,13 +52,15 @@ const CASES: [string, string[]][] = [
     'bad/bad-with.yaml:8:7: log: missing required key "message" in with',
     'bad/bad-with.yaml:8:7: log: unknown key "mesage" in with; did you mean "message"?',
   ]],
+  // Each expression is located inside its string, also on its own line of a block scalar.
   ["bad/undeclared-dependency.yaml", [
-    'bad/undeclared-dependency.yaml:14:22: ${{ steps.first.outputs.message }}: step "second" reads step "first", which it does not depend on',
-    'bad/undeclared-dependency.yaml:19:16: ${{ steps.first.outputs.message }}: step "third" reads step "first", which it does not depend on',
-    'bad/undeclared-dependency.yaml:24:16: ${{ params.whom }} reads undeclared parameter "whom"; did you mean "who"?',
-    'bad/undeclared-dependency.yaml:24:16: ${{ steps.ghost.outputs.x }} reads unknown step "ghost"',
-    'bad/undeclared-dependency.yaml:24:16: ${{ steps.third.outputs.nope }}: action log has no output "nope"',
-    'bad/undeclared-dependency.yaml:28:16: invalid expression: unknown expression root "env"',
+    'bad/undeclared-dependency.yaml:14:23: ${{ steps.first.outputs.message }}: step "second" reads step "first", which it does not depend on',
+    'bad/undeclared-dependency.yaml:19:17: ${{ steps.first.outputs.message }}: step "third" reads step "first", which it does not depend on',
+    'bad/undeclared-dependency.yaml:24:17: ${{ steps.third.outputs.nope }}: action log has no output "nope"',
+    'bad/undeclared-dependency.yaml:24:49: ${{ params.whom }} reads undeclared parameter "whom"; did you mean "who"?',
+    'bad/undeclared-dependency.yaml:24:68: ${{ steps.ghost.outputs.x }} reads unknown step "ghost"',
+    'bad/undeclared-dependency.yaml:28:17: invalid expression: unknown expression root "env"',
+    'bad/undeclared-dependency.yaml:35:13: ${{ steps.fifth.outputs.message }}: step "sixth" reads step "fifth", which it does not depend on',
   ]],
   ["bad/retry-and-name.yaml", [
     'bad/retry-and-name.yaml:3:7: workflow name "something-else" must match its file name "retry-and-name"',
@@ -66,7 +68,7 @@ const CASES: [string, string[]][] = [
   ]],
   // http.request's outputs are whatever its `outputs:` mapping names, plus `status`.
   ["bad/http-outputs.yaml", [
-    'bad/http-outputs.yaml:20:12: ${{ steps.create.outputs.restartID }}: action http.request has no output "restartID" (outputs: status, restartId)',
+    'bad/http-outputs.yaml:20:51: ${{ steps.create.outputs.restartID }}: action http.request has no output "restartID" (outputs: status, restartId)',
   ]],
   ["bad/malformed.yaml", ["bad/malformed.yaml:8:3: malformed YAML:"]],
   ["bad/duplicate-keys.yaml", ["bad/duplicate-keys.yaml:6:1: duplicate key"]],
