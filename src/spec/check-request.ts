@@ -35,6 +35,14 @@ function wholeParam(value: unknown): string | undefined {
   }
 }
 
+function readsStepOutput(text: string): boolean {
+  try {
+    return parseTemplate(text).some((p) => typeof p !== "string" && p.root === "steps");
+  } catch {
+    return false;
+  }
+}
+
 function valueAt(v: unknown, path: readonly (string | number)[]): unknown {
   let cur = v;
   for (const k of path) cur = cur !== null && typeof cur === "object" ? (cur as Record<string | number, unknown>)[k] : undefined;
@@ -58,8 +66,12 @@ function checkResolvedInputs(doc: SourceDoc, workflow: WorkflowSpec, params: Rec
     const action = registry.get(call.uses);
     if (!action) continue;
     const resolved = resolveStatic(call.with ?? {}, scope);
-    for (const issue of checkAgainstSchema(action.input, resolved, { allowExpressions: true, root: "with" })) {
-      const param = wholeParam(valueAt(call.with, issue.path));
+    for (const issue of checkAgainstSchema(action.input, resolved, { root: "with" })) {
+      // Step outputs are known only at run time. A `${{` that came from a param value is
+      // just text, so it is not excused: it is what the action would really receive.
+      const written = valueAt(call.with, issue.path);
+      if (typeof written === "string" && readsStepOutput(written)) continue;
+      const param = wholeParam(written);
       const message = `step "${call.step}" (${action.name}) would get invalid input: ${issue.message}`;
       problems.push(param !== undefined && param in params ? doc.problem(["params", param], message) : doc.problem(["workflow"], message));
     }

@@ -98,6 +98,10 @@ const CASES: [string, string[]][] = [
   ["repo/requests/bad-resolved-input.yaml", [
     'repo/requests/bad-resolved-input.yaml:7:10: step "pause" (sleep) would get invalid input: with.duration is not a duration',
   ]],
+  // Only the workflow's own step-output expressions wait for run time; a param's text is data.
+  ["repo/requests/expression-in-param.yaml", [
+    'repo/requests/expression-in-param.yaml:7:10: step "pause" (sleep) would get invalid input: with.duration is not a duration',
+  ]],
 ];
 
 describe("validate reports each error class at the offending node", () => {
@@ -161,6 +165,7 @@ describe("validate reports each error class at the offending node", () => {
     expect(reports.map((r) => r.file).sort()).toEqual([
       "repo/requests/bad-params.yaml",
       "repo/requests/bad-resolved-input.yaml",
+      "repo/requests/expression-in-param.yaml",
       "repo/requests/unknown-key.yaml",
       "repo/requests/unknown-workflow.yaml",
       "repo/requests/valid.yaml",
