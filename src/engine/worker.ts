@@ -40,6 +40,9 @@ class StepAbort extends Error {
   }
 }
 
+const MAX_CACHED_RUNS = 1_000;
+const MAX_CACHED_RUN_BYTES = 64 * 1024 * 1024;
+
 /** The store stayed unreachable for a lease's length while a step's inputs were loaded. */
 class StoreUnavailable extends Error {
   constructor(message: string) {
@@ -146,7 +149,8 @@ export class Worker {
   private readonly random: () => number;
   /** `settled`: the action has returned and only the report is pending; nothing left to abort. */
   private readonly inflight = new Map<string, { step: ClaimedStep; controller: AbortController; settled: boolean }>();
-  private readonly runs = new Map<string, Loaded>();
+  private readonly runs = new Map<string, Loaded & { bytes: number }>();
+  private cachedBytes = 0;
   /** Slots promised to claims in flight, so a completion and the main loop never overbook. */
   private reserved = 0;
   private stopping = false;
@@ -273,9 +277,18 @@ export class Worker {
     let loaded = this.runs.get(runId);
     if (!loaded) {
       const def = await this.queue.loadRun(runId);
-      loaded = { def, graph: buildGraph(def.workflow), request: requestFields(def), params: def.request.params ?? {} };
-      if (this.runs.size > 1_000) this.runs.clear();
-      this.runs.set(runId, loaded);
+      const bytes = JSON.stringify(def.request).length + JSON.stringify(def.workflow).length;
+      const entry = { def, graph: buildGraph(def.workflow), request: requestFields(def), params: def.request.params ?? {}, bytes };
+      // Bounded by count and by size: requests may carry large params, and a worker
+      // that serves many runs must not hold them all.
+      for (const [id, old] of this.runs) {
+        if (this.runs.size < MAX_CACHED_RUNS && this.cachedBytes + bytes <= MAX_CACHED_RUN_BYTES) break;
+        this.runs.delete(id);
+        this.cachedBytes -= old.bytes;
+      }
+      this.runs.set(runId, entry);
+      this.cachedBytes += bytes;
+      loaded = entry;
     }
     return loaded;
   }

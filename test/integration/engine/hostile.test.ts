@@ -128,4 +128,25 @@ describe.each(BACKENDS)("hostile input on $name", (backend) => {
     expect((await waitForRun(store, poisoned!.runId)).state).toBe("failed");
     await queue.close();
   });
+
+  it("carries huge and odd params through a run intact, as data", async () => {
+    const blob = {
+      big: "x".repeat(900_000),
+      ["__proto__"]: { polluted: true },
+      "with space": "${{ params.blob }}",
+      "ключ 🔑": [1, 2.5, -0, null, true, "' ; drop table runs; --"],
+    };
+    // JSON.parse makes __proto__ an own key, as a YAML or JSON request would
+    const params = { blob: JSON.parse(JSON.stringify(blob)) as unknown };
+    workers = startWorkers(store, registry, 2);
+    const { runId } = await startRun(store, loadWorkflow("odd-params.yaml"), registry, params);
+    expect((await waitForRun(store, runId)).state).toBe("succeeded");
+    const out = rowsOf<{ outputs: { value: Record<string, unknown> } }>(
+      await store.db.raw("select outputs from steps where run_id = ? and step_id = 'again'", [runId]),
+    )[0]!.outputs.value;
+    // (keys chosen so that jsonb's own key order equals this one)
+    expect(JSON.stringify(out)).toBe(JSON.stringify(params.blob));
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+    expect(workers.errors).toEqual([]);
+  });
 });
