@@ -22,6 +22,8 @@ export interface Operation {
   pointer: string;
 }
 
+import { normalizeNullable } from "./openapi-nullable.js";
+
 const SPEC_ID = "github";
 
 function escapePointer(s: string): string {
@@ -37,6 +39,8 @@ export class GitHubOpenApi {
     const require = createRequire(import.meta.url);
     const file = require.resolve("@octokit/openapi/generated/api.github.com.json");
     this.doc = JSON.parse(readFileSync(file, "utf8")) as Json;
+    // Before any validator compiles: ajv refuses GitHub's type-less `nullable` nodes.
+    normalizeNullable(this.doc);
     // The document is OpenAPI, not a JSON Schema: skip meta-validation and unknown keywords.
     this.ajv = new Ajv({ strict: false, validateSchema: false, allErrors: true });
     addFormats(this.ajv);

@@ -5,7 +5,6 @@
  */
 import { FakeChecks } from "./checks.js";
 import { FakeGit } from "./git.js";
-import { normalizeNullable } from "./openapi-nullable.js";
 import { startFakeGitHub, type StartedFakeGitHub } from "./index.js";
 import { FakePulls } from "./pulls.js";
 import { serveTeamMembers } from "./team-members.js";
@@ -18,7 +17,6 @@ export interface PullRequestWorld extends StartedFakeGitHub {
 
 export async function startPullRequestWorld(): Promise<PullRequestWorld> {
   const started = await startFakeGitHub();
-  normalizeNullable(started.fake.api.doc);
   const git = new FakeGit(started.fake);
   const pulls = new FakePulls(started.fake, git);
   const checks = new FakeChecks(started.fake);

@@ -78,11 +78,17 @@ export class FakeGitHub {
       const chunks: Buffer[] = [];
       req.on("data", (c: Buffer) => chunks.push(c));
       req.on("end", () => {
-        void this.handle(req.method ?? "GET", req.url ?? "/", req.headers, Buffer.concat(chunks).toString("utf8")).then((r) => {
-          const text = r.body === undefined ? "" : JSON.stringify(r.body);
-          res.writeHead(r.status, { ...(text ? { "content-type": "application/json; charset=utf-8" } : {}), ...(r.headers ?? {}) });
-          res.end(text);
-        });
+        void this.handle(req.method ?? "GET", req.url ?? "/", req.headers, Buffer.concat(chunks).toString("utf8"))
+          .catch((e: unknown): FakeResponse => {
+            // A broken handler or schema must fail the test loudly, not hang the client.
+            this.violations.push(`${req.method} ${req.url}: the fake itself failed: ${e instanceof Error ? e.message : String(e)}`);
+            return { status: 500, body: { message: "fake GitHub failed; see violations" } };
+          })
+          .then((r) => {
+            const text = r.body === undefined ? "" : JSON.stringify(r.body);
+            res.writeHead(r.status, { ...(text ? { "content-type": "application/json; charset=utf-8" } : {}), ...(r.headers ?? {}) });
+            res.end(text);
+          });
       });
     });
     await new Promise<void>((resolve) => this.server!.listen(0, "127.0.0.1", resolve));
