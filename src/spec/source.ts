@@ -32,6 +32,7 @@ export interface SourceDoc {
 
 export type ParseResult = { ok: true; doc: SourceDoc } | { ok: false; problems: Problem[] };
 
+/** Line and column (in characters, as editors count them) of a byte offset; the bytes before it are valid UTF-8. */
 function positionOfByte(bytes: Uint8Array, offset: number): { line: number; col: number } {
   let line = 1;
   let lineStart = 0;
@@ -41,7 +42,13 @@ function positionOfByte(bytes: Uint8Array, offset: number): { line: number; col:
       lineStart = i + 1;
     }
   }
-  return { line, col: offset - lineStart + 1 };
+  return { line, col: new TextDecoder().decode(bytes.subarray(lineStart, offset)).length + 1 };
+}
+
+/** Line and column of a character offset in decoded text. */
+function positionOfChar(text: string, offset: number): { line: number; col: number } {
+  const before = text.slice(0, offset);
+  return { line: before.split("\n").length, col: offset - (before.lastIndexOf("\n") + 1) + 1 };
 }
 
 /** Index of the first byte that is not valid UTF-8, or -1. */
@@ -88,7 +95,7 @@ export function parseSource(file: string, input: Uint8Array | string): ParseResu
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
   const nul = text.indexOf("\u0000");
   if (nul >= 0) {
-    const pos = positionOfByte(new TextEncoder().encode(text.slice(0, nul)), nul);
+    const pos = positionOfChar(text, nul);
     return fail(pos.line, pos.col, "NUL byte in file; YAML files must be text");
   }
   if (text.trim() === "" || /^(\s*(#.*)?\n?)*$/.test(text)) return fail(1, 1, "file is empty");

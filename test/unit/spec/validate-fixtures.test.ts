@@ -78,6 +78,9 @@ const CASES: [string, string[]][] = [
   // Where the parser's stack runs out depends on the stack size; the line does not.
   ["bad/parser-exhaustion.yaml", ["bad/parser-exhaustion.yaml:6:"]],
   ["bad/latin1.yaml", ["bad/latin1.yaml:4:13: invalid UTF-8 byte 0xe9"]],
+  // Columns count characters, as editors do, not bytes: "€" is three bytes, one column.
+  ["bad/latin1-after-utf8.yaml", ["bad/latin1-after-utf8.yaml:4:29: invalid UTF-8 byte 0xe9"]],
+  ["bad/nul.yaml", ["bad/nul.yaml:4:29: NUL byte in file; YAML files must be text"]],
   ["bad/list.yaml", ["bad/list.yaml:1:1: the document is a list"]],
   ["bad/scalar.yaml", ["bad/scalar.yaml:1:1: the document is a scalar"]],
   ["bad/empty.yaml", ["bad/empty.yaml:1:1: file is empty"]],
