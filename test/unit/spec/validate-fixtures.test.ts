@@ -81,6 +81,7 @@ const CASES: [string, string[]][] = [
   // Columns count characters, as editors do, not bytes: "€" is three bytes, one column.
   ["bad/latin1-after-utf8.yaml", ["bad/latin1-after-utf8.yaml:4:29: invalid UTF-8 byte 0xe9"]],
   ["bad/nul.yaml", ["bad/nul.yaml:4:29: NUL byte in file; YAML files must be text"]],
+  ["bad/crlf.yaml", ['bad/crlf.yaml:7:3: unknown key "colour" in params']],
   ["bad/list.yaml", ["bad/list.yaml:1:1: the document is a list"]],
   ["bad/scalar.yaml", ["bad/scalar.yaml:1:1: the document is a scalar"]],
   ["bad/empty.yaml", ["bad/empty.yaml:1:1: file is empty"]],
@@ -117,6 +118,7 @@ describe("validate reports each error class at the offending node", () => {
   it("accepts the valid fixtures", async () => {
     expect(await problemsOf("repo/workflows")).toEqual([]);
     expect(await problemsOf("repo/requests/valid.yaml")).toEqual([]);
+    expect(await problemsOf("repo/requests/valid-bom.yaml")).toEqual([]);
   });
 
   // A real file, committed: 1 MiB of comment lines compresses to a few KiB in git.
@@ -171,6 +173,7 @@ describe("validate reports each error class at the offending node", () => {
       "repo/requests/expression-in-param.yaml",
       "repo/requests/unknown-key.yaml",
       "repo/requests/unknown-workflow.yaml",
+      "repo/requests/valid-bom.yaml",
       "repo/requests/valid.yaml",
       "repo/workflows/greet.yaml",
     ]);
