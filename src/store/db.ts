@@ -100,10 +100,12 @@ export async function openStore(opts: StoreOptions = {}): Promise<Store> {
     backend = "pg";
     db = knexFactory({
       client: "pg",
-      connection: { connectionString: opts.databaseUrl, application_name: "clutch-luigi" },
+      // keepAlive: a connection whose peer vanished without a word is noticed, not kept for ever.
+      connection: { connectionString: opts.databaseUrl, application_name: "clutch-luigi", keepAlive: true },
       pool: {
         min: 0,
-        max: opts.poolMax ?? 4,
+        // Two at least: migrate() holds one for its lock while knex migrates on another.
+        max: Math.max(2, opts.poolMax ?? 4),
         // A connection killed by the server must not be handed out again.
         afterCreate: (conn: { on(e: string, f: (err: unknown) => void): void }, done: (err: Error | null, conn: unknown) => void) => {
           conn.on("error", () => undefined);
@@ -137,7 +139,7 @@ export async function openStore(opts: StoreOptions = {}): Promise<Store> {
     },
   };
   try {
-    if (opts.migrate ?? true) await migrate(db);
+    if (opts.migrate ?? true) await migrate(db, { shared: backend === "pg" });
   } catch (err) {
     await store.close();
     throw err;

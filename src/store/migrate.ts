@@ -28,10 +28,29 @@ const source: Knex.MigrationSource<string> = {
 
 const CONFIG: Knex.MigratorConfig = { migrationSource: source, tableName: "clutch_luigi_migrations" };
 
-/** Apply pending migrations; returns the names applied. Safe to call from many processes at once. */
-export async function migrate(db: Knex): Promise<string[]> {
+/**
+ * Apply pending migrations; returns the names applied. Safe to call from many
+ * processes at once: knex's own migration lock lives in a table it creates on
+ * first use, and several processes starting on a fresh database race to create
+ * it. So on a shared server the whole step runs under a transaction-scoped
+ * advisory lock (held on one pooled connection while knex uses another; the pool
+ * has at least two). The embedded database has one process by construction.
+ */
+export async function migrate(db: Knex, opts: { shared?: boolean } = { shared: isPg(db) }): Promise<string[]> {
+  if (!opts.shared) return latest(db);
+  return db.transaction(async (trx: Knex.Transaction) => {
+    await trx.raw("select pg_advisory_xact_lock(hashtext('clutch-luigi:migrate'))");
+    return latest(db);
+  });
+}
+
+async function latest(db: Knex): Promise<string[]> {
   const [, applied] = (await db.migrate.latest(CONFIG)) as [number, string[]];
   return applied;
+}
+
+function isPg(db: Knex): boolean {
+  return (db.client as { config?: { client?: unknown } }).config?.client === "pg";
 }
 
 export async function migrationStatus(db: Knex): Promise<{ applied: string[]; pending: string[] }> {

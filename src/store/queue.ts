@@ -561,7 +561,7 @@ export class PgWorkQueue implements WorkQueue {
       if (want === this.subscribed && this.listener) return;
       if (!want && !this.listener) return;
       if (!this.listener) {
-        const client = new pg.Client({ connectionString: this.store.databaseUrl, application_name: "clutch-luigi-listen" });
+        const client = new pg.Client({ connectionString: this.store.databaseUrl, application_name: "clutch-luigi-listen", keepAlive: true });
         client.on("notification", () => this.notifyAll());
         client.on("error", () => {
           // Reconnect on the next idle wait; meanwhile polling covers us.

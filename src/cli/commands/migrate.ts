@@ -24,7 +24,7 @@ migrations without changing anything.`,
         for (const name of pending) io.stdout.write(`pending  ${name}\n`);
         return 0;
       }
-      const applied = await migrate(store.db);
+      const applied = await migrate(store.db, { shared: store.backend === "pg" });
       io.stdout.write(applied.length === 0 ? `${where}: up to date\n` : applied.map((n) => `${where}: applied ${n}\n`).join(""));
       return 0;
     } finally {
