@@ -4,7 +4,7 @@
  * files from the base branch instead and never touches this module.
  */
 import { existsSync, readdirSync, statSync } from "node:fs";
-import { open, stat } from "node:fs/promises";
+import { lstat, open, stat } from "node:fs/promises";
 import path from "node:path";
 import type { ActionRegistry } from "../actions/registry.js";
 import { buildCatalog, workflowNameOf, type LoadedCatalog } from "./catalog.js";
@@ -19,6 +19,11 @@ export type ReadResult = { ok: true; bytes: Uint8Array } | { ok: false; message:
  * reading /dev/zero never ends.
  */
 export async function readBoundedFile(file: string): Promise<ReadResult> {
+  // The app reads files from git, where a link is not its target: validating the target
+  // here would pass a file the app then cannot use.
+  if ((await lstat(file)).isSymbolicLink()) {
+    return { ok: false, message: "symbolic link: Clutch Luigi reads files from git and does not follow links" };
+  }
   const info = await stat(file);
   if (!info.isFile()) return { ok: false, message: "not a regular file" };
   const tooLarge = (size: number | string): ReadResult => ({
@@ -50,7 +55,8 @@ function walk(dir: string, out: string[]): void {
     if (entry.name === "node_modules" || entry.name.startsWith(".")) continue;
     const full = path.join(dir, entry.name);
     if (entry.isDirectory()) walk(full, out);
-    else if (entry.isFile() && YAML_FILE.test(entry.name)) out.push(full);
+    // Links are listed too, so that validation can refuse them rather than skip them silently.
+    else if ((entry.isFile() || entry.isSymbolicLink()) && YAML_FILE.test(entry.name)) out.push(full);
   }
 }
 

@@ -144,6 +144,12 @@ describe("validate reports each error class at the offending node", () => {
     ]);
   });
 
+  it("refuses a symbolic link found in a folder, which the app (reading git) would not follow", async () => {
+    expect(await problemsOf("links/")).toEqual([
+      "links/greet.yaml:1:1: symbolic link: Clutch Luigi reads files from git and does not follow links",
+    ]);
+  });
+
   it("explains a document too deep for the parser", async () => {
     expect(await problemsOf("bad/parser-exhaustion.yaml")).toEqual([
       expect.stringMatching(/^bad\/parser-exhaustion\.yaml:6:\d+: YAML nested too deeply to parse; the limit is 64 levels$/),
