@@ -144,6 +144,18 @@ describe.each(BACKENDS)("engine semantics on $name", (backend) => {
     expect(run.steps[0]).toMatchObject({ state: "failed", errorClass: "timeout" });
   });
 
+  it("retries an attempt that timed out when timeout is a retry class, recording each", async () => {
+    workers = startWorkers(store, registry, 1);
+    const { runId } = await startRun(store, loadWorkflow("retry-timeout.yaml"), registry);
+    const run = await waitForRun(store, runId);
+    expect(run.state).toBe("failed");
+    expect(run.steps[0]).toMatchObject({ state: "failed", errorClass: "timeout", attempt: 2 });
+    expect((await listAttempts(store, runId)).map((a) => [a.attempt, a.outcome, a.errorClass, a.error])).toEqual([
+      [1, "failed", "timeout", "step timed out after 100ms"],
+      [2, "failed", "timeout", "step timed out after 100ms"],
+    ]);
+  });
+
   it("skips a step whose check says the work is done, and its outputs still flow", async () => {
     workers = startWorkers(store, registry, 1);
     const { runId } = await startRun(store, loadWorkflow("checked.yaml"), registry);

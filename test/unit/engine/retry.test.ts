@@ -6,6 +6,7 @@ const half = () => 0.5; // jitter factor 0.5 + 0.5 = 1: the undisturbed delay
 
 describe("decideRetry", () => {
   const retry: RetrySpec = { attempts: 3, backoff: "2s", on: ["timeout", "connection"] };
+  const http: RetrySpec = { attempts: 3, on: ["http-5xx", "http-429", "throttled"] };
   it.each<[RetrySpec | undefined, string, number, ReturnType<typeof decideRetry>]>([
     [undefined, "connection", 1, { retry: false, reason: "no retry configured" }],
     [{ attempts: 1, on: ["connection"] }, "connection", 1, { retry: false, reason: "no retry configured" }],
@@ -13,6 +14,11 @@ describe("decideRetry", () => {
     [retry, "connection", 1, { retry: true, delayMs: 2_000 }],
     [retry, "timeout", 2, { retry: true, delayMs: 4_000 }],
     [retry, "timeout", 3, { retry: false, reason: "all 3 attempts used" }],
+    // HTTP classes and an action's own error codes are matched the same way
+    [http, "http-5xx", 1, { retry: true, delayMs: 1_000 }],
+    [http, "http-429", 2, { retry: true, delayMs: 2_000 }],
+    [http, "throttled", 1, { retry: true, delayMs: 1_000 }],
+    [http, "http-4xx", 1, { retry: false, reason: 'error class "http-4xx" is not in retry.on [http-5xx, http-429, throttled]' }],
   ])("%#", (spec, cls, failures, expected) => {
     expect(decideRetry(spec, cls, failures, half)).toEqual(expected);
   });
