@@ -28,6 +28,7 @@ export interface Journal {
   spans: { tag: string; start: number; end: number }[];
 }
 
+// any: a list of actions with different input/output types (Action is invariant in them).
 export function testActions(journal: Journal): Action<any, any>[] {
   const record: Action<{ tag: string; value?: string }, { tag: string; value: string | null }> = {
     name: "test.record",

@@ -53,6 +53,7 @@ function def(steps: WorkflowSpec["steps"]): RunDefinition {
   };
 }
 
+// any: actions of differing input/output types in one list (Action is invariant in them).
 async function drain(queue: FakeQueue, actions: Action<any, any>[], n: number, lines: LogLine[] = []): Promise<FakeQueue["results"]> {
   const ctl = new AbortController();
   const worker = new Worker({ queue, registry: new ActionRegistry(actions), pollMs: 5, leaseMs: 300, random: () => 0.5, contextFactory: plainContextFactory({ lines }) });
