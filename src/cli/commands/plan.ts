@@ -1,8 +1,10 @@
+import { existsSync } from "node:fs";
+import path from "node:path";
 import { defaultRegistry } from "../../actions/index.js";
 import { buildPlan, renderPlanMermaid, renderPlanText } from "../../spec/plan.js";
 import { formatProblem } from "../../spec/problems.js";
 import { loadRequestForRun } from "../../spec/validate-files.js";
-import { parseCli } from "../args.js";
+import { parseCli, requireDir } from "../args.js";
 import { UsageError, type Command } from "../command.js";
 
 const FORMATS = ["text", "mermaid", "json"] as const;
@@ -23,7 +25,9 @@ Exit status: 0 printed, 1 the request is invalid, 2 usage error.`,
     if (format !== undefined && !(FORMATS as readonly string[]).includes(format)) {
       throw new UsageError(`--format must be one of ${FORMATS.join(", ")}`);
     }
+    if (values.workflows !== undefined) requireDir(io.cwd, values.workflows, "--workflows");
     const requestPath = positionals[0]!;
+    if (!existsSync(path.resolve(io.cwd, requestPath))) throw new UsageError(`no such file: ${requestPath}`);
     const loaded = await loadRequestForRun(requestPath, {
       registry: defaultRegistry(),
       cwd: io.cwd,

@@ -1,7 +1,7 @@
 import { defaultRegistry } from "../../actions/index.js";
 import { formatProblem, sortProblems } from "../../spec/problems.js";
 import { validatePaths } from "../../spec/validate-files.js";
-import { parseCli } from "../args.js";
+import { parseCli, requireDir } from "../args.js";
 import { UsageError, type Command } from "../command.js";
 
 export const command: Command = {
@@ -17,6 +17,7 @@ Exit status: 0 all valid, 1 problems found, 2 usage error.`,
   async run(argv, io) {
     const { values, positionals } = parseCli(argv, { workflows: { type: "string" }, quiet: { type: "boolean", short: "q" } });
     if (positionals.length === 0) throw new UsageError("name at least one file, folder or glob");
+    if (values.workflows !== undefined) requireDir(io.cwd, values.workflows, "--workflows");
     const reports = await validatePaths(positionals, {
       registry: defaultRegistry(),
       cwd: io.cwd,

@@ -39,6 +39,12 @@ describe("clutch-luigi validate", () => {
     expect((await cli(["validate"])).code).toBe(2);
     expect((await cli(["validate", "--nope", "x"])).code).toBe(2);
     expect((await cli(["frobnicate"])).code).toBe(2);
+    const typo = await cli(["validate", "--workflows", "workflow", "workflows/examples/"]);
+    expect(typo.code).toBe(2);
+    expect(typo.err).toMatch(/^clutch-luigi validate: --workflows workflow: no such folder\n/);
+    const missing = await cli(["plan", "workflows/examples/nope.yaml"]);
+    expect(missing.code).toBe(2);
+    expect(missing.err).toMatch(/^clutch-luigi plan: no such file: workflows\/examples\/nope.yaml\n/);
   });
 });
 
