@@ -4,7 +4,7 @@
  * time and stay as their expressions. Rendered as text (CLI), Mermaid (check runs,
  * PR comments, which GitHub draws), or JSON.
  */
-import { stages } from "./dag.js";
+import { ancestors, stages } from "./dag.js";
 import { parseTemplate, type ExpressionRef } from "./expressions.js";
 import type { RequestSpec, StepSpec, WorkflowSpec } from "./types.js";
 
@@ -158,9 +158,15 @@ export function renderPlanText(plan: Plan): string {
     if (deps.length) parentOf.set(s.id, deps.reduce((a, b) => (b.stage > a.stage ? b : a)).id);
   }
   const children = (id: string | undefined): PlannedStep[] => plan.steps.filter((s) => parentOf.get(s.id) === id);
-  // Under its other dependencies a step appears as a one-line reference, so every edge of
-  // the DAG shows in the tree and no branch looks like a leaf when something waits on it.
-  const referrers = (id: string): PlannedStep[] => plan.steps.filter((s) => s.needs.includes(id) && parentOf.get(s.id) !== id);
+  // Under its other dependencies a step appears as a one-line reference, so no branch
+  // looks like a leaf when something waits on it. A need the tree already implies (the
+  // step's parent itself depends on it) gets no reference: it would only be noise.
+  const above = ancestors(plan.steps);
+  const referrers = (id: string): PlannedStep[] =>
+    plan.steps.filter((s) => {
+      const parent = parentOf.get(s.id);
+      return s.needs.includes(id) && parent !== id && !above.get(parent!)?.has(id);
+    });
   const draw = (s: PlannedStep, prefix: string, last: boolean, root: boolean): void => {
     const branch = root ? "" : last ? "└── " : "├── ";
     const also = s.needs.filter((d) => d !== parentOf.get(s.id));

@@ -102,6 +102,23 @@ describe("plan of a diamond with a multi-parent step", () => {
   });
 });
 
+describe("plan of a chain with redundant needs (the catalog's rotate-db-credentials)", () => {
+  it("draws a chain; needs the chain already implies are named but not repeated as references", async () => {
+    const ROOT = path.resolve(import.meta.dirname, "../../..");
+    const file = "workflows/examples/rotate-db-credentials.yaml";
+    const loaded = await loadRequestForRun(file, { registry: defaultRegistry(), cwd: ROOT });
+    expect(loaded.problems).toEqual([]);
+    const tree = renderPlanText(buildPlan(file, loaded.request, loaded.workflow)).split("Steps:\n")[1]!;
+    expect(tree.split("\n").filter((l) => !l.includes(" with ")).map((l) => l.replace(/  \[.*?\]/, ""))).toEqual([
+      "  password  secret.generate",
+      "  └── stage  http.request",
+      "      └── alter-role  postgres.rotate-password  (also needs password)",
+      "          └── promote  http.request  (also needs stage)",
+      "",
+    ]);
+  });
+});
+
 describe("plan renderings of hostile text", () => {
   const hostile: Plan = {
     requestPath: "requests/x.yaml",
