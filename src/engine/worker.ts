@@ -70,6 +70,19 @@ const sleep = (ms: number, signal?: AbortSignal): Promise<void> =>
     signal?.addEventListener("abort", done, { once: true });
   });
 
+/** Node fires any setTimeout longer than this (about 24.8 days) after 1 ms. */
+const MAX_TIMER_MS = 2_147_483_647;
+
+/** setTimeout for any delay: `timeout: 30d` must not fire at once. Returns the cancel function. */
+export function longTimeout(fn: () => void, ms: number): () => void {
+  let timer: NodeJS.Timeout;
+  const arm = (left: number): void => {
+    timer = setTimeout(() => (left > MAX_TIMER_MS ? arm(left - MAX_TIMER_MS) : fn()), Math.min(left, MAX_TIMER_MS));
+  };
+  arm(ms);
+  return () => clearTimeout(timer);
+}
+
 /** Settle with `p`, or reject as soon as `signal` aborts: an action that ignores its signal is abandoned. */
 function untilAborted<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
   return new Promise<T>((resolve, reject) => {
@@ -163,8 +176,8 @@ export class Worker {
     this.registry = opts.registry;
     this.contextFactory = opts.contextFactory ?? plainContextFactory();
     this.concurrency = Math.max(1, opts.concurrency ?? 4);
-    this.pollMs = opts.pollMs ?? 1_000;
-    this.leaseMs = opts.leaseMs ?? 30_000;
+    this.pollMs = Math.min(MAX_TIMER_MS, opts.pollMs ?? 1_000);
+    this.leaseMs = Math.min(MAX_TIMER_MS, opts.leaseMs ?? 30_000);
     this.onError = opts.onError ?? (() => undefined);
     this.random = opts.random ?? Math.random;
   }
@@ -340,15 +353,15 @@ export class Worker {
   }
 
   private timeouts(step: ClaimedStep, timeoutMs: number | undefined, controller: AbortController): () => void {
-    const timers: NodeJS.Timeout[] = [];
+    const cancels: (() => void)[] = [];
     if (timeoutMs !== undefined) {
-      timers.push(setTimeout(() => controller.abort(new StepAbort("timeout", `step timed out after ${timeoutMs}ms`)), timeoutMs));
+      cancels.push(longTimeout(() => controller.abort(new StepAbort("timeout", `step timed out after ${timeoutMs}ms`)), timeoutMs));
     }
     if (step.deadline) {
       const left = Math.max(0, step.deadline.getTime() - Date.now());
-      timers.push(setTimeout(() => controller.abort(new StepAbort("run-timeout", "run timed out")), left));
+      cancels.push(longTimeout(() => controller.abort(new StepAbort("run-timeout", "run timed out")), left));
     }
-    return () => timers.forEach(clearTimeout);
+    return () => cancels.forEach((c) => c());
   }
 
   private action(name: string): Action {

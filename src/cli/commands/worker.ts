@@ -12,13 +12,16 @@ export function positiveInt(text: string | undefined, flag: string, fallback: nu
   return Number(text);
 }
 
-function duration(text: string | undefined, flag: string): number | undefined {
+function duration(text: string | undefined, flag: string, min: number, max: number, range: string): number | undefined {
   if (text === undefined) return undefined;
+  let ms: number;
   try {
-    return parseDuration(text);
+    ms = parseDuration(text);
   } catch (e) {
     throw new UsageError(`${flag}: ${(e as Error).message}`);
   }
+  if (ms < min || ms > max) throw new UsageError(`${flag} takes a duration from ${range}, got "${text}"`);
+  return ms;
 }
 
 export const command: Command = {
@@ -38,8 +41,10 @@ resumes its steps. Stops cleanly on SIGINT/SIGTERM, handing running steps back.`
     });
     if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`);
     const concurrency = positiveInt(values.concurrency, "--concurrency", 4);
-    const leaseMs = duration(values.lease, "--lease");
-    const pollMs = duration(values.poll, "--poll");
+    // A lease is renewed every third of itself: too short floods the database, too long
+    // leaves a dead worker's step stranded. Timers beyond ~24 days would misfire anyway.
+    const leaseMs = duration(values.lease, "--lease", 1_000, 86_400_000, "1s to 24h");
+    const pollMs = duration(values.poll, "--poll", 10, 3_600_000, "10ms to 1h");
     const store = await openStore(storeOptionsFromEnv(io.env, io.cwd));
     const workerId = defaultWorkerId();
     const signal = io.signal ?? new AbortController().signal;

@@ -31,11 +31,14 @@ function io(env: NodeJS.ProcessEnv, signal?: AbortSignal): CliIO & { err: () => 
 describe("clutch-luigi worker", () => {
   it("refuses bad flags with exit 2 before touching any database", async () => {
     const env = { DATABASE_URL: "postgres://nobody@127.0.0.1:1/none" };
-    for (const argv of [["worker", "--concurrency", "0"], ["worker", "--lease", "soon"], ["worker", "--poll", "-1s"], ["worker", "extra"]]) {
+    for (const argv of [["worker", "--concurrency", "0"], ["worker", "--lease", "soon"], ["worker", "--poll", "-1s"], ["worker", "extra"], ["worker", "--lease", "60d"], ["worker", "--poll", "1ms"]]) {
       const t = io(env);
       expect(await main(argv, t)).toBe(2);
       expect(t.err()).not.toMatch(/ECONNREFUSED/);
     }
+    const t = io(env);
+    expect(await main(["worker", "--lease", "60d"], t)).toBe(2);
+    expect(t.err()).toContain('--lease takes a duration from 1s to 24h, got "60d"');
   });
 
   describe.skipIf(!PG_UP)("on a shared server", () => {

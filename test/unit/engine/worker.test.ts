@@ -242,4 +242,18 @@ describe("Worker", () => {
     expect(q.beats).toBeGreaterThan(0);
     expect(abortedAfterReturn).toBe(false);
   });
+
+  it("keeps timeouts longer than Node's timer limit (~24.8 days) from firing at once", async () => {
+    const brief: Action = { name: "brief", description: "", input: {}, output: {}, run: (_i, ctx) => new Promise((resolve, reject) => {
+      const t = setTimeout(() => resolve({ done: true }), 50);
+      ctx.signal.addEventListener("abort", () => { clearTimeout(t); reject(new Error(String(ctx.signal.reason))); });
+    }) };
+    const month = 30 * 86_400_000;
+    const q = new FakeQueue(
+      [claimed("a", { deadline: new Date(Date.now() + month) }), claimed("b")],
+      def([{ id: "a", uses: "brief" }, { id: "b", uses: "brief", timeout: "30d" }]),
+    );
+    const results = await drain(q, [brief], 2);
+    expect(results.map((r) => [r.step.stepId, r.result.kind])).toEqual([["a", "succeeded"], ["b", "succeeded"]]);
+  });
 });
