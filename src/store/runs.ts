@@ -37,6 +37,8 @@ export interface CreatedRun {
   state: RunState;
 }
 
+const MAX_DELAY_MS = 3_650 * 86_400_000;
+
 /** Longer lock keys are stored as a prefix plus their hash: an index entry has a size limit, equality is all a lock needs. */
 export const MAX_LOCK_KEY_LENGTH = 200;
 
@@ -60,6 +62,11 @@ export async function createRun(store: Store, input: CreateRunInput): Promise<Cr
   // Checked before anything is substituted or sent: a request is hostile input.
   const problem = jsonProblem({ request: input.request, workflow: input.workflow });
   if (problem) throw new Error(`cannot start a run: ${problem}`);
+  // Timers and deadlines are timestamps in Postgres, which end in the year 294276.
+  for (const n of graph.nodes.values()) {
+    if (n.afterMs > MAX_DELAY_MS) throw new Error(`cannot start a run: step "${n.id}" after: ${n.spec.after} is longer than ten years`);
+  }
+  if ((graph.timeoutMs ?? 0) > MAX_DELAY_MS) throw new Error(`cannot start a run: timeout: ${input.workflow.timeout} is longer than ten years`);
   const params = input.request.params ?? {};
   const lockKey = input.workflow.lock
     ? boundedLockKey(

@@ -50,6 +50,16 @@ describe.each(BACKENDS)("hostile input on $name", (backend) => {
     expect(await runCount()).toBe(before);
   });
 
+  it("refuses delays and deadlines past what a timestamp holds, creating nothing", async () => {
+    const before = await runCount();
+    const wf = loadWorkflow("hostile.yaml");
+    await expect(startRun(store, { ...wf, steps: wf.steps.map((st, i) => (i === 0 ? { ...st, after: "99999999999d" } : st)) }, registry, { tag: "t", mode: "ok" }))
+      .rejects.toThrow('cannot start a run: step "emit" after: 99999999999d is longer than ten years');
+    await expect(startRun(store, { ...wf, timeout: "500000d" }, registry, { tag: "t", mode: "ok" }))
+      .rejects.toThrow(/cannot start a run: timeout: 500000d is longer than ten years/);
+    expect(await runCount()).toBe(before);
+  });
+
   it.each([
     ["nul-output", /output "text" contains a NUL character/],
     ["lone-surrogate", /output "text" contains an unpaired UTF-16 surrogate/],
