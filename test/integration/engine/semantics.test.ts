@@ -76,6 +76,15 @@ describe.each(BACKENDS)("engine semantics on $name", (backend) => {
     expect(again).toMatchObject({ runId: first.runId, created: false });
   });
 
+  it("creates one run when the same key arrives several times at once (replayed webhooks)", async () => {
+    const wf = loadWorkflow("diamond.yaml");
+    const all = await Promise.all(Array.from({ length: 5 }, () => startRun(store, wf, registry, { name: "y" }, { idempotencyKey: "acme/ops#8@def" })));
+    expect(all.filter((r) => r.created)).toHaveLength(1);
+    expect(new Set(all.map((r) => r.runId)).size).toBe(1);
+    const n = rowsOf<{ n: string }>(await store.db.raw("select count(*) as n from runs where idempotency_key = 'acme/ops#8@def'"))[0]!.n;
+    expect(Number(n)).toBe(1);
+  });
+
   it("retries only the named error classes, recording every attempt", async () => {
     workers = startWorkers(store, registry, 1);
     const ok = await startRun(store, loadWorkflow("retry.yaml"), registry);
