@@ -70,7 +70,13 @@ export function globToRegExp(glob: string): RegExp {
       i += slash ? 2 : 1;
     } else if (c === "*") re += "[^/]*";
     else if (c === "?") re += "[^/]";
-    else re += c.replace(/[.+^${}()|[\]\\]/g, "\\$&");
+    else if (c === "{" && glob.indexOf("}", i) > i) {
+      // {prod,staging}: alternatives of plain text (no nesting), as shells expand them.
+      const close = glob.indexOf("}", i);
+      const alts = glob.slice(i + 1, close).split(",").map((a) => a.replace(/[.+^${}()|[\]\\*?]/g, "\\$&"));
+      re += `(?:${alts.join("|")})`;
+      i = close;
+    } else re += c.replace(/[.+^${}()|[\]\\]/g, "\\$&");
   }
   return new RegExp(`^${re}$`);
 }

@@ -171,6 +171,11 @@ describe("validate reports each error class at the offending node", () => {
     ]);
   });
 
+  it("expands {a,b} alternatives in globs", async () => {
+    const reports = await validatePaths(["repo/{requests,workflows}/{valid,greet}.yaml"], { registry: defaultRegistry(), cwd: FIXTURES });
+    expect(reports.map((r) => r.file).sort()).toEqual(["repo/requests/valid.yaml", "repo/workflows/greet.yaml"]);
+  });
+
   it("expands globs relative to the working directory", async () => {
     const reports = await validatePaths(["repo/**/*.yaml"], { registry: defaultRegistry(), cwd: FIXTURES });
     expect(reports.map((r) => r.file).sort()).toEqual([
