@@ -21,6 +21,22 @@ export interface ProgressRun {
   steps: ProgressStep[];
 }
 
+/**
+ * Text from actions and requests made safe for a terminal: an error message may
+ * carry an HTTP body or a command's stderr, and an escape sequence in it could
+ * clear the screen, forge lines or write the clipboard. Control characters (and
+ * bidi overrides, which reorder what is shown) become visible `\xHH` / `\u{…}`
+ * escapes; line breaks and tabs become spaces unless `keepLines`.
+ */
+export function printable(text: string, keepLines = false): string {
+  return text.replace(/[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g, (c) => {
+    if (c === "\n" || c === "\t") return keepLines ? c : " ";
+    if (c === "\r") return keepLines ? "" : " ";
+    const code = c.charCodeAt(0);
+    return code <= 0xff ? `\\x${code.toString(16).padStart(2, "0")}` : `\\u{${code.toString(16)}}`;
+  });
+}
+
 const MARK: Record<string, string> = {
   pending: "·", waiting: "…", ready: "○", running: "▶", succeeded: "✓", skipped: "↷", failed: "✗",
   cancelled: "-", rolling_back: "↺", rolled_back: "↩", rollback_failed: "‼",
@@ -28,7 +44,7 @@ const MARK: Record<string, string> = {
 
 function detail(s: ProgressStep): string {
   if (s.error && (s.state === "failed" || s.state === "rollback_failed" || s.state === "waiting" || s.state === "ready")) {
-    return `${s.errorClass ?? "error"}: ${s.error}`.replace(/\s+/g, " ").slice(0, 80);
+    return printable(`${s.errorClass ?? "error"}: ${s.error}`).replace(/\s+/g, " ").slice(0, 80);
   }
   return "";
 }
@@ -46,7 +62,7 @@ export function changeLines(prev: ProgressRun | null, next: ProgressRun, clock: 
     lines.push(`${clock} ${s.stepId} ${s.state}${attempt}${d ? ` — ${d}` : ""}`);
   }
   if (!prev || prev.state !== next.state) {
-    lines.push(`${clock} run ${next.state}${next.error && next.state !== "running" ? ` — ${next.error}` : ""}`);
+    lines.push(`${clock} run ${next.state}${next.error && next.state !== "running" ? ` — ${printable(next.error)}` : ""}`);
   }
   return lines;
 }
@@ -87,9 +103,9 @@ export function eventLine(e: ProgressEvent): string | null {
   if (typeof d.lock === "string" && what === "waiting") bits.push(`lock ${d.lock}`);
   if (typeof d.reason === "string") bits.push(d.reason);
   if (typeof d.error === "string") bits.push(d.error);
-  const extra = bits.length > 0 ? ` (${bits.join(", ")})` : "";
+  const extra = bits.length > 0 ? printable(` (${bits.join(", ")})`) : "";
   if (scope === "step" && e.step_id) return `${t} ${e.step_id} ${what}${extra}`;
   if (scope === "run" && what !== "created") return `${t} run ${what}${extra}`;
-  if (scope === "lock") return `${t} lock ${what} ${String(d.key ?? "")}`;
+  if (scope === "lock") return `${t} lock ${what} ${printable(String(d.key ?? ""))}`;
   return null;
 }

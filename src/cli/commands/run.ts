@@ -3,7 +3,7 @@ import { basename, dirname, relative, resolve } from "node:path";
 import { defaultRegistry } from "../../actions/index.js";
 import type { StepLogEntry } from "../../actions/context.js";
 import { createStepRuntime } from "../../runtime/step-runtime.js";
-import { eventLine, renderTable } from "../../engine/progress.js";
+import { eventLine, printable, renderTable } from "../../engine/progress.js";
 import { listAuditEvents } from "../../store/audit.js";
 import { isFinalRunState } from "../../engine/states.js";
 import { loadRequestForRun } from "../../spec/validate-files.js";
@@ -93,7 +93,7 @@ async function watch(store: Store, runId: string, io: CliIO, concurrency: number
   // progress line has been printed — progress is read from audit rows a moment later
   // than the logs arrive — and on a terminal until the table is done.
   let held: StepLogEntry[] = [];
-  const showLog = (e: StepLogEntry): string => `${e.at.slice(11, 23)} ${e.stepId} ${e.level}: ${e.message}\n`;
+  const showLog = (e: StepLogEntry): string => `${e.at.slice(11, 23)} ${e.stepId} ${e.level}: ${printable(e.message, true)}\n`;
   /** Print held logs (of one step, written up to `until`), oldest first. */
   const flush = (stepId?: string, until?: string): void => {
     const due = (e: StepLogEntry): boolean => stepId === undefined || (e.stepId === stepId && (until === undefined || e.at <= until));
@@ -127,7 +127,7 @@ async function watch(store: Store, runId: string, io: CliIO, concurrency: number
     outer?.removeEventListener("abort", onOuter);
   }
   flush();
-  for (const e of [...new Set(errors)].slice(0, 5)) io.stderr.write(`worker: ${e}\n`);
+  for (const e of [...new Set(errors)].slice(0, 5)) io.stderr.write(`worker: ${printable(e)}\n`);
   return last;
 }
 
@@ -181,7 +181,7 @@ interrupted run. Exit status: 0 only if the run succeeded.`,
         io.stderr.write(`run ${runId} interrupted while ${final.state}; continue with: clutch-luigi run --resume ${runId}\n`);
         return 1;
       }
-      io.stderr.write(`run ${runId} ${final.state}${final.error ? `: ${final.error}` : ""}\n`);
+      io.stderr.write(`run ${runId} ${final.state}${final.error ? `: ${printable(final.error)}` : ""}\n`);
       return final.state === "succeeded" ? 0 : 1;
     } finally {
       await store.close();

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { eventLine, renderTable, type ProgressRun } from "../../../src/engine/progress.js";
+import { changeLines, eventLine, printable, renderTable, type ProgressRun } from "../../../src/engine/progress.js";
 
 const at = "2026-11-29T10:00:01.250Z";
 
@@ -46,3 +46,22 @@ describe("renderTable", () => {
     expect(renderTable(run, 0, 0)[2]).toBe("↩ password    rolle…");
   });
 });
+
+describe("printable: action and request text cannot drive the terminal", () => {
+  const hostile = "denied\x1b[2J\x1b]52;c;cHduZWQ=\x07 by \u202egnp.exe\r\nfake line";
+  it("shows control characters and bidi overrides as escapes, line breaks as spaces", () => {
+    expect(printable(hostile)).toBe("denied\\x1b[2J\\x1b]52;c;cHduZWQ=\\x07 by \\u{202e}gnp.exe  fake line");
+    expect(printable("two\nlines\tand tab\r\n", true)).toBe("two\nlines\tand tab\n");
+  });
+  it("is applied to every line that carries such text", () => {
+    const lines = [
+      eventLine({ at, kind: "run.rolled_back", step_id: null, data: { error: hostile } })!,
+      eventLine({ at, kind: "lock.acquired", step_id: null, data: { key: hostile } })!,
+      ...renderTable({ runId: "r", workflow: "w", state: "failed", steps: [{ stepId: "s", state: "failed", attempt: 1, errorClass: "refused", error: hostile }] }, 0),
+      ...changeLines(null, { runId: "r", workflow: "w", state: "failed", error: hostile, steps: [] }, "10:00:00"),
+    ];
+    for (const l of lines) expect(l).not.toMatch(/[\u0000-\u001f\u007f-\u009f\u202e]/);
+    expect(lines[0]).toContain("denied\\x1b[2J");
+  });
+});
+
