@@ -473,12 +473,13 @@ export class PgWorkQueue implements WorkQueue {
            upd as (
              update steps s set
                lease_owner = null, lease_expires_at = null, run_at = now(), ready_at = clock_timestamp(),
-               state = case when exp.prev_state <> 'running' then exp.prev_state
-                            when s.interruptions + 1 >= ? then 'failed' else 'ready' end,
-               error_class = case when exp.prev_state = 'running' and s.interruptions + 1 >= ? then 'interrupted' else s.error_class end,
-               error = case when exp.prev_state = 'running' and s.interruptions + 1 >= ?
+               state = case when s.interruptions + 1 < ? then (case when exp.prev_state = 'running' then 'ready' else exp.prev_state end)
+                            when exp.prev_state = 'running' then 'failed' else 'rollback_failed' end,
+               error_class = case when s.interruptions + 1 >= ? then 'interrupted' else s.error_class end,
+               error = case when s.interruptions + 1 >= ?
                             then 'interrupted ' || (s.interruptions + 1) || ' times: every worker running it stopped heartbeating'
                             else s.error end,
+               finished_at = case when s.interruptions + 1 >= ? then now() else s.finished_at end,
                interruptions = s.interruptions + 1
              from exp where s.run_id = exp.run_id and s.step_id = exp.step_id
              returning s.run_id, s.step_id, s.state, exp.prev_state, s.attempt, s.rb_attempt, exp.prev_owner
@@ -493,12 +494,12 @@ export class PgWorkQueue implements WorkQueue {
              returning 1
            )
            select upd.*, (select count(*) from att) as n from upd`,
-          [all, MAX_INTERRUPTIONS, MAX_INTERRUPTIONS, MAX_INTERRUPTIONS],
+          [all, MAX_INTERRUPTIONS, MAX_INTERRUPTIONS, MAX_INTERRUPTIONS, MAX_INTERRUPTIONS],
         ),
       );
       if (rows.length === 0) return 0;
       const fx = newEffects();
-      fx.queued += rows.filter((r) => r.state !== "failed").length;
+      fx.queued += rows.filter((r) => r.state !== "failed" && r.state !== "rollback_failed").length;
       for (const r of rows) {
         fx.audit.push({
           kind: "step.interrupted",
@@ -513,6 +514,12 @@ export class PgWorkQueue implements WorkQueue {
         fx.audit.push({ kind: "step.failed", runId: r.run_id, stepId: r.step_id, actor: this.actor, data: { attempt: r.attempt, errorClass: "interrupted" } });
         await trx.raw("update runs set active = active - 1 where id = ?", [r.run_id]);
         await failRun(trx, r.run_id, `step ${r.step_id} failed (interrupted): interrupted ${MAX_INTERRUPTIONS} times`, fx, this.actor);
+      }
+      // Nor is an undo that does: it fails for good, which stops what depends on it being undone.
+      for (const r of rows.filter((x) => x.state === "rollback_failed")) {
+        fx.audit.push({ kind: "step.rollback_failed", runId: r.run_id, stepId: r.step_id, actor: this.actor, data: { attempt: r.rb_attempt, errorClass: "interrupted" } });
+        await trx.raw("select 1 from runs where id = ? for update", [r.run_id]);
+        await reconcileFailing(trx, r.run_id, fx, this.actor);
       }
       await this.commit(trx, fx);
       return rows.length;

@@ -167,7 +167,8 @@ export async function reconcileFailing(trx: Knex.Transaction, runId: string, fx:
     if (plan.rollback.length > 0) {
       const started = rowsOf<{ step_id: string }>(
         await trx.raw(
-          `update steps set state = 'rolling_back', run_at = now(), ready_at = clock_timestamp()
+          // interruptions restart: the cap counts lost leases of the undo, not of the forward run
+          `update steps set state = 'rolling_back', run_at = now(), ready_at = clock_timestamp(), interruptions = 0
            where run_id = ? and step_id = any(?) and state = 'succeeded' returning step_id`,
           [runId, plan.rollback],
         ),

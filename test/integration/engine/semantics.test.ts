@@ -276,6 +276,30 @@ describe.each(BACKENDS)("engine semantics on $name", (backend) => {
     );
   });
 
+  it("gives up an undo that keeps killing its workers: rollback_failed after the same cap", async () => {
+    const { runId } = await startRun(store, loadWorkflow("undo-crash.yaml"), registry);
+    const setup = new PgWorkQueue(store, { workerId: "setup", leaseMs: 30_000 });
+    const [grant] = await setup.claim(1);
+    await setup.complete(grant!, { kind: "succeeded", outputs: { tag: "grant" }, secretOutputs: [] }, ["boom"]);
+    const [boom] = await setup.claim(1);
+    expect(boom!.stepId).toBe("boom");
+    await setup.complete(boom!, { kind: "failed", errorClass: "refused", message: "no", retryInMs: null }, []);
+    expect(stepStates((await getRun(store, runId))!)).toEqual({ grant: "rolling_back", boom: "failed" });
+    for (let i = 1; i <= MAX_INTERRUPTIONS; i++) {
+      const doomed = new PgWorkQueue(store, { workerId: `undo-doomed-${i}`, leaseMs: 1 });
+      const [step] = await doomed.claim(1);
+      expect(step).toMatchObject({ stepId: "grant", phase: "rollback", attempt: i });
+      await new Promise((r) => setTimeout(r, 5));
+      expect(await new PgWorkQueue(store).reclaimExpired()).toBe(1);
+    }
+    const run = (await getRun(store, runId))!;
+    expect(run.state).toBe("rollback_failed");
+    expect(run.steps.find((s) => s.stepId === "grant")).toMatchObject({ state: "rollback_failed", errorClass: "interrupted" });
+    const rb = (await listAttempts(store, runId)).filter((a) => a.phase === "rollback");
+    expect(rb.map((a) => [a.attempt, a.outcome])).toEqual(Array.from({ length: MAX_INTERRUPTIONS }, (_, i) => [i + 1, "interrupted"]));
+    expect(await new PgWorkQueue(store).claim(5)).toEqual([]);
+  });
+
   it("refuses a workflow with a broken DAG before creating anything", async () => {
     const wf = loadWorkflow("diamond.yaml");
     const broken = { ...wf, steps: [...wf.steps, { id: "x", uses: "noop", needs: ["nope"] }] };
