@@ -404,7 +404,8 @@ export class Worker {
       const ctx = this.contextFactory(this.identity(step, loaded), controller.signal, secrets);
       if (action.check) {
         const done = await untilAborted(action.check(input, ctx), controller.signal);
-        if (done !== undefined) {
+        // null is "not done" too: skipping real work on a sloppy return would be the worse mistake.
+        if (done !== undefined && done !== null) {
           const outputs = checkedOutputs(action, done, "check()");
           return { kind: "skipped", outputs, secretOutputs: this.secretNames(action, outputs, secrets) };
         }

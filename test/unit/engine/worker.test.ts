@@ -256,4 +256,13 @@ describe("Worker", () => {
     const results = await drain(q, [brief], 2);
     expect(results.map((r) => [r.step.stepId, r.result.kind])).toEqual([["a", "succeeded"], ["b", "succeeded"]]);
   });
+
+  it("treats a check() that returns null as not done, and runs the step", async () => {
+    let ran = 0;
+    const sloppy: Action = { name: "sloppy", description: "", input: {}, output: {}, check: async () => null as unknown as undefined, async run() { ran++; return { ran: true }; } };
+    const q = new FakeQueue([claimed("s")], def([{ id: "s", uses: "sloppy" }]));
+    const [r] = await drain(q, [sloppy], 1);
+    expect(r!.result).toEqual({ kind: "succeeded", outputs: { ran: true }, secretOutputs: [] });
+    expect(ran).toBe(1);
+  });
 });
