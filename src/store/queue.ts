@@ -64,6 +64,9 @@ function toClaimed(rows: ClaimRow[]): ClaimedStep[] {
   }));
 }
 
+/** `secret_outputs` of a step whose secrets were dropped for want of a key: the names only. */
+const WITHHELD = "withheld:";
+
 /** A success waiting for the next cl_complete_many batch. */
 interface PendingDone {
   item: Record<string, unknown> & { run_id: string; step_id: string };
@@ -200,10 +203,25 @@ export class PgWorkQueue implements WorkQueue {
     );
     const out: Outputs = {};
     for (const r of rows) {
-      const values = { ...(r.outputs ?? {}) };
-      if (r.secret_outputs) {
-        if (!this.store.cipher) throw new Error(`step "${r.step_id}" has encrypted outputs but no encryption key is configured`);
-        const secret = JSON.parse(this.store.cipher.decrypt(r.secret_outputs)) as Record<string, unknown>;
+      const values: Record<string, unknown> = { ...(r.outputs ?? {}) };
+      if (r.secret_outputs?.startsWith(WITHHELD)) {
+        // Reading one of these is the error, not loading the step: its plain outputs stay usable.
+        for (const name of JSON.parse(r.secret_outputs.slice(WITHHELD.length)) as string[]) {
+          Object.defineProperty(values, name, {
+            enumerable: true,
+            get() {
+              throw new Error(`output "${name}" of step "${r.step_id}" is secret and was not stored: no encryption key was configured when it ran (set CLUTCH_LUIGI_ENCRYPTION_KEY)`);
+            },
+          });
+        }
+      } else if (r.secret_outputs) {
+        if (!this.store.cipher) throw new Error(`step "${r.step_id}" has encrypted outputs but no encryption key is configured (set CLUTCH_LUIGI_ENCRYPTION_KEY)`);
+        let secret: Record<string, unknown>;
+        try {
+          secret = JSON.parse(this.store.cipher.decrypt(r.secret_outputs)) as Record<string, unknown>;
+        } catch {
+          throw new Error(`step "${r.step_id}" has encrypted outputs that the configured key cannot open (was CLUTCH_LUIGI_ENCRYPTION_KEY changed?)`);
+        }
         for (const v of Object.values(secret)) if (typeof v === "string" && v !== "") secretsSeen?.add(v);
         Object.assign(values, secret);
       }
@@ -217,8 +235,9 @@ export class PgWorkQueue implements WorkQueue {
     const secret: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(outputs)) (secretNames.includes(k) ? secret : plain)[k] = v;
     if (Object.keys(secret).length === 0) return { plain, sealed: null };
-    // No key: the secret is not stored at all; a later step that reads it fails to resolve.
-    return { plain, sealed: this.store.cipher ? this.store.cipher.encrypt(JSON.stringify(secret)) : null };
+    // No key: the secret is not stored at all, only its names, so that a later step
+    // that reads one is told why it is missing.
+    return { plain, sealed: this.store.cipher ? this.store.cipher.encrypt(JSON.stringify(secret)) : WITHHELD + JSON.stringify(Object.keys(secret)) };
   }
 
   async complete(step: ClaimedStep, result: StepResult, dependents: string[], claimNext = 0): Promise<CompleteOutcome> {
