@@ -120,4 +120,15 @@ describe.each(BACKENDS)("limits, deadlines and lock waits on $name", (backend) =
     expect(journal.events.filter((e) => e === "run:revoke")).toHaveLength(0);
     expect((await getRun(store, runId))!.state).toBe("cancelled");
   });
+
+  // PGlite has no other process to hear from: it polls.
+  it.skipIf(backend.name !== "pg")("wakes an idle worker by NOTIFY, long before its next poll", async () => {
+    workers = startWorkers(store, registry, 1, { pollMs: 60_000 });
+    await new Promise((r) => setTimeout(r, 500)); // idle, listening
+    const started = Date.now();
+    const { runId } = await startRun(store, loadWorkflow("diamond.yaml"), registry, { name: "wake" });
+    expect((await waitForRun(store, runId, 10_000)).state).toBe("succeeded");
+    expect(Date.now() - started).toBeLessThan(3_000);
+  });
 });
+
