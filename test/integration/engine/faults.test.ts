@@ -183,12 +183,13 @@ describe.skipIf(!PG_UP)("faults across worker processes (real Postgres)", () => 
   });
 
   it("a durable timer outlives every worker: all killed -9 while it waits, new ones fire it on time, once", async () => {
+    const HOLD_MS = 5_000;
     const file = join(dir, "timer.jsonl");
     workers = [await spawnWorker(env(file)), await spawnWorker(env(file))];
     const first = workers.map((w) => w.pid);
     const { runId } = await start(wf("timer", [
       { id: "grant", uses: "count.step" },
-      { id: "hold", uses: "wait", needs: ["grant"], with: { duration: "2s" } },
+      { id: "hold", uses: "wait", needs: ["grant"], with: { duration: `${HOLD_MS}ms` } },
       { id: "revoke", uses: "count.step", needs: ["hold"] },
     ]));
     await waitForRun(store, runId, 10_000, (r) => r.steps.find((s) => s.stepId === "hold")?.state === "waiting");
@@ -207,8 +208,9 @@ describe.skipIf(!PG_UP)("faults across worker processes (real Postgres)", () => 
     const revoke = lines.find((l) => l.step === "revoke" && l.e === "start")!;
     expect(first).not.toContain(revoke.pid);
     expect(revoke.t).toBeGreaterThanOrEqual(due);
-    // fired from the stored due time, not re-armed for another 2 s at restart
-    expect(revoke.t - restartedAt).toBeLessThan(1_500);
+    // Fired from the stored due time, not re-armed at restart: a re-armed timer could not
+    // fire before restartedAt + HOLD_MS. (Not a latency bound: the machine may be loaded.)
+    expect(revoke.t - restartedAt).toBeLessThan(HOLD_MS);
   });
 
   it("4 workers racing on 200 runs: each step exactly once, rollbacks in reverse order", async () => {
