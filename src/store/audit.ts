@@ -96,7 +96,7 @@ function toRow(r: Record<string, unknown>): AuditRow {
 }
 
 /** Why a row's columns disagree with the body its hash covers, if they do. */
-function bodyMismatch(row: AuditRow): string | null {
+export function bodyMismatch(row: AuditRow): string | null {
   let body: Record<string, unknown>;
   try {
     body = JSON.parse(row.body) as Record<string, unknown>;
@@ -112,8 +112,20 @@ function bodyMismatch(row: AuditRow): string | null {
   return null;
 }
 
-/** Recompute every hash in order; report gaps, broken links, rewritten bodies and edited columns. */
+/**
+ * Recompute every hash in order; report gaps, broken links, rewritten bodies and edited
+ * columns. Reads one snapshot: on a live system rows are appended while it reads, and
+ * the head must be compared with the rows as of the same instant.
+ */
 export async function verifyAuditChain(db: Knex, pageSize = 2_000): Promise<ChainVerdict> {
+  if (db.isTransaction) return verifyInSnapshot(db, pageSize);
+  return db.transaction(async (trx) => {
+    await trx.raw("set transaction isolation level repeatable read, read only");
+    return verifyInSnapshot(trx, pageSize);
+  });
+}
+
+async function verifyInSnapshot(db: Knex, pageSize: number): Promise<ChainVerdict> {
   const problems: ChainProblem[] = [];
   let prevHash = "";
   let expectSeq = 1;

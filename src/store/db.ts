@@ -95,7 +95,11 @@ export async function openStore(opts: StoreOptions = {}): Promise<Store> {
   let backend: Backend;
   let release = (): void => undefined;
   // Before anything is opened: a bad key must not leave a database or a lock behind.
-  const cipher = loadCipher({ key: opts.encryptionKey, dataDir: opts.dataDir && opts.dataDir !== ":memory:" ? opts.dataDir : undefined });
+  // A key is generated only for the embedded database. With a shared server, a key made
+  // up on one machine would seal outputs that workers on every other machine cannot
+  // open; without CLUTCH_LUIGI_ENCRYPTION_KEY, secret outputs are then not stored at all.
+  const generatedKeyDir = !opts.databaseUrl && opts.dataDir && opts.dataDir !== ":memory:" ? opts.dataDir : undefined;
+  const cipher = loadCipher({ key: opts.encryptionKey, dataDir: generatedKeyDir });
   if (opts.databaseUrl) {
     backend = "pg";
     db = knexFactory({

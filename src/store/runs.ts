@@ -131,6 +131,12 @@ export async function createRun(store: Store, input: CreateRunInput): Promise<Cr
         commit: identity.commit ?? null,
         requester: identity.requester.login,
         approvers: identity.approvers.map((a) => a.login),
+        // The review ids are what tie the run to the approving reviews on GitHub: they
+        // belong in the hashed row, not only in the editable runs table.
+        approvals: identity.approvers.map((a) => ({ login: a.login, reviewId: a.reviewId ?? null })),
+        reason: input.request.reason,
+        // Names only: values stay in the request file at the commit.
+        params: Object.keys(input.request.params ?? {}).sort(),
         breakGlass: identity.breakGlass ?? false,
         lock: lockKey,
         steps: graph.order,
