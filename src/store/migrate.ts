@@ -5,6 +5,7 @@
 import type { Knex } from "knex";
 import * as m001 from "./migrations/001_initial.js";
 import * as m002 from "./migrations/002_hot_path.js";
+import * as m003 from "./migrations/003_deliveries.js";
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -14,6 +15,7 @@ interface Migration {
 const MIGRATIONS: [string, Migration][] = [
   ["001_initial", m001],
   ["002_hot_path", m002],
+  ["003_deliveries", m003],
 ];
 
 const source: Knex.MigrationSource<string> = {

@@ -26,6 +26,12 @@ export function normalizeNullable(doc: Json): number {
       n.anyOf = [rest, { type: "null" }];
       changed++;
     }
+    // ajv checks `enum` apart from `nullable`, so a nullable enum (a check run's
+    // `conclusion` while it is in progress) must list null itself.
+    if (n.nullable === true && Array.isArray(n.enum) && !n.enum.includes(null)) {
+      n.enum = [...(n.enum as unknown[]), null];
+      changed++;
+    }
   };
   walk(doc.components);
   walk(doc.paths);

@@ -1,0 +1,55 @@
+/**
+ * A PR or review event: gather the facts afresh, evaluate, publish the plan and
+ * policy checks on the head that was evaluated, and record the verdict in the
+ * audit chain. The check runs go out before the audit row: if GitHub refuses
+ * them the delivery fails and is retried, and no verdict is recorded that no
+ * one could see.
+ */
+import { appendAudit } from "../../store/audit.js";
+import type { GitHubClient, PullRequestRef } from "../client.js";
+import { evaluatePullRequest, type Evaluation } from "../evaluate.js";
+import { gatherPullRequest, type GatheredPullRequest } from "../facts.js";
+import { publishCheckRun } from "../publish.js";
+import { renderPlanCheck, renderPolicyCheck } from "../render.js";
+import type { AppDeps } from "./deps.js";
+
+export interface EvaluatedPullRequest {
+  gathered: GatheredPullRequest;
+  evaluation: Evaluation;
+}
+
+export interface EvaluateOptions {
+  /** Who caused the event (the delivery's sender), for the audit row. */
+  actor: string;
+  /** The PR's html_url from the payload, for the checks' "Details" link. */
+  detailsUrl?: string;
+}
+
+/** What the audit row keeps of an evaluation: the decision and why, never parameter values. */
+export function evaluationAuditData(ref: PullRequestRef, e: Evaluation): Record<string, unknown> {
+  const v = e.verdict;
+  return {
+    repository: `${ref.owner}/${ref.repo}`,
+    pullRequest: ref.pullNumber,
+    headSha: e.headSha,
+    baseSha: e.baseSha,
+    approved: v.approved,
+    summary: v.summary,
+    approvedBy: v.approvedBy,
+    missing: v.missing.map((m) => ({ rule: m.rule, anyOf: m.anyOf, count: m.count })),
+    blocking: [...new Set(v.blocking.map((b) => b.code))],
+    breakGlass: v.breakGlass.active,
+    request: e.request ? { path: e.request.path, workflow: e.request.workflow, valid: e.request.problems.length === 0 } : null,
+  };
+}
+
+export async function evaluateAndPublish(deps: AppDeps, gh: GitHubClient, ref: PullRequestRef, opts: EvaluateOptions): Promise<EvaluatedPullRequest> {
+  const gathered = await gatherPullRequest(gh, ref);
+  const evaluation = evaluatePullRequest(gathered, deps.registry);
+  const at = { owner: ref.owner, repo: ref.repo };
+  const render = opts.detailsUrl ? { detailsUrl: opts.detailsUrl } : {};
+  await publishCheckRun(gh, at, renderPlanCheck(evaluation, render));
+  await publishCheckRun(gh, at, renderPolicyCheck(evaluation, render));
+  await deps.store.db.transaction((trx) => appendAudit(trx, { kind: "request.evaluated", actor: opts.actor, data: evaluationAuditData(ref, evaluation) }));
+  return { gathered, evaluation };
+}

@@ -1,0 +1,38 @@
+/**
+ * What the handlers take from a webhook payload: where the PR is, who sent the
+ * event, and for a merge the merge commit. Facts are never taken from here;
+ * they are read afresh from the API.
+ */
+import type { PullRequestRef } from "../client.js";
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null;
+
+export interface MergedPullRequest extends PullRequestRef {
+  mergeCommitSha: string;
+}
+
+/** A `pull_request.closed` delivery for a merged PR, or null for anything else. */
+export function mergedPullRequest(eventName: string, payload: unknown): MergedPullRequest | null {
+  if (eventName !== "pull_request" || !isObject(payload) || payload.action !== "closed") return null;
+  const pr = payload.pull_request;
+  const repo = payload.repository;
+  if (!isObject(pr) || pr.merged !== true || !isObject(repo) || !isObject(repo.owner)) return null;
+  const { login } = repo.owner;
+  const { name } = repo;
+  const { number, merge_commit_sha: sha } = pr;
+  if (typeof login !== "string" || typeof name !== "string" || typeof number !== "number") return null;
+  if (typeof sha !== "string" || !/^[0-9a-f]{40}$/.test(sha)) return null;
+  return { owner: login, repo: name, pullNumber: number, mergeCommitSha: sha };
+}
+
+/** The login that caused the delivery, for audit rows. */
+export function senderOf(payload: unknown): string {
+  const login = isObject(payload) && isObject(payload.sender) ? payload.sender.login : undefined;
+  return typeof login === "string" && login !== "" ? login : "github";
+}
+
+/** The PR's web page, for the checks' "Details" link. */
+export function pullRequestHtmlUrl(payload: unknown): string | undefined {
+  const url = isObject(payload) && isObject(payload.pull_request) ? payload.pull_request.html_url : undefined;
+  return typeof url === "string" && /^https?:\/\//.test(url) ? url : undefined;
+}

@@ -1,0 +1,66 @@
+/**
+ * The Probot app: pull request and review events re-evaluate the plan and
+ * policy checks; a merge re-verifies the approvals and starts the run. Each
+ * delivery id is handled to completion at most once (see handlers/deliveries.ts).
+ */
+import type { ApplicationFunction, Context } from "probot";
+import type { GitHubClient } from "./github/client.js";
+import { pullRequestTarget } from "./github/event.js";
+import { beginDelivery, completeDelivery, isDeliveryId } from "./github/handlers/deliveries.js";
+import { resolveDeps, type AppDeps, type AppDepsSource } from "./github/handlers/deps.js";
+import { evaluateAndPublish } from "./github/handlers/evaluate-handler.js";
+import { handleMerge } from "./github/handlers/merge-handler.js";
+import { mergedPullRequest, pullRequestHtmlUrl, senderOf } from "./github/handlers/payload.js";
+
+export type { AppDeps, AppDepsSource } from "./github/handlers/deps.js";
+
+const EVENTS = [
+  "pull_request.opened",
+  "pull_request.reopened",
+  "pull_request.synchronize",
+  "pull_request.edited",
+  "pull_request.labeled",
+  "pull_request.unlabeled",
+  "pull_request.ready_for_review",
+  "pull_request.closed",
+  "pull_request_review.submitted",
+  "pull_request_review.edited",
+  "pull_request_review.dismissed",
+] as const;
+
+type AppContext = Context<(typeof EVENTS)[number]>;
+
+async function handle(deps: AppDeps, context: AppContext): Promise<void> {
+  // Probot's installation Octokit has `request(route, params)`; its overloads are
+  // narrower than GitHubClient's string route, so it is viewed through that interface.
+  const gh = context.octokit as unknown as GitHubClient;
+  const opts = { actor: senderOf(context.payload), ...(pullRequestHtmlUrl(context.payload) ? { detailsUrl: pullRequestHtmlUrl(context.payload)! } : {}) };
+  const merged = mergedPullRequest(context.name, context.payload);
+  if (merged) {
+    const outcome = await handleMerge(deps, gh, merged, opts);
+    context.log.info({ pullRequest: merged.pullNumber, outcome: outcome.kind }, "merge handled");
+    return;
+  }
+  const target = pullRequestTarget(context.name, context.payload);
+  if (!target) return;
+  await evaluateAndPublish(deps, gh, { owner: target.owner, repo: target.repo, pullNumber: target.pullNumber }, opts);
+}
+
+export function clutchLuigiApp(source: AppDepsSource): ApplicationFunction {
+  return (app) => {
+    app.on([...EVENTS], async (context) => {
+      const deps = await resolveDeps(source);
+      if (!isDeliveryId(context.id)) {
+        context.log.warn("delivery without a usable X-GitHub-Delivery id: ignored");
+        return;
+      }
+      if (!(await beginDelivery(deps.store.db, context.id, `${context.name}.${String(context.payload.action)}`))) {
+        context.log.info({ delivery: context.id }, "delivery already handled: ignored");
+        return;
+      }
+      // A failure propagates: Probot answers 500, the delivery stays open, and GitHub's redelivery retries it.
+      await handle(deps, context);
+      await completeDelivery(deps.store.db, context.id);
+    });
+  };
+}

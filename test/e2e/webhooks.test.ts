@@ -1,0 +1,156 @@
+/**
+ * End to end over real HTTP: signed webhook deliveries into the server
+ * `npm start` runs, check runs out to the GitHub fake, runs and audit rows in
+ * the embedded database.
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { listAuditEvents, verifyAuditChain } from "../../src/store/audit.js";
+import { rowsOf } from "../../src/store/db.js";
+import type { FakeCheckRun, FakePull } from "../support/github/pull-request-world.js";
+import { fixture, REPO } from "../integration/github/world.js";
+import { INSTALLATION_TOKEN, startApp, WEBHOOK_SECRET, type E2eApp } from "./app.js";
+import { delivery, payloadFor, post, sign } from "./webhook-client.js";
+
+let app: E2eApp;
+const alice = { login: "alice", type: "User" as const };
+const REQUEST_PATH = "requests/2026/restart-checkout.yaml";
+
+beforeAll(async () => {
+  app = await startApp();
+});
+afterAll(async () => app?.close());
+afterEach(() => {
+  expect(app.world.fake.violations.splice(0)).toEqual([]);
+});
+
+const checksOn = (sha: string, name?: string): FakeCheckRun[] => app.world.checks.runs.filter((r) => r.headSha === sha && (!name || r.name === name));
+const lastCheck = (sha: string, name: string): FakeCheckRun | undefined => checksOn(sha, name).at(-1);
+
+async function auditRows(kind: string) {
+  return (await listAuditEvents(app.server.store.db)).filter((r) => r.kind === kind);
+}
+
+async function runRows(): Promise<{ id: string; idempotency_key: string; identity: Record<string, unknown> }[]> {
+  return rowsOf(await app.server.store.db.raw("select id, idempotency_key, identity from runs order by created_at"));
+}
+
+async function send(event: "pull_request" | "pull_request_review", action: string, p: FakePull, extra: Parameters<typeof payloadFor>[3] = {}) {
+  const d = delivery(event, payloadFor(event, action, p, extra));
+  const res = await post(app.webhookUrl, WEBHOOK_SECRET, d);
+  expect(res.status).toBe(200);
+  return d;
+}
+
+/** Merges the PR into main as GitHub would: a new commit on main with the PR's files. */
+function merge(p: FakePull, files: Record<string, string>): string {
+  return app.world.git.commit(REPO, { branch: "main", files, author: "web-flow", message: `Merge pull request #${p.number}` });
+}
+
+describe("a request pull request, from opening to merge", () => {
+  const text = fixture("requests/restart-checkout.yaml");
+  let p: FakePull;
+  let mergeSha: string;
+
+  it("opened: plan succeeds, policy asks for approval, and the verdict is audited", async () => {
+    p = app.world.pulls.open(REPO, { author: alice, files: { [REQUEST_PATH]: text } });
+    await send("pull_request", "opened", p);
+    expect(lastCheck(p.headSha, "clutch-luigi/plan")).toMatchObject({ status: "completed", conclusion: "success" });
+    expect(lastCheck(p.headSha, "clutch-luigi/policy")).toMatchObject({ status: "completed", conclusion: "action_required" });
+    // Probot authenticated as the installation: every API call but the token exchange carried the token.
+    expect(app.tokenRequests.length).toBeGreaterThan(0);
+    expect(app.tokenRequests.every((t) => t.authorization?.startsWith("bearer ") || t.authorization?.startsWith("Bearer "))).toBe(true);
+    const apiCalls = app.world.fake.calls.filter((c) => c.operationId !== "apps/create-installation-access-token");
+    expect(apiCalls.every((c) => c.authorization === `token ${INSTALLATION_TOKEN}`)).toBe(true);
+    const [row] = await auditRows("request.evaluated");
+    expect(row).toMatchObject({
+      actor: "alice",
+      data: { repository: REPO, pullRequest: p.number, headSha: p.headSha, approved: false, approvedBy: [], request: { path: REQUEST_PATH, workflow: "restart-service", valid: true } },
+    });
+  });
+
+  it("review submitted: the policy check turns green with the approver named", async () => {
+    app.world.pulls.review(p, "sam", "APPROVED");
+    await send("pull_request_review", "submitted", p, { sender: "sam" });
+    expect(lastCheck(p.headSha, "clutch-luigi/policy")).toMatchObject({ conclusion: "success" });
+    const rows = await auditRows("request.evaluated");
+    expect(rows.at(-1)).toMatchObject({ actor: "sam", data: { approved: true, approvedBy: ["sam"], headSha: p.headSha } });
+  });
+
+  it("merged: one run on the merge commit, with the approvals as its identity", async () => {
+    mergeSha = merge(p, { [REQUEST_PATH]: text });
+    const d = await send("pull_request", "closed", p, { merged: true, mergeCommitSha: mergeSha, sender: "sam" });
+    const runs = await runRows();
+    expect(runs).toHaveLength(1);
+    const run = runs[0]!;
+    expect(run.idempotency_key).toBe(`${REPO}#${p.number}@${mergeSha}`);
+    const samReview = p.reviews.find((r) => r.user.login === "sam")!;
+    expect(run.identity).toMatchObject({
+      repository: REPO,
+      pullRequest: p.number,
+      commit: mergeSha,
+      requester: { login: "alice", type: "User" },
+      approvers: [{ login: "sam", reviewId: samReview.id }],
+      breakGlass: false,
+    });
+    const check = checksOn(mergeSha, "clutch-luigi/run");
+    expect(check).toHaveLength(1);
+    expect(check[0]).toMatchObject({ status: "in_progress", conclusion: null });
+    expect(check[0]!.output.title).toContain(run.id);
+    const created = await auditRows("run.created");
+    expect(created.map((r) => r.run_id)).toEqual([run.id]);
+
+    // The same delivery again (a replay): acknowledged, nothing handled.
+    const calls = app.world.fake.calls.length;
+    expect((await post(app.webhookUrl, WEBHOOK_SECRET, d)).status).toBe(200);
+    expect(app.world.fake.calls.length).toBe(calls);
+    // A new delivery with the same content: handled, but the run already exists.
+    await send("pull_request", "closed", p, { merged: true, mergeCommitSha: mergeSha, sender: "sam" });
+    expect(await runRows()).toHaveLength(1);
+    expect(checksOn(mergeSha, "clutch-luigi/run")).toHaveLength(1);
+    expect(await auditRows("run.created")).toHaveLength(1);
+    expect((await verifyAuditChain(app.server.store.db)).ok).toBe(true);
+  });
+});
+
+describe("refusals", () => {
+  it("a merge without approval starts nothing: the run check fails and run.refused is audited", async () => {
+    const p = app.world.pulls.open(REPO, { author: alice, files: { "requests/2026/restart-search.yaml": fixture("requests/restart-checkout.yaml").replace("checkout }", "search }") } });
+    const mergeSha = merge(p, { "requests/2026/restart-search.yaml": fixture("requests/restart-checkout.yaml").replace("checkout }", "search }") });
+    const before = (await runRows()).length;
+    await send("pull_request", "closed", p, { merged: true, mergeCommitSha: mergeSha, sender: "alice" });
+    expect(await runRows()).toHaveLength(before);
+    expect(checksOn(mergeSha, "clutch-luigi/run")).toEqual([expect.objectContaining({ status: "completed", conclusion: "failure" })]);
+    expect(lastCheck(mergeSha, "clutch-luigi/run")!.output.summary).toMatch(/not approved at the merged state/);
+    const refused = (await auditRows("run.refused")).at(-1);
+    expect(refused).toMatchObject({ actor: "alice", data: { pullRequest: p.number, commit: mergeSha, requestPath: "requests/2026/restart-search.yaml" } });
+  });
+
+  it("a merge whose request at the merge commit is not the approved file is refused", async () => {
+    const text = fixture("requests/restart-checkout.yaml");
+    const p = app.world.pulls.open(REPO, { author: alice, files: { "requests/2026/restart-again.yaml": text } });
+    app.world.pulls.review(p, "sam", "APPROVED");
+    const mergeSha = merge(p, { "requests/2026/restart-again.yaml": text.replace("checkout }", "search }") });
+    const before = (await runRows()).length;
+    await send("pull_request", "closed", p, { merged: true, mergeCommitSha: mergeSha, sender: "sam" });
+    expect(await runRows()).toHaveLength(before);
+    expect(lastCheck(mergeSha, "clutch-luigi/run")).toMatchObject({ conclusion: "failure" });
+    expect(lastCheck(mergeSha, "clutch-luigi/run")!.output.summary).toMatch(/is not the file that was approved/);
+  });
+
+  it("a forged signature is refused and changes nothing", async () => {
+    const p = app.world.pulls.open(REPO, { author: alice, files: { "requests/2026/forged.yaml": fixture("requests/restart-checkout.yaml") } });
+    const mergeSha = merge(p, { "requests/2026/forged.yaml": fixture("requests/restart-checkout.yaml") });
+    const d = delivery("pull_request", payloadFor("pull_request", "closed", p, { merged: true, mergeCommitSha: mergeSha }));
+    const audit = (await listAuditEvents(app.server.store.db)).length;
+    const calls = app.world.fake.calls.length;
+    const deliveries = rowsOf(await app.server.store.db.raw("select id from webhook_deliveries"));
+    for (const signature of [sign("not-the-secret", d.body), "sha256=" + "0".repeat(64), ""]) {
+      const res = await post(app.webhookUrl, WEBHOOK_SECRET, d, signature);
+      expect([400, 401]).toContain(res.status);
+    }
+    expect(app.world.fake.calls.length).toBe(calls);
+    expect((await listAuditEvents(app.server.store.db)).length).toBe(audit);
+    expect(rowsOf(await app.server.store.db.raw("select id from webhook_deliveries"))).toEqual(deliveries);
+    expect(checksOn(mergeSha)).toEqual([]);
+  });
+});
