@@ -58,8 +58,14 @@ export function clutchLuigiApp(source: AppDepsSource): ApplicationFunction {
         context.log.info({ delivery: context.id }, "delivery already handled: ignored");
         return;
       }
-      // A failure propagates: Probot answers 500, the delivery stays open, and GitHub's redelivery retries it.
-      await handle(deps, context);
+      try {
+        await handle(deps, context);
+      } catch (e) {
+        // The delivery stays open, so GitHub's redelivery retries it. Rethrown without
+        // the GitHub API's own status: the webhook answer is 500 (our failure), not,
+        // say, a 422 that reads as "GitHub sent a bad payload".
+        throw new Error(`${context.name} delivery ${context.id} failed: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+      }
       await completeDelivery(deps.store.db, context.id);
     });
   };

@@ -112,6 +112,25 @@ describe("a request pull request, from opening to merge", () => {
   });
 });
 
+describe("delivery failures", () => {
+  it("a delivery GitHub could not complete is answered 500 and handled in full when GitHub redelivers it", async () => {
+    const p = app.world.pulls.open(REPO, { author: alice, files: { "requests/2026/redelivered.yaml": fixture("requests/restart-checkout.yaml") } });
+    app.world.fake.fail("POST /repos/{owner}/{repo}/check-runs", 422);
+    const d = delivery("pull_request", payloadFor("pull_request", "opened", p));
+    const evaluated = (await auditRows("request.evaluated")).length;
+    expect((await post(app.webhookUrl, WEBHOOK_SECRET, d)).status).toBe(500);
+    expect(checksOn(p.headSha)).toEqual([]);
+    expect(await auditRows("request.evaluated")).toHaveLength(evaluated);
+    // GitHub's "Redeliver" sends the same delivery id.
+    expect((await post(app.webhookUrl, WEBHOOK_SECRET, d)).status).toBe(200);
+    expect(checksOn(p.headSha).map((c) => c.name).sort()).toEqual(["clutch-luigi/plan", "clutch-luigi/policy"]);
+    expect(await auditRows("request.evaluated")).toHaveLength(evaluated + 1);
+    // Once handled, the same id is not handled a third time.
+    expect((await post(app.webhookUrl, WEBHOOK_SECRET, d)).status).toBe(200);
+    expect(checksOn(p.headSha)).toHaveLength(2);
+  });
+});
+
 describe("refusals", () => {
   it("a merge without approval starts nothing: the run check fails and run.refused is audited", async () => {
     const p = app.world.pulls.open(REPO, { author: alice, files: { "requests/2026/restart-search.yaml": fixture("requests/restart-checkout.yaml").replace("checkout }", "search }") } });
