@@ -156,6 +156,24 @@ describe("refusals", () => {
     expect(lastCheck(mergeSha, "clutch-luigi/run")!.output.summary).toMatch(/is not the file that was approved/);
   });
 
+  it("a request merged together with a change to its workflow never runs, even with every owner's approval", async () => {
+    const text = fixture("requests/restart-checkout.yaml");
+    const workflow = fixture("ops-repo/workflows/restart-service.yaml").replace("uses: noop", "uses: log\n    with: { message: changed }");
+    const files = { "requests/2026/with-workflow.yaml": text, "workflows/restart-service.yaml": workflow };
+    const p = app.world.pulls.open(REPO, { author: alice, files });
+    app.world.pulls.review(p, "sam", "APPROVED");
+    app.world.pulls.review(p, "paula", "APPROVED");
+    const mergeSha = merge(p, files);
+    const before = (await runRows()).length;
+    await send("pull_request", "closed", p, { merged: true, mergeCommitSha: mergeSha, sender: "paula" });
+    expect(await runRows()).toHaveLength(before);
+    // The policy blocks it, and the merge handler refuses it on its own account: once merged,
+    // the PR's workflow is the base branch's, so the run would be judged by rules its PR wrote.
+    expect(lastCheck(p.headSha, "clutch-luigi/policy")!.output.title).toMatch(/control-plane-with-requests/);
+    expect(lastCheck(mergeSha, "clutch-luigi/run")).toMatchObject({ conclusion: "failure" });
+    expect(lastCheck(mergeSha, "clutch-luigi/run")!.output.summary).toMatch(/also changes the control plane \(workflows\/restart-service\.yaml\)/);
+  });
+
   it("a forged signature is refused and changes nothing", async () => {
     const p = app.world.pulls.open(REPO, { author: alice, files: { "requests/2026/forged.yaml": fixture("requests/restart-checkout.yaml") } });
     const mergeSha = merge(p, { "requests/2026/forged.yaml": fixture("requests/restart-checkout.yaml") });

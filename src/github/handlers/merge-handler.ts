@@ -7,7 +7,7 @@
  */
 import type { Knex } from "knex";
 import type { RunIdentity } from "../../engine/queue.js";
-import type { Verdict } from "../../policy/index.js";
+import type { ChangedFile, Verdict } from "../../policy/index.js";
 import { buildCatalog, checkRequest, MAX_FILE_BYTES, parseSource, type RequestSpec, type WorkflowSpec } from "../../spec/index.js";
 import { appendAudit } from "../../store/audit.js";
 import { createRun } from "../../store/runs.js";
@@ -39,6 +39,16 @@ export function approversOf(verdict: Verdict, g: GatheredPullRequest): RunIdenti
   });
 }
 
+/**
+ * Files of the PR that are authority (workflows, policy, CODEOWNERS). Once
+ * merged they are the base branch's, so a run checked at the merged state
+ * would be judged by rules its own PR wrote: such a PR never runs anything.
+ */
+export function controlPlaneChanges(files: readonly ChangedFile[]): string[] {
+  const isAuthority = (path: string) => path.startsWith("workflows/") || path.startsWith(".github/") || path === "CODEOWNERS" || path === "docs/CODEOWNERS";
+  return files.filter((f) => isAuthority(f.path) || (f.previousPath !== undefined && isAuthority(f.previousPath))).map((f) => f.path);
+}
+
 /** The request and its workflow as the run needs them, or the problems that stop it. */
 function loadSpecs(g: GatheredPullRequest, deps: AppDeps): { request: RequestSpec; workflow: WorkflowSpec } | { problems: string[] } {
   const r = g.request;
@@ -65,6 +75,10 @@ export async function handleMerge(deps: AppDeps, gh: GitHubClient, m: MergedPull
 
   const reasons: string[] = [];
   if (!evaluation.verdict.approved) reasons.push(`not approved at the merged state: ${evaluation.verdict.summary}`);
+  const authority = controlPlaneChanges(gathered.facts.files);
+  if (authority.length > 0) {
+    reasons.push(`the pull request also changes the control plane (${authority.slice(0, 5).join(", ")}${authority.length > 5 ? ", …" : ""}); a request runs only from a PR that changes nothing else`);
+  }
   const specs = loadSpecs(gathered, deps);
   if ("problems" in specs) reasons.push(...specs.problems.map((p) => `request invalid: ${p}`));
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { defaultRegistry } from "../../../../src/actions/index.js";
 import { evaluatePullRequest } from "../../../../src/github/evaluate.js";
-import { approversOf, runIdempotencyKey } from "../../../../src/github/handlers/merge-handler.js";
+import { approversOf, controlPlaneChanges, runIdempotencyKey } from "../../../../src/github/handlers/merge-handler.js";
 import { runRefusedCheck, runStartedCheck, RUN_CHECK } from "../../../../src/github/handlers/run-check.js";
 import { MAX_TITLE } from "../../../../src/github/render.js";
 import { gathered, read } from "../gathered.js";
@@ -45,5 +45,21 @@ describe("the clutch-luigi/run check", () => {
     expect(c.output.title.length).toBeLessThanOrEqual(MAX_TITLE);
     expect(c.output.summary).toContain("requests/&lt;b&gt;.yaml is bad &amp; wrong");
     expect(c.output.summary).not.toContain("<b>");
+  });
+});
+
+describe("controlPlaneChanges", () => {
+  it("names workflow, .github and CODEOWNERS changes, including renames out of them", () => {
+    expect(
+      controlPlaneChanges([
+        { path: "requests/2026/a.yaml", status: "added", sha: "1" },
+        { path: "workflows/restart-service.yaml", status: "modified", sha: "2" },
+        { path: ".github/clutch-luigi.yml", status: "modified", sha: "3" },
+        { path: "CODEOWNERS", status: "added", sha: "4" },
+        { path: "attic/old.yaml", status: "renamed", previousPath: "workflows/old.yaml", sha: "5" },
+        { path: "docs/readme.md", status: "modified", sha: "6" },
+        { path: "requests/workflows/x.yaml", status: "added", sha: "7" },
+      ]),
+    ).toEqual(["workflows/restart-service.yaml", ".github/clutch-luigi.yml", "CODEOWNERS", "attic/old.yaml"]);
   });
 });
