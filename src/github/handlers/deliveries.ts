@@ -28,6 +28,15 @@ export async function beginDelivery(db: Knex, id: string, event: string): Promis
   return rows.length > 0;
 }
 
+/**
+ * How long handled ids are kept. GitHub keeps deliveries for redelivery for a
+ * few days; a replay older than this is handled again, which is safe because
+ * every handler is idempotent (facts re-read, one run per merge commit).
+ */
+export const DELIVERY_RETENTION_DAYS = 30;
+
+/** Marks the delivery handled, and forgets ids past the retention (an index range scan). */
 export async function completeDelivery(db: Knex, id: string): Promise<void> {
   await db.raw("update webhook_deliveries set completed_at = now() where id = ?", [id]);
+  await db.raw(`delete from webhook_deliveries where received_at < now() - make_interval(days => ?)`, [DELIVERY_RETENTION_DAYS]);
 }

@@ -29,6 +29,14 @@ function ledgerTests(open: () => Promise<{ store: Store; drop?: () => Promise<vo
     expect(row!.completed_at).not.toBeNull();
   });
 
+  it("forgets handled ids past the retention when another delivery completes", async () => {
+    await store.db.raw("insert into webhook_deliveries (id, event, received_at, completed_at) values ('old', 'x', now() - interval '31 days', now() - interval '31 days'), ('recent', 'x', now() - interval '29 days', now())");
+    expect(await beginDelivery(store.db, "b-1", "pull_request.opened")).toBe(true);
+    await completeDelivery(store.db, "b-1");
+    const ids = rowsOf<{ id: string }>(await store.db.raw("select id from webhook_deliveries where id in ('old', 'recent', 'b-1') order by id")).map((r) => r.id);
+    expect(ids).toEqual(["b-1", "recent"]);
+  });
+
   it("keeps deliveries apart by id", async () => {
     expect(await beginDelivery(store.db, "a-1", "pull_request.closed")).toBe(true);
     await completeDelivery(store.db, "a-1");
