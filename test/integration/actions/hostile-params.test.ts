@@ -25,6 +25,7 @@ import { checkWorkflow } from "../../../src/spec/check-workflow.js";
 import { substitute } from "../../../src/spec/expressions.js";
 import { parseSource } from "../../../src/spec/source.js";
 import { createTestDatabase, type TestDatabase } from "../../support/pg.js";
+import { PG_UP } from "../../support/pg-suite.js";
 import { startJwtVerifyingServer, type JwtVerifyingServer } from "../../support/jwt-verifier.js";
 import { testContext, testSigner } from "./context-helper.js";
 
@@ -91,7 +92,7 @@ describe("hostile params through shell", () => {
   });
 });
 
-describe("hostile params through postgres.sql", () => {
+describe.skipIf(!PG_UP)("hostile params through postgres.sql", () => {
   let db: TestDatabase;
   let ctx: StepContext;
 

@@ -5,6 +5,7 @@ import { postgresSql } from "../../../src/actions/builtin/postgres-sql.js";
 import { scramVerifierMatches } from "../../../src/actions/builtin/scram.js";
 import { compileSchema } from "../../../src/spec/schema-check.js";
 import { createTestDatabase, type TestDatabase } from "../../support/pg.js";
+import { PG_UP } from "../../support/pg-suite.js";
 import { failure, HOSTILE_VALUES, testContext } from "./context-helper.js";
 import { startScratchPostgres, type ScratchPostgres } from "./scratch-postgres.js";
 
@@ -14,6 +15,7 @@ let config = "";
 const env: Record<string, string> = {};
 
 beforeAll(async () => {
+  if (!PG_UP) return;
   db = await createTestDatabase("cl_actions");
   scratch = await startScratchPostgres();
   const url = new URL(db.url);
@@ -64,7 +66,7 @@ async function admin<T>(fn: (c: pg.Client) => Promise<T>): Promise<T> {
   }
 }
 
-describe("postgres.sql", () => {
+describe.skipIf(!PG_UP)("postgres.sql", () => {
   it("stores hostile values as data through bind parameters", async () => {
     const c = await ctx();
     const values = [...HOSTILE_VALUES, "'); drop table notes; --"];
@@ -125,7 +127,7 @@ describe("postgres.sql", () => {
   });
 });
 
-describe("postgres.rotate-password (against a cluster that enforces passwords)", () => {
+describe.skipIf(!PG_UP)("postgres.rotate-password (against a cluster that enforces passwords)", () => {
   beforeAll(async () => {
     await admin(async (c) => {
       await c.query(`create role app_rw login password 'old-password-0001'`);

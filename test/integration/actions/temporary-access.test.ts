@@ -21,6 +21,7 @@ import { PgWorkQueue } from "../../../src/store/queue.js";
 import { createRun, getRun } from "../../../src/store/runs.js";
 import { startFakeGitHub, type StartedFakeGitHub } from "../../support/github/index.js";
 import { createTestDatabase, type TestDatabase } from "../../support/pg.js";
+import { PG_UP } from "../../support/pg-suite.js";
 import { testSigner } from "./context-helper.js";
 
 const root = join(import.meta.dirname, "../../..");
@@ -30,6 +31,7 @@ let gh: StartedFakeGitHub;
 const registry = defaultRegistry();
 
 beforeAll(async () => {
+  if (!PG_UP) return;
   db = await createTestDatabase("cl_temp_access");
   store = await openStore({ databaseUrl: db.url, encryptionKey: Buffer.alloc(32, 5).toString("base64"), poolMax: 4 });
   gh = await startFakeGitHub();
@@ -41,6 +43,7 @@ afterAll(async () => {
   await gh?.close();
 });
 afterEach(() => {
+  if (!gh) return;
   expect(gh.fake.violations.splice(0)).toEqual([]);
 });
 
@@ -90,7 +93,7 @@ async function runToEnd(workflow: WorkflowSpec, params: Record<string, unknown>,
   return run!;
 }
 
-describe("temporary access (workflows/temporary-access.yaml)", () => {
+describe.skipIf(!PG_UP)("temporary access (workflows/temporary-access.yaml)", () => {
   it("grants, holds the grant through the durable wait, then revokes", async () => {
     const workflow = await catalogWorkflow();
     let seenDuringWait = false;

@@ -9,11 +9,11 @@ import { openStore } from "../../../src/store/db.js";
 import { appendAudit, listAuditEvents } from "../../../src/store/audit.js";
 import { createRun } from "../../../src/store/runs.js";
 import { executeVerify } from "../../../src/cli/commands/audit/verify.js";
-import { createTestDatabase, postgresAvailable } from "../../support/pg.js";
+import { createTestDatabase } from "../../support/pg.js";
+import { PG_UP } from "../../support/pg-suite.js";
 import { BACKENDS } from "../engine/backends.js";
 import { DEPLOY, registry, testIO } from "./support.js";
 
-const PG_UP = await postgresAvailable();
 
 async function cli(env: NodeJS.ProcessEnv, ...argv: string[]) {
   const io = testIO(env, tmpdir());

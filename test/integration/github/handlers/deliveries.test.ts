@@ -2,9 +2,9 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { beginDelivery, completeDelivery, isDeliveryId } from "../../../../src/github/handlers/deliveries.js";
 import { openStore, rowsOf, type Store } from "../../../../src/store/db.js";
-import { createTestDatabase, postgresAvailable, type TestDatabase } from "../../../support/pg.js";
+import { createTestDatabase, type TestDatabase } from "../../../support/pg.js";
+import { PG_UP } from "../../../support/pg-suite.js";
 
-const PG_UP = await postgresAvailable();
 
 function ledgerTests(open: () => Promise<{ store: Store; drop?: () => Promise<void> }>) {
   let store: Store;
