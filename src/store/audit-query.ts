@@ -5,7 +5,7 @@
  * consistent chain even while workers keep appending to it.
  */
 import type { Knex } from "knex";
-import type { AuditRow } from "./audit.js";
+import { AUDIT_COLUMNS, toAuditRow, type AuditRow } from "./audit.js";
 import { rowsOf } from "./db.js";
 
 export interface AuditQuery {
@@ -17,24 +17,6 @@ export interface AuditQuery {
   since?: Date;
   /** Exclusive. */
   until?: Date;
-}
-
-/** `at` exactly as the hashed body spells it (microseconds, UTC), not as a JS Date would round it. */
-const COLUMNS = `seq, to_char(at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as at, kind, run_id, step_id, actor, data, prev_hash, hash, body`;
-
-function toRow(r: Record<string, unknown>): AuditRow {
-  return {
-    seq: Number(r.seq),
-    at: String(r.at),
-    kind: String(r.kind),
-    run_id: (r.run_id as string | null) ?? null,
-    step_id: (r.step_id as string | null) ?? null,
-    actor: String(r.actor),
-    data: (typeof r.data === "string" ? JSON.parse(r.data) : r.data) as Record<string, unknown>,
-    prev_hash: String(r.prev_hash),
-    hash: String(r.hash),
-    body: String(r.body),
-  };
 }
 
 function likePrefix(text: string): string {
@@ -74,8 +56,8 @@ export async function hasAuditTables(db: Knex): Promise<boolean> {
 export async function latestAuditRows(db: Knex, q: AuditQuery, limit: number): Promise<{ rows: AuditRow[]; more: boolean }> {
   const w = where(q);
   const rows = rowsOf<Record<string, unknown>>(
-    await db.raw(`select ${COLUMNS} from audit_events ${w.sql} order by seq desc limit ?`, [...w.bindings, limit + 1]),
-  ).map(toRow);
+    await db.raw(`select ${AUDIT_COLUMNS} from audit_events ${w.sql} order by seq desc limit ?`, [...w.bindings, limit + 1]),
+  ).map(toAuditRow);
   const more = rows.length > limit;
   return { rows: rows.slice(0, limit).reverse(), more };
 }
@@ -87,8 +69,8 @@ export async function* auditRowPages(db: Knex, q: AuditQuery, pageSize = 2_000):
   for (;;) {
     const cond = w.sql ? `${w.sql} and seq > ?` : "where seq > ?";
     const page = rowsOf<Record<string, unknown>>(
-      await db.raw(`select ${COLUMNS} from audit_events ${cond} order by seq limit ?`, [...w.bindings, after, pageSize]),
-    ).map(toRow);
+      await db.raw(`select ${AUDIT_COLUMNS} from audit_events ${cond} order by seq limit ?`, [...w.bindings, after, pageSize]),
+    ).map(toAuditRow);
     if (page.length > 0) yield page;
     if (page.length < pageSize) return;
     after = page[page.length - 1]!.seq;

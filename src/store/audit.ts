@@ -80,10 +80,18 @@ export interface ChainVerdict {
   problems: ChainProblem[];
 }
 
-function toRow(r: Record<string, unknown>): AuditRow {
+/**
+ * The columns of an audit row, with `at` spelled exactly as the hashed body spells it
+ * (microseconds, UTC) rather than rounded through a JS Date, so a check can compare
+ * the two as text.
+ */
+export const AUDIT_COLUMNS = `seq, to_char(at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as at, kind, run_id, step_id, actor, data, prev_hash, hash, body`;
+
+/** A row selected with AUDIT_COLUMNS. */
+export function toAuditRow(r: Record<string, unknown>): AuditRow {
   return {
     seq: Number(r.seq),
-    at: new Date(r.at as string | Date).toISOString(),
+    at: String(r.at),
     kind: String(r.kind),
     run_id: (r.run_id as string | null) ?? null,
     step_id: (r.step_id as string | null) ?? null,
@@ -104,7 +112,7 @@ export function bodyMismatch(row: AuditRow): string | null {
     return "body is not JSON";
   }
   if (Number(body.seq) !== row.seq) return "seq differs from the hashed body";
-  if (typeof body.at !== "string" || new Date(body.at).getTime() !== new Date(row.at).getTime()) return "at differs from the hashed body";
+  if (body.at !== row.at) return "at differs from the hashed body";
   for (const k of ["kind", "run_id", "step_id", "actor"] as const) {
     if ((body[k] ?? null) !== row[k]) return `${k} differs from the hashed body`;
   }
@@ -132,8 +140,8 @@ async function verifyInSnapshot(db: Knex, pageSize: number): Promise<ChainVerdic
   let count = 0;
   for (;;) {
     const page = rowsOf<Record<string, unknown>>(
-      await db.raw("select * from audit_events where seq >= ? order by seq limit ?", [expectSeq, pageSize]),
-    ).map(toRow);
+      await db.raw(`select ${AUDIT_COLUMNS} from audit_events where seq >= ? order by seq limit ?`, [expectSeq, pageSize]),
+    ).map(toAuditRow);
     for (const row of page) {
       if (row.seq !== expectSeq) problems.push({ seq: row.seq, message: `rows ${expectSeq}..${row.seq - 1} are missing` });
       if (row.prev_hash !== prevHash) problems.push({ seq: row.seq, message: "prev_hash does not match the previous row" });
@@ -155,8 +163,8 @@ async function verifyInSnapshot(db: Knex, pageSize: number): Promise<ChainVerdic
 }
 
 export async function listAuditEvents(db: Knex, filter: { runId?: string; afterSeq?: number; limit?: number } = {}): Promise<AuditRow[]> {
-  const q = db("audit_events").orderBy("seq").limit(filter.limit ?? 1_000);
+  const q = db("audit_events").select(db.raw(AUDIT_COLUMNS)).orderBy("seq").limit(filter.limit ?? 1_000);
   if (filter.runId) q.where("run_id", filter.runId);
   if (filter.afterSeq !== undefined) q.where("seq", ">", filter.afterSeq);
-  return (await q).map((r: Record<string, unknown>) => toRow(r));
+  return (await q).map((r: Record<string, unknown>) => toAuditRow(r));
 }

@@ -79,7 +79,7 @@ describe.each(BACKENDS)("audit commands on $name", (backend) => {
     // The row's own instant to the millisecond (what the flag can say), then the next millisecond.
     const at = new Date(mid.at);
     const after = (await list("--since", at.toISOString(), "--json", "--limit", "1000")).out.trimEnd().split("\n").map((l) => (JSON.parse(l) as { seq: number }).seq);
-    expect(after.every((s) => all.find((e) => e.seq === s)!.at >= at.toISOString())).toBe(true);
+    expect(after.every((s) => new Date(all.find((e) => e.seq === s)!.at).getTime() >= at.getTime())).toBe(true);
     expect(after.length).toBe(all.filter((e) => new Date(e.at).getTime() >= at.getTime()).length);
     const before = (await list("--until", at.toISOString(), "--json", "--limit", "1000")).out;
     const beforeSeqs = before ? before.trimEnd().split("\n").map((l) => (JSON.parse(l) as { seq: number }).seq) : [];
