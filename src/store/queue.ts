@@ -108,6 +108,13 @@ export class PgWorkQueue implements WorkQueue {
   readonly leaseMs: number;
   private listener: pg.Client | null = null;
   private subscribed = false;
+  /**
+   * Set when a wake-up may have been missed: a NOTIFY arrived while nobody waited, or
+   * LISTEN was only just issued (work that became ready between the worker's last
+   * claim and its LISTEN was announced to nobody). The next wait then returns at once
+   * so the worker looks again: listen first, then check, then sleep.
+   */
+  private wakePending = false;
   private listenChain: Promise<void> = Promise.resolve();
   private waiters = new Set<() => void>();
   private pendingDone: PendingDone[] = [];
@@ -601,6 +608,7 @@ export class PgWorkQueue implements WorkQueue {
         this.listener = client;
       }
       await this.listener.query(want ? `listen ${NOTIFY_CHANNEL}` : `unlisten ${NOTIFY_CHANNEL}`);
+      if (want && !this.subscribed) this.wakePending = true;
       this.subscribed = want;
     }).catch(() => {
       this.listener?.end().catch(() => undefined);
@@ -615,6 +623,7 @@ export class PgWorkQueue implements WorkQueue {
   }
 
   private notifyAll(): void {
+    if (this.waiters.size === 0) this.wakePending = true;
     const ws = [...this.waiters];
     this.waiters.clear();
     for (const w of ws) w();
@@ -623,6 +632,10 @@ export class PgWorkQueue implements WorkQueue {
   async waitForWork(ms: number, signal: AbortSignal, listen = true): Promise<void> {
     await this.setListening(listen);
     if (signal.aborted) return;
+    if (this.wakePending) {
+      this.wakePending = false;
+      return;
+    }
     await new Promise<void>((resolve) => {
       const done = (): void => {
         clearTimeout(timer);
