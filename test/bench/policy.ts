@@ -9,7 +9,8 @@ import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
-import { CODEOWNERS_MAX_BYTES, compileCodeowners } from "../../src/policy/codeowners.js";
+import { compileCodeowners } from "../../src/policy/codeowners.js";
+import { wildcardCodeownersNearLimit } from "../support/hostile-codeowners.js";
 
 const require = createRequire(import.meta.url);
 // The peer is CommonJS with a constructor that reads CODEOWNERS from a directory.
@@ -205,14 +206,7 @@ for (const probe of probes) {
 // lines, which the index cannot file under a literal. Ours only: the point is
 // that evaluation stays bounded, not a race. Informational, no target.
 {
-  const lines: string[] = [];
-  let bytes = 0;
-  for (let i = 0; ; i++) {
-    const line = `a*${i}/**/b*/*c*d*e*f*/** @o${i % 100}`;
-    if (bytes + line.length + 1 >= CODEOWNERS_MAX_BYTES) break;
-    lines.push(line);
-    bytes += line.length + 1;
-  }
+  const lines = wildcardCodeownersNearLimit();
   const hostile = lines.join("\n");
   const sample = paths.slice(0, 1_000);
   const t0 = performance.now();
@@ -221,7 +215,7 @@ for (const probe of probes) {
   for (const p of sample) m.match(p);
   const t2 = performance.now();
   console.log(
-    `hostile: ${lines.length} wildcard lines (${(bytes / 1024 / 1024).toFixed(2)} MiB): compile ${(t1 - t0).toFixed(0)} ms, ${sample.length} paths ${(t2 - t1).toFixed(0)} ms (${((t2 - t1) / sample.length).toFixed(2)} ms/path)`,
+    `hostile: ${lines.length} wildcard lines (${(Buffer.byteLength(hostile) / 1024 / 1024).toFixed(2)} MiB): compile ${(t1 - t0).toFixed(0)} ms, ${sample.length} paths ${(t2 - t1).toFixed(0)} ms (${((t2 - t1) / sample.length).toFixed(2)} ms/path)`,
   );
 }
 const target = median(ours.total) < 100;

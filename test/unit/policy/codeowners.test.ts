@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
+import { wildcardCodeownersNearLimit } from "../../support/hostile-codeowners.js";
 import {
   CODEOWNERS_MAX_BYTES,
   compileCodeowners,
@@ -153,14 +154,7 @@ describe("CODEOWNERS syntax errors", () => {
     expect(at.errors.map((e) => e.kind)).toEqual(["File too large"]);
   });
   it("a file just under the limit, all wildcard lines, compiles and decides by its last matching line", () => {
-    const lines: string[] = [];
-    let bytes = 0;
-    for (let i = 0; ; i++) {
-      const line = `a*${i}/**/b*/*c*d*e*f*/** @o${i % 100}`;
-      if (bytes + line.length + 1 >= CODEOWNERS_MAX_BYTES) break;
-      lines.push(line);
-      bytes += line.length + 1;
-    }
+    const lines = wildcardCodeownersNearLimit();
     const m = compileCodeowners(lines.join("\n"));
     expect(m.errors).toEqual([]);
     expect(m.rules.length).toBe(lines.length);
