@@ -138,15 +138,28 @@ export interface ExpressionScope {
   request: Record<string, unknown>;
 }
 
-function lookup(ref: ExpressionRef, scope: ExpressionScope): unknown {
+/**
+ * Follow a reference through own properties only (never a prototype's, so
+ * `params.constructor` resolves to nothing). `missing` names the first key not found.
+ */
+export function resolveRef(
+  ref: ExpressionRef,
+  scope: Partial<Record<ExpressionRoot, unknown>>,
+): { found: true; value: unknown } | { found: false; missing: string } {
   let cur: unknown = scope[ref.root];
   for (const key of ref.path) {
     if (cur === null || typeof cur !== "object" || !Object.prototype.hasOwnProperty.call(cur, key)) {
-      throw new ExpressionError(`\${{ ${ref.source} }} does not resolve: no "${String(key)}"`, ref.offset);
+      return { found: false, missing: String(key) };
     }
     cur = (cur as Record<string | number, unknown>)[key];
   }
-  return cur;
+  return { found: true, value: cur };
+}
+
+function lookup(ref: ExpressionRef, scope: ExpressionScope): unknown {
+  const r = resolveRef(ref, scope);
+  if (!r.found) throw new ExpressionError(`\${{ ${ref.source} }} does not resolve: no "${r.missing}"`, ref.offset);
+  return r.value;
 }
 
 function render(v: unknown): string {

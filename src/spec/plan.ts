@@ -5,7 +5,7 @@
  * PR comments, which GitHub draws), or JSON.
  */
 import { ancestors, stages } from "./dag.js";
-import { parseTemplate, type ExpressionRef } from "./expressions.js";
+import { parseTemplate, resolveRef, type ExpressionRef } from "./expressions.js";
 import type { RequestSpec, StepSpec, WorkflowSpec } from "./types.js";
 
 export interface PlannedStep {
@@ -33,13 +33,10 @@ export interface Plan {
   steps: PlannedStep[];
 }
 
+/** The referenced value, or undefined when the reference does not resolve (yet). */
 function lookupStatic(ref: ExpressionRef, scope: Record<string, unknown>): unknown {
-  let cur: unknown = scope[ref.root];
-  for (const key of ref.path) {
-    if (cur === null || typeof cur !== "object") return undefined;
-    cur = (cur as Record<string | number, unknown>)[key];
-  }
-  return cur;
+  const r = resolveRef(ref, scope);
+  return r.found ? r.value : undefined;
 }
 
 /** Substitute params/request references; leave step outputs as written. */
