@@ -3,7 +3,7 @@
  * logger that redacts every secret the step has seen, step tokens, and secrets
  * resolved by name at run time.
  */
-import type { ServerConfig } from "../config/types.js";
+import type { ServerConfig } from "../server-config/types.js";
 import { Redactor, SecretResolver } from "./secrets.js";
 import { ActionError, type Action, type ActionServices, type IdentityContext, type StepContext, type StepLogger } from "./types.js";
 

@@ -6,7 +6,7 @@
  * only) so the step's logs and outputs can be scrubbed.
  */
 import { readFile } from "node:fs/promises";
-import type { SecretSource } from "../config/types.js";
+import type { SecretSource } from "../server-config/types.js";
 import { ActionError } from "./types.js";
 
 export class SecretResolver {

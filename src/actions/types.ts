@@ -3,7 +3,7 @@
  * An action is data (name, schemas) plus functions; the registry of actions is
  * what `validate` checks a step's `uses`/`with` against and what workers execute.
  */
-import type { JsonSchema } from "../spec/types.js";
+import type { JsonSchema } from "../formats/types.js";
 
 /** Who asked, who allowed it, and where this call sits in a run. Signed into step tokens. */
 export interface IdentityContext {

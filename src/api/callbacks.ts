@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { GITHUB_ACTIONS_ISSUER } from "../config/types.js";
+import { GITHUB_ACTIONS_ISSUER } from "../server-config/types.js";
 import type { CallerIdentity, OidcVerifier } from "../identity/oidc.js";
 import { authenticate } from "./auth.js";
 import { BodyError, readJsonBody, sendJson } from "./http.js";

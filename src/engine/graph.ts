@@ -2,8 +2,8 @@
  * A workflow's steps as a DAG the scheduler can walk: who each step needs, who
  * needs it, and everything upstream of it (which bounds what its expressions may read).
  */
-import { parseDuration } from "../spec/duration.js";
-import type { StepSpec, WorkflowSpec } from "../spec/types.js";
+import { parseDuration } from "../formats/duration.js";
+import type { StepSpec, WorkflowSpec } from "../formats/types.js";
 
 export interface StepNode {
   id: string;

@@ -4,7 +4,7 @@
  * action must never be handed input its schema refuses.
  */
 import { ActionError, type Action } from "../actions/types.js";
-import { checkAgainstSchema } from "../spec/schema-check.js";
+import { checkAgainstSchema } from "../formats/schema-check.js";
 
 export function assertActionInput(action: Action, input: unknown): void {
   const issues = checkAgainstSchema(action.input, input, { root: "with" });

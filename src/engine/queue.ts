@@ -3,7 +3,7 @@
  * the store (applies it in SQL). Plain data both ways so the loop can be tested
  * against an in-memory queue and the store against SQL, separately.
  */
-import type { RequestSpec, WorkflowSpec } from "../spec/types.js";
+import type { RequestSpec, WorkflowSpec } from "../formats/types.js";
 import type { Outputs } from "./scope.js";
 
 export type Phase = "forward" | "rollback";

@@ -2,8 +2,8 @@
  * Whether a failed attempt is tried again, and after how long. Retrying is opt-in
  * per error class: an error nobody named is a real failure, not noise.
  */
-import { parseDuration } from "../spec/duration.js";
-import type { RetrySpec } from "../spec/types.js";
+import { parseDuration } from "../formats/duration.js";
+import type { RetrySpec } from "../formats/types.js";
 
 export type RetryDecision = { retry: true; delayMs: number } | { retry: false; reason: string };
 

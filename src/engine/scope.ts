@@ -3,7 +3,7 @@
  * (transitively) depends on: anything else may not have run yet, so allowing it
  * would make a workflow's behaviour depend on scheduling luck.
  */
-import { ExpressionError, referencedSteps, substitute, type ExpressionScope } from "../spec/expressions.js";
+import { ExpressionError, referencedSteps, substitute, type ExpressionScope } from "../formats/expressions.js";
 import type { RunGraph } from "./graph.js";
 
 export type Outputs = Record<string, Record<string, unknown>>;

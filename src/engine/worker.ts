@@ -6,12 +6,12 @@
 import type { Action } from "../actions/types.js";
 import type { ActionRegistry } from "../actions/registry.js";
 import { ActionError, classifyError } from "../actions/types.js";
-import type { RequestSpec } from "../spec/types.js";
+import type { RequestSpec } from "../formats/types.js";
 import { assertActionInput } from "./input-check.js";
 import { plainContextFactory, redactSecrets, type SecretsSeen, type StepContextFactory } from "./context.js";
 import { buildGraph, type RunGraph } from "./graph.js";
 import { stepKey, UnstorableResultError, type ClaimedStep, type RunDefinition, type StepResult, type WorkQueue } from "./queue.js";
-import { MAX_OUTPUT_BYTES, jsonProblem, storableText, truncateText } from "./storable.js";
+import { MAX_OUTPUT_BYTES, jsonProblem, storableText, truncateText } from "../store/storable.js";
 import { decideRetry } from "./retry.js";
 import { outputsNeeded, resolveInput } from "./scope.js";
 

@@ -5,7 +5,7 @@
  * `context.config` finds them). Unreadable files become blocking problems.
  */
 import { CODEOWNERS_LOCATIONS, CODEOWNERS_MAX_BYTES } from "../policy/index.js";
-import { MAX_FILE_BYTES, parseSource } from "../spec/index.js";
+import { MAX_FILE_BYTES, parseSource } from "../formats/index.js";
 import type { GitHubClient } from "./client.js";
 import type { GatherProblem } from "./facts.js";
 import { readRepoFile, type RepoCoordinates, type RepoFile } from "./repo-files.js";

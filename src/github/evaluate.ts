@@ -7,7 +7,7 @@
  */
 import type { ActionRegistry } from "../actions/registry.js";
 import { evaluatePolicy, type Blocker, type Verdict } from "../policy/index.js";
-import { buildCatalog, buildPlan, checkRequest, parseSource, sortProblems, type Plan, type Problem, type WorkflowSpec } from "../spec/index.js";
+import { buildCatalog, buildPlan, checkRequest, parseSource, sortProblems, type Plan, type Problem, type WorkflowSpec } from "../formats/index.js";
 import type { GatheredPullRequest } from "./facts.js";
 
 export interface RequestEvaluation {

@@ -15,7 +15,7 @@ import {
   type Review,
   type ReviewState,
 } from "../policy/index.js";
-import { MAX_FILE_BYTES, parseSource, workflowNameOf, type ApprovalSpec, type SourceFile } from "../spec/index.js";
+import { MAX_FILE_BYTES, parseSource, workflowNameOf, type ApprovalSpec, type SourceFile } from "../formats/index.js";
 import { readCodeowners, readPolicyConfigs } from "./authority.js";
 import { paginate, requestOrNull, type GitHubClient, type PullRequestRef } from "./client.js";
 import { listRepoDir, readRepoFile, type RepoCoordinates } from "./repo-files.js";

@@ -6,7 +6,7 @@
  * summary and text 65535, and 50 annotations per call (the rest go in
  * follow-up PATCH calls).
  */
-import { renderPlanMermaid, renderPlanText, type Problem } from "../spec/index.js";
+import { renderPlanMermaid, renderPlanText, type Problem } from "../formats/index.js";
 import type { Evaluation } from "./evaluate.js";
 
 export const PLAN_CHECK = "clutch-luigi/plan";

@@ -4,7 +4,7 @@
  * tokens must also come from an allowed repository (and workflow).
  */
 import { createRemoteJWKSet, decodeJwt, decodeProtectedHeader, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from "jose";
-import { GITHUB_ACTIONS_ISSUER, type OidcIssuerConfig } from "../config/types.js";
+import { GITHUB_ACTIONS_ISSUER, type OidcIssuerConfig } from "../server-config/types.js";
 
 export interface CallerIdentity {
   issuer: string;

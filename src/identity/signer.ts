@@ -1,4 +1,4 @@
-import type { ServerConfig } from "../config/types.js";
+import type { ServerConfig } from "../server-config/types.js";
 import { loadKeyRing } from "./keys.js";
 import { StepTokenSigner } from "./step-token.js";
 

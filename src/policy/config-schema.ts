@@ -3,7 +3,7 @@
  * is shipped as `schemas/clutch-luigi.schema.json` for editors; a unit test
  * keeps the two identical.
  */
-import type { JsonSchema } from "../spec/types.js";
+import type { JsonSchema } from "../formats/types.js";
 
 const owners: JsonSchema = {
   type: "array",

@@ -4,7 +4,7 @@
  * instead of a crash or, worse, an approval.
  */
 import { Ajv, type ErrorObject } from "ajv";
-import type { JsonSchema } from "../spec/types.js";
+import type { JsonSchema } from "../formats/types.js";
 import { boundProblem } from "./freeze.js";
 
 const actor: JsonSchema = {

@@ -4,7 +4,7 @@
  * field that carries authority (codeowners, config, workflows, teams) must come
  * from the base branch and the organisation, never from the PR under review.
  */
-import type { ApprovalSpec } from "../spec/types.js";
+import type { ApprovalSpec } from "../formats/types.js";
 
 export interface Actor {
   login: string;

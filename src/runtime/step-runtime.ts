@@ -8,8 +8,8 @@ import { defaultRegistry } from "../actions/index.js";
 import { createStepContextFactory, type StepContextFactoryOptions, type StepContextFactory } from "../actions/context.js";
 import type { ActionRegistry } from "../actions/registry.js";
 import type { ActionServices } from "../actions/types.js";
-import { loadServerConfig } from "../config/index.js";
-import type { ServerConfig } from "../config/types.js";
+import { loadServerConfig } from "../server-config/index.js";
+import type { ServerConfig } from "../server-config/types.js";
 import { createSigner } from "../identity/signer.js";
 import type { StepTokenSigner } from "../identity/step-token.js";
 

@@ -13,7 +13,7 @@ import { classifyError } from "../actions/types.js";
 import type { ClaimedStep, CompleteOutcome, RunDefinition, StepResult, WorkQueue } from "../engine/queue.js";
 import { stepKey, UnstorableResultError } from "../engine/queue.js";
 import type { Outputs } from "../engine/scope.js";
-import type { RequestSpec, WorkflowSpec } from "../spec/types.js";
+import type { RequestSpec, WorkflowSpec } from "../formats/types.js";
 import { appendAudit, type AuditEvent } from "./audit.js";
 import { rowsOf, type Store } from "./db.js";
 import {

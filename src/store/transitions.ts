@@ -8,7 +8,7 @@ import type { Knex } from "knex";
 import { buildGraph, type RunGraph } from "../engine/graph.js";
 import { planRollback, type StepSnapshot } from "../engine/rollback.js";
 import type { RunState, StepState } from "../engine/states.js";
-import type { WorkflowSpec } from "../spec/types.js";
+import type { WorkflowSpec } from "../formats/types.js";
 import type { AuditEvent } from "./audit.js";
 import { rowsOf } from "./db.js";
 

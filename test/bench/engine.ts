@@ -16,7 +16,7 @@ import { makeWorkerUtils } from "graphile-worker";
 import { createTestDatabase, type TestDatabase } from "../support/pg.js";
 import { openStore, type Store } from "../../src/store/db.js";
 import { createRun } from "../../src/store/runs.js";
-import type { StepSpec, WorkflowSpec } from "../../src/spec/types.js";
+import type { StepSpec, WorkflowSpec } from "../../src/formats/types.js";
 
 const WORKERS = (process.env.BENCH_WORKERS ?? "1,2,4").split(",").map(Number);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 8);

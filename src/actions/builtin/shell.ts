@@ -4,7 +4,7 @@
  * so `; rm -rf /` is just a string the program receives.
  */
 import { spawn } from "node:child_process";
-import { DURATION_PATTERN, parseDuration } from "../../spec/duration.js";
+import { DURATION_PATTERN, parseDuration } from "../../formats/duration.js";
 import { configOf, redactorOf } from "../context.js";
 import { Redactor } from "../secrets.js";
 import { ActionError, type Action, type StepContext } from "../types.js";

@@ -1,4 +1,4 @@
-import { DURATION_PATTERN, parseDuration } from "../../spec/duration.js";
+import { DURATION_PATTERN, parseDuration } from "../../formats/duration.js";
 import { ActionError, type Action } from "../types.js";
 
 /**

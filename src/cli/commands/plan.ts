@@ -1,9 +1,9 @@
 import { existsSync } from "node:fs";
 import path from "node:path";
 import { defaultRegistry } from "../../actions/index.js";
-import { buildPlan, renderPlanMermaid, renderPlanText } from "../../spec/plan.js";
-import { formatProblem } from "../../spec/problems.js";
-import { loadRequestForRun } from "../../spec/validate-files.js";
+import { buildPlan, renderPlanMermaid, renderPlanText } from "../../formats/plan.js";
+import { formatProblem } from "../../formats/problems.js";
+import { loadRequestForRun } from "../../formats/validate-files.js";
 import { parseCli, requireDir } from "../args.js";
 import { UsageError, type Command } from "../command.js";
 

@@ -1,5 +1,5 @@
-import { REQUEST_SCHEMA } from "../../spec/check-request.js";
-import { WORKFLOW_SCHEMA } from "../../spec/check-workflow.js";
+import { REQUEST_SCHEMA } from "../../formats/check-request.js";
+import { WORKFLOW_SCHEMA } from "../../formats/check-workflow.js";
 import { parseCli } from "../args.js";
 import { UsageError, type Command } from "../command.js";
 

@@ -1,6 +1,6 @@
 import { defaultRegistry } from "../../actions/index.js";
-import { formatProblem, sortProblems } from "../../spec/problems.js";
-import { validatePaths } from "../../spec/validate-files.js";
+import { formatProblem, sortProblems } from "../../formats/problems.js";
+import { validatePaths } from "../../formats/validate-files.js";
 import { parseCli, requireDir } from "../args.js";
 import { UsageError, type Command } from "../command.js";
 

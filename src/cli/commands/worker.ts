@@ -1,4 +1,4 @@
-import { parseDuration } from "../../spec/duration.js";
+import { parseDuration } from "../../formats/duration.js";
 import { openStore, storeOptionsFromEnv } from "../../store/db.js";
 import { defaultWorkerId } from "../../store/queue.js";
 import { runWorker } from "../../store/workers.js";

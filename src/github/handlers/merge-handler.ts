@@ -8,7 +8,7 @@
 import type { Knex } from "knex";
 import type { RunIdentity } from "../../engine/queue.js";
 import type { ChangedFile, Verdict } from "../../policy/index.js";
-import { buildCatalog, checkRequest, MAX_FILE_BYTES, parseSource, type RequestSpec, type WorkflowSpec } from "../../spec/index.js";
+import { buildCatalog, checkRequest, MAX_FILE_BYTES, parseSource, type RequestSpec, type WorkflowSpec } from "../../formats/index.js";
 import { appendAudit } from "../../store/audit.js";
 import { createRun } from "../../store/runs.js";
 import type { GitHubClient } from "../client.js";

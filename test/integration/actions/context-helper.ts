@@ -2,8 +2,8 @@
  * Builds real step contexts for action tests: the production factory, a real
  * signer with a freshly generated key ring, and a log sink the test can read.
  */
-import { parseServerConfig } from "../../../src/config/load.js";
-import type { ServerConfig } from "../../../src/config/types.js";
+import { parseServerConfig } from "../../../src/server-config/load.js";
+import type { ServerConfig } from "../../../src/server-config/types.js";
 import { createStepContextFactory, type StepLogEntry } from "../../../src/actions/context.js";
 import { SecretResolver } from "../../../src/actions/secrets.js";
 import { ActionError, type ActionServices, type IdentityContext, type StepContext } from "../../../src/actions/types.js";

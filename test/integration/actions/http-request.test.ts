@@ -7,7 +7,7 @@ import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { httpRequest, MAX_RESPONSE_BYTES } from "../../../src/actions/builtin/http-request.js";
 import { jwksHandler } from "../../../src/api/jwks.js";
-import { compileSchema } from "../../../src/spec/schema-check.js";
+import { compileSchema } from "../../../src/formats/schema-check.js";
 import { startJwtVerifyingServer, type JwtVerifyingServer } from "../../support/jwt-verifier.js";
 import { failure, HOSTILE_VALUES, testContext, testSigner } from "./context-helper.js";
 

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { postgresRotatePassword } from "../../../src/actions/builtin/postgres-rotate-password.js";
 import { postgresSql } from "../../../src/actions/builtin/postgres-sql.js";
 import { scramVerifierMatches } from "../../../src/actions/builtin/scram.js";
-import { compileSchema } from "../../../src/spec/schema-check.js";
+import { compileSchema } from "../../../src/formats/schema-check.js";
 import { createTestDatabase, type TestDatabase } from "../../support/pg.js";
 import { PG_UP } from "../../support/pg-suite.js";
 import { failure, HOSTILE_VALUES, testContext } from "./context-helper.js";

@@ -14,13 +14,13 @@ import { createStepContextFactory, type StepContextFactory, type StepLogEntry } 
 import { defaultRegistry } from "../../../src/actions/index.js";
 import { SecretResolver } from "../../../src/actions/secrets.js";
 import { jwksHandler } from "../../../src/api/jwks.js";
-import { parseServerConfig } from "../../../src/config/load.js";
+import { parseServerConfig } from "../../../src/server-config/load.js";
 import { Worker } from "../../../src/engine/worker.js";
 import { openStore, type Store } from "../../../src/store/db.js";
 import { PgWorkQueue } from "../../../src/store/queue.js";
 import { createRun, getRun } from "../../../src/store/runs.js";
 import { isFinalRunState } from "../../../src/engine/states.js";
-import type { WorkflowSpec } from "../../../src/spec/types.js";
+import type { WorkflowSpec } from "../../../src/formats/types.js";
 import { createTestDatabase, type TestDatabase } from "../../support/pg.js";
 import { PG_UP } from "../../support/pg-suite.js";
 import { startJwtVerifyingServer, type JwtVerifyingServer } from "../../support/jwt-verifier.js";

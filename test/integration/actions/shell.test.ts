@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { MAX_CAPTURE_BYTES, shell } from "../../../src/actions/builtin/shell.js";
-import { compileSchema } from "../../../src/spec/schema-check.js";
+import { compileSchema } from "../../../src/formats/schema-check.js";
 import { failure, HOSTILE_VALUES, testContext } from "./context-helper.js";
 
 const fixtures = join(import.meta.dirname, "../../fixtures/actions");

@@ -9,7 +9,7 @@ import { ActionRegistry } from "../../../src/actions/registry.js";
 import { builtinActions } from "../../../src/actions/index.js";
 import type { CliIO } from "../../../src/cli/command.js";
 import { isFinalRunState } from "../../../src/engine/states.js";
-import type { RequestSpec, WorkflowSpec } from "../../../src/spec/types.js";
+import type { RequestSpec, WorkflowSpec } from "../../../src/formats/types.js";
 import { appendAudit } from "../../../src/store/audit.js";
 import type { Store } from "../../../src/store/db.js";
 import { createRun, getRun, type RunStatus } from "../../../src/store/runs.js";

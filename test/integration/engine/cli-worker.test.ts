@@ -14,7 +14,7 @@ import { FIXTURES, IDENTITY, request, waitForRun } from "./harness.js";
 import { parse } from "yaml";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import type { WorkflowSpec } from "../../../src/spec/types.js";
+import type { WorkflowSpec } from "../../../src/formats/types.js";
 
 function io(env: NodeJS.ProcessEnv, signal?: AbortSignal): CliIO & { err: () => string } {
   let err = "";

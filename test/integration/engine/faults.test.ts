@@ -12,7 +12,7 @@ import { createTestDatabase, type TestDatabase } from "../../support/pg.js";
 import { openStore, rowsOf, type Store } from "../../../src/store/db.js";
 import { createRun, getRun, listAttempts } from "../../../src/store/runs.js";
 import { verifyAuditChain } from "../../../src/store/audit.js";
-import type { WorkflowSpec, StepSpec } from "../../../src/spec/types.js";
+import type { WorkflowSpec, StepSpec } from "../../../src/formats/types.js";
 import { readCounts, spawnWorker, stopWorkers, type CountLine, type WorkerProcess } from "./processes.js";
 import { IDENTITY, request, waitForRun } from "./harness.js";
 import { PG_UP } from "./backends.js";

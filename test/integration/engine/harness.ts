@@ -8,7 +8,7 @@ import { parse } from "yaml";
 import { ActionError, type Action } from "../../../src/actions/types.js";
 import { ActionRegistry } from "../../../src/actions/registry.js";
 import { builtinActions } from "../../../src/actions/index.js";
-import type { WorkflowSpec, RequestSpec } from "../../../src/spec/types.js";
+import type { WorkflowSpec, RequestSpec } from "../../../src/formats/types.js";
 import { Worker } from "../../../src/engine/worker.js";
 import { PgWorkQueue } from "../../../src/store/queue.js";
 import { createRun, getRun, type RunStatus } from "../../../src/store/runs.js";

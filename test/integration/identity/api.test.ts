@@ -4,7 +4,7 @@ import type { AddressInfo } from "node:net";
 import { createRemoteJWKSet, jwtVerify } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createApiHandler, type GitHubActionsCallback } from "../../../src/api/index.js";
-import { GITHUB_ACTIONS_ISSUER } from "../../../src/config/types.js";
+import { GITHUB_ACTIONS_ISSUER } from "../../../src/server-config/types.js";
 import { OidcVerifier, type OidcRejectEvent } from "../../../src/identity/oidc.js";
 import { startOidcIssuer, type LocalOidcIssuer } from "../../support/oidc-issuer.js";
 import { testIdentity, testSigner } from "../actions/context-helper.js";

@@ -15,7 +15,7 @@ import { promisify } from "node:util";
 import { decodeProtectedHeader, type JWK } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { jwksHandler, JWKS_PATH } from "../../../src/api/jwks.js";
-import { parseServerConfig } from "../../../src/config/load.js";
+import { parseServerConfig } from "../../../src/server-config/load.js";
 import type { JsonWebKeySet } from "../../../src/identity/keys.js";
 import { generateSigningJwk, parseKeyRing, rotateKeyFile } from "../../../src/identity/keys.js";
 import { createSigner } from "../../../src/identity/signer.js";

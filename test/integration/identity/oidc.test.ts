@@ -3,7 +3,7 @@
  * Each refusal case is its own test and must be reported to the audit hook.
  */
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { GITHUB_ACTIONS_ISSUER, type OidcIssuerConfig } from "../../../src/config/types.js";
+import { GITHUB_ACTIONS_ISSUER, type OidcIssuerConfig } from "../../../src/server-config/types.js";
 import { OidcRejection, OidcVerifier, type OidcRejectEvent } from "../../../src/identity/oidc.js";
 import { startOidcIssuer, type LocalOidcIssuer } from "../../support/oidc-issuer.js";
 

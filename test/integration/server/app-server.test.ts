@@ -12,7 +12,7 @@ import { startServer, type ServerHandle } from "../../../src/server/app-server.j
 import { createStepRuntime } from "../../../src/runtime/step-runtime.js";
 import { createRun } from "../../../src/store/runs.js";
 import { listAuditEvents, verifyAuditChain } from "../../../src/store/audit.js";
-import type { WorkflowSpec } from "../../../src/spec/types.js";
+import type { WorkflowSpec } from "../../../src/formats/types.js";
 import { startOidcIssuer, type LocalOidcIssuer } from "../../support/oidc-issuer.js";
 
 let server: ServerHandle;

@@ -4,7 +4,7 @@ import { githubTeamMembership } from "../../../src/actions/builtin/github-team-m
 import { githubWorkflowDispatch } from "../../../src/actions/builtin/github-workflow-dispatch.js";
 import { getPointer } from "../../../src/actions/builtin/json-pointer.js";
 import { scramSha256Verifier, scramVerifierMatches } from "../../../src/actions/builtin/scram.js";
-import { compileSchema, schemaErrors } from "../../../src/spec/schema-check.js";
+import { compileSchema, schemaErrors } from "../../../src/formats/schema-check.js";
 
 describe("built-in actions", () => {
   it("are all registered once, with valid input and output schemas", () => {

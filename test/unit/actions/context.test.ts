@@ -2,7 +2,7 @@ import { decodeJwt } from "jose";
 import { describe, expect, it } from "vitest";
 import { createStepContextFactory, markSecretOutputs, redactorOf } from "../../../src/actions/context.js";
 import { SecretResolver } from "../../../src/actions/secrets.js";
-import { parseServerConfig } from "../../../src/config/load.js";
+import { parseServerConfig } from "../../../src/server-config/load.js";
 import { testIdentity, testSigner } from "../../integration/actions/context-helper.js";
 import type { StepLogEntry } from "../../../src/actions/context.js";
 

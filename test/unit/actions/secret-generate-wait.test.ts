@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { randomString, secretGenerate } from "../../../src/actions/builtin/secret-generate.js";
 import { MAX_WAIT_MS, wait, waitDelayMs } from "../../../src/actions/builtin/wait.js";
-import { compileSchema } from "../../../src/spec/schema-check.js";
+import { compileSchema } from "../../../src/formats/schema-check.js";
 import { testContext } from "../../integration/actions/context-helper.js";
 
 describe("secret.generate", () => {

@@ -1,6 +1,6 @@
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { loadServerConfig, parseServerConfig, ServerConfigError } from "../../../src/config/index.js";
+import { loadServerConfig, parseServerConfig, ServerConfigError } from "../../../src/server-config/index.js";
 
 const dir = join(import.meta.dirname, "../../fixtures/actions/config");
 const fullEnv = { DATA_DIR: "/var/lib/clutch", ORDERS_HOST: "db.internal", ORDERS_PORT: "6432", WORKERS: "8" };

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { buildGraph } from "../../../src/engine/graph.js";
-import type { StepSpec } from "../../../src/spec/types.js";
+import type { StepSpec } from "../../../src/formats/types.js";
 
 const s = (id: string, needs: string[] = [], extra: Partial<StepSpec> = {}): StepSpec => ({ id, uses: "noop", needs, ...extra });
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { backoffDelay, decideRetry } from "../../../src/engine/retry.js";
-import type { RetrySpec } from "../../../src/spec/types.js";
+import type { RetrySpec } from "../../../src/formats/types.js";
 
 const half = () => 0.5; // jitter factor 0.5 + 0.5 = 1: the undisturbed delay
 

@@ -4,7 +4,7 @@ import { ActionError, type Action } from "../../../src/actions/types.js";
 import { UnstorableResultError, type ClaimedStep, type RunDefinition, type StepResult, type WorkQueue } from "../../../src/engine/queue.js";
 import { plainContextFactory, type LogLine } from "../../../src/engine/context.js";
 import { Worker } from "../../../src/engine/worker.js";
-import type { WorkflowSpec } from "../../../src/spec/types.js";
+import type { WorkflowSpec } from "../../../src/formats/types.js";
 
 /** A queue over plain arrays: hands out the given steps once, records what the worker reports. */
 class FakeQueue implements WorkQueue {

@@ -12,7 +12,7 @@ import { describe, expect, it } from "vitest";
 import { main } from "../../../src/cli/main.js";
 
 const ROOT = path.resolve(import.meta.dirname, "../../..");
-const SCHEMAS = path.join(ROOT, "src/spec/schemas");
+const SCHEMAS = path.join(ROOT, "src/formats/schemas");
 const MODELINE = /^# yaml-language-server: \$schema=(\S+)$/;
 
 const catalogFiles = (dir: string): string[] =>
@@ -22,7 +22,7 @@ const FILES = [...catalogFiles("workflows"), ...catalogFiles("workflows/examples
 describe("JSON Schemas for editors", () => {
   it("are shipped in the package", () => {
     const pkg = JSON.parse(readFileSync(path.join(ROOT, "package.json"), "utf8")) as { files: string[] };
-    expect(pkg.files).toContain("src/spec/schemas");
+    expect(pkg.files).toContain("src/formats/schemas");
   });
 
   it.each(FILES.map((f) => [path.relative(ROOT, f), f]))("%s names its schema by a path that resolves", (_name, file) => {

@@ -1,7 +1,7 @@
 /**
  * The shapes of the two documents users write (DESIGN.md §3). These types are
  * what the rest of the system consumes after validation; the JSON Schemas in
- * `src/spec/schemas/` are the authority on what a valid document is.
+ * `src/formats/schemas/` are the authority on what a valid document is.
  */
 
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };

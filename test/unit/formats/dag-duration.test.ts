@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { ancestors, findCycle, stages } from "../../../src/spec/dag.js";
-import { parseDuration } from "../../../src/spec/duration.js";
+import { ancestors, findCycle, stages } from "../../../src/formats/dag.js";
+import { parseDuration } from "../../../src/formats/duration.js";
 
 describe("dag", () => {
   const diamond = [

@@ -1,6 +1,6 @@
 /**
  * Every error class validation knows, each against a real file in
- * test/fixtures/spec/, asserting the exact line and column of the offending node.
+ * test/fixtures/formats/, asserting the exact line and column of the offending node.
  */
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, statSync } from "node:fs";
@@ -8,11 +8,11 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { defaultRegistry } from "../../../src/actions/index.js";
-import { formatProblem } from "../../../src/spec/problems.js";
-import { parseSource } from "../../../src/spec/source.js";
-import { validatePaths } from "../../../src/spec/validate-files.js";
+import { formatProblem } from "../../../src/formats/problems.js";
+import { parseSource } from "../../../src/formats/source.js";
+import { validatePaths } from "../../../src/formats/validate-files.js";
 
-const FIXTURES = path.resolve(import.meta.dirname, "../../fixtures/spec");
+const FIXTURES = path.resolve(import.meta.dirname, "../../fixtures/formats");
 
 async function problemsOf(file: string): Promise<string[]> {
   const reports = await validatePaths([file], {

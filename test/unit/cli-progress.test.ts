@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { changeLines, eventLine, printable, renderTable, type ProgressRun } from "../../../src/engine/progress.js";
+import { changeLines, eventLine, printable, renderTable, type ProgressRun } from "../../src/cli/progress.js";
 
 const at = "2026-11-29T10:00:01.250Z";
 

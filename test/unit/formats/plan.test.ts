@@ -1,14 +1,14 @@
 /**
- * The plan renderings for a diamond with a multi-parent step (test/fixtures/spec/plan/),
+ * The plan renderings for a diamond with a multi-parent step (test/fixtures/formats/plan/),
  * asserted whole: a reviewer reads these, so every line is part of the contract.
  */
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { defaultRegistry } from "../../../src/actions/index.js";
-import { buildPlan, mermaidLabel, renderPlanMermaid, renderPlanText, type Plan } from "../../../src/spec/plan.js";
-import { loadRequestForRun } from "../../../src/spec/validate-files.js";
+import { buildPlan, mermaidLabel, renderPlanMermaid, renderPlanText, type Plan } from "../../../src/formats/plan.js";
+import { loadRequestForRun } from "../../../src/formats/validate-files.js";
 
-const FIXTURES = path.resolve(import.meta.dirname, "../../fixtures/spec");
+const FIXTURES = path.resolve(import.meta.dirname, "../../fixtures/formats");
 const REQUEST = "plan/requests/release.yaml";
 
 async function releasePlan(): Promise<Plan> {

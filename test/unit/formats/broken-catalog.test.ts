@@ -9,7 +9,7 @@ import { describe, expect, it } from "vitest";
 import { main } from "../../../src/cli/main.js";
 
 const ROOT = path.resolve(import.meta.dirname, "../../..");
-const FIXTURE_DIR = path.join(ROOT, "test/fixtures/spec/broken-catalog");
+const FIXTURE_DIR = path.join(ROOT, "test/fixtures/formats/broken-catalog");
 const ORIGINAL = path.join(ROOT, "workflows/rotate-db-credentials.yaml");
 const BROKEN = path.join(FIXTURE_DIR, "workflows/rotate-db-credentials.yaml");
 

@@ -26,7 +26,7 @@ describe("clutch-luigi validate", () => {
   });
 
   it("exits 1 with file:line:col lines for broken files", async () => {
-    const r = await cli(["validate", "bad/cycle.yaml", "bad/unknown-action.yaml"], path.join(ROOT, "test/fixtures/spec"));
+    const r = await cli(["validate", "bad/cycle.yaml", "bad/unknown-action.yaml"], path.join(ROOT, "test/fixtures/formats"));
     expect(r.code).toBe(1);
     expect(r.out.trim().split("\n")).toEqual([
       "bad/cycle.yaml:7:13: dependency cycle: a -> b -> c -> a",
@@ -50,7 +50,7 @@ describe("clutch-luigi validate", () => {
 
 describe("clutch-luigi plan", () => {
   it("prints stages, a tree and a Mermaid graph", async () => {
-    const r = await cli(["plan", "repo/requests/valid.yaml"], path.join(ROOT, "test/fixtures/spec"));
+    const r = await cli(["plan", "repo/requests/valid.yaml"], path.join(ROOT, "test/fixtures/formats"));
     expect(r.code).toBe(0);
     expect(r.out).toContain("  1. hello, wait-a-bit\n  2. bye\n");
     expect(r.out).toContain("└── bye  log  (also needs wait-a-bit)");
@@ -60,7 +60,7 @@ describe("clutch-luigi plan", () => {
   });
 
   it("prints JSON with params substituted and step outputs left as expressions", async () => {
-    const r = await cli(["plan", "--format", "json", "repo/requests/valid.yaml"], path.join(ROOT, "test/fixtures/spec"));
+    const r = await cli(["plan", "--format", "json", "repo/requests/valid.yaml"], path.join(ROOT, "test/fixtures/formats"));
     const plan = JSON.parse(r.out);
     expect(plan.lock).toBe("greet:ada");
     // `pause` is not in the request: the workflow's params schema supplies its default.
@@ -72,7 +72,7 @@ describe("clutch-luigi plan", () => {
   });
 
   it("refuses an invalid request with its problems", async () => {
-    const r = await cli(["plan", "repo/requests/bad-params.yaml"], path.join(ROOT, "test/fixtures/spec"));
+    const r = await cli(["plan", "repo/requests/bad-params.yaml"], path.join(ROOT, "test/fixtures/formats"));
     expect(r.code).toBe(1);
     expect(r.out).toContain("repo/requests/bad-params.yaml:7:10: params.times must be <= 3");
   });

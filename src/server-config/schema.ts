@@ -1,4 +1,4 @@
-import type { JsonSchema } from "../spec/types.js";
+import type { JsonSchema } from "../formats/types.js";
 
 const NAME = "^[A-Za-z0-9][A-Za-z0-9_.-]*$";
 const ENV_NAME = "^[A-Za-z_][A-Za-z0-9_]*$";

@@ -6,7 +6,7 @@ import {
   referencedSteps,
   substitute,
   type ExpressionScope,
-} from "../../../src/spec/expressions.js";
+} from "../../../src/formats/expressions.js";
 
 const scope: ExpressionScope = {
   params: { db: "orders", count: 3, tags: ["a", "b"], hostile: "'; DROP TABLE x; --", nested: { k: "v" } },
