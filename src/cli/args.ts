@@ -5,7 +5,7 @@
 import { existsSync, statSync } from "node:fs";
 import path from "node:path";
 import { parseArgs } from "node:util";
-import { UsageError } from "./command.js";
+import { MissingFileError, UsageError } from "./command.js";
 
 type Spec = Record<string, { type: "string" | "boolean"; multiple?: boolean; short?: string }>;
 
@@ -23,3 +23,13 @@ export function requireDir(cwd: string, dir: string, flag: string): string {
   if (!existsSync(abs) || !statSync(abs).isDirectory()) throw new UsageError(`${flag} ${dir}: no such folder`);
   return abs;
 }
+
+/** A file argument must exist; anything else (a folder, a FIFO) is the reading command's to refuse with its own reason. */
+export function requireFile(cwd: string, file: string): string {
+  const abs = path.resolve(cwd, file);
+  if (!existsSync(abs)) throw new MissingFileError(file);
+  return abs;
+}
+
+/** Glob characters that `validate` expands itself; such an argument may match nothing without being a missing file. */
+export const isGlob = (arg: string): boolean => /[*?{[]/.test(arg);

@@ -27,3 +27,11 @@ export class UsageError extends Error {
     this.name = "UsageError";
   }
 }
+
+/** A file the user named does not exist: the same message and exit status (2) from every command. */
+export class MissingFileError extends Error {
+  constructor(readonly file: string) {
+    super(`no such file: ${file}`);
+    this.name = "MissingFileError";
+  }
+}

@@ -2,8 +2,10 @@
  * The `clutch-luigi` command: dispatch to a subcommand, turn usage errors into exit
  * code 2 with a message, and never show a user a stack trace for their own mistake.
  */
+import { readFileSync } from "node:fs";
+import { closest } from "../formats/suggest.js";
 import type { CliIO, Command } from "./command.js";
-import { UsageError } from "./command.js";
+import { MissingFileError, UsageError } from "./command.js";
 
 const COMMANDS: Record<string, () => Promise<{ command: Command }>> = {
   validate: () => import("./commands/validate.js"),
@@ -17,6 +19,12 @@ const COMMANDS: Record<string, () => Promise<{ command: Command }>> = {
   migrate: () => import("./commands/migrate.js"),
   audit: () => import("./commands/audit.js"),
 };
+
+/** The package's version: package.json sits two folders above this file in src/ and in dist/ alike. */
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
+  return pkg.version;
+}
 
 async function help(io: CliIO): Promise<void> {
   const lines = ["Usage: clutch-luigi <command> [options]", "", "Commands:"];
@@ -34,10 +42,15 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
     await help(io);
     return name ? 0 : 2;
   }
-  const load = COMMANDS[name];
+  if (name === "--version" || name === "-V" || name === "version") {
+    io.stdout.write(`clutch-luigi ${version()}\n`);
+    return 0;
+  }
+  const load = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
   if (!load) {
-    io.stderr.write(`clutch-luigi: unknown command "${name}"\n`);
-    await help(io);
+    const guess = closest(name, Object.keys(COMMANDS));
+    io.stderr.write(`clutch-luigi: unknown command "${name}"${guess ? `; did you mean "${guess}"?` : ""}\n`);
+    if (!guess) await help(io);
     return 2;
   }
   const { command } = await load();
@@ -48,6 +61,10 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
   try {
     return await command.run(rest, io);
   } catch (e) {
+    if (e instanceof MissingFileError) {
+      io.stderr.write(`clutch-luigi ${name}: ${e.message}\n`);
+      return 2;
+    }
     if (e instanceof UsageError) {
       io.stderr.write(`clutch-luigi ${name}: ${e.message}\n${command.usage}\n`);
       return 2;

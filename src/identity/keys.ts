@@ -8,6 +8,7 @@ import { chmod, link, mkdir, readFile, rename, unlink, writeFile } from "node:fs
 import { randomUUID } from "node:crypto";
 import { dirname, join } from "node:path";
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, importPKCS8, type CryptoKey, type JWK } from "jose";
+import { makeDataDir } from "../server-config/data-dir.js";
 
 export type SigningAlgorithm = "ES256" | "EdDSA";
 const ALGORITHMS: SigningAlgorithm[] = ["ES256", "EdDSA"];
@@ -180,7 +181,7 @@ export async function loadKeyRing(options: LoadKeyRingOptions): Promise<KeyRing>
  * so the file is linked into place (which never overwrites) and the loser reads the winner's.
  */
 async function createKeyFileOnce(path: string, alg?: SigningAlgorithm): Promise<void> {
-  await mkdir(dirname(path), { recursive: true, mode: 0o700 });
+  makeDataDir(dirname(path));
   const tmp = `${path}.${process.pid}.${randomUUID()}.tmp`;
   await writeFile(tmp, `${JSON.stringify({ keys: [await generateSigningJwk(alg)] }, null, 2)}\n`, { mode: 0o600 });
   try {

@@ -4,7 +4,8 @@
  * for the embedded database; with neither, secret outputs are simply not stored.
  */
 import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { makeDataDir } from "../server-config/data-dir.js";
 import { join } from "node:path";
 
 export interface OutputCipher {
@@ -45,7 +46,7 @@ export function loadCipher(opts: { key?: string | undefined; dataDir?: string | 
   if (!opts.dataDir) return null;
   const file = join(opts.dataDir, "encryption.key");
   if (!existsSync(file)) {
-    mkdirSync(opts.dataDir, { recursive: true });
+    makeDataDir(opts.dataDir);
     // `wx` so two processes starting together cannot each write a different key.
     try {
       writeFileSync(file, randomBytes(32).toString("base64") + "\n", { mode: 0o600, flag: "wx" });

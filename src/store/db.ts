@@ -5,7 +5,8 @@
  */
 import knexFactory, { type Knex } from "knex";
 import ClientPgLite from "knex-pglite";
-import { mkdirSync, readFileSync, unlinkSync, writeFileSync } from "node:fs";
+import { readFileSync, unlinkSync, writeFileSync } from "node:fs";
+import { makeDataDir } from "../server-config/data-dir.js";
 import { resolve } from "node:path";
 import { loadCipher, type OutputCipher } from "./cipher.js";
 import { migrate } from "./migrate.js";
@@ -123,7 +124,7 @@ export async function openStore(opts: StoreOptions = {}): Promise<Store> {
     const dir = opts.dataDir ?? ".clutch-luigi";
     let connection: Record<string, string> = {};
     if (dir !== ":memory:") {
-      mkdirSync(dir, { recursive: true });
+      makeDataDir(dir);
       release = lockDataDir(dir);
       connection = { filename: resolve(dir, "pgdata") };
     }

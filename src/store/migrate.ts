@@ -3,6 +3,7 @@
  * load the same from `src/` under tsx and from `dist/` after a build.
  */
 import type { Knex } from "knex";
+import { rowsOf } from "./db.js";
 import * as m001 from "./migrations/001_initial.js";
 import * as m002 from "./migrations/002_hot_path.js";
 import * as m003 from "./migrations/003_deliveries.js";
@@ -12,7 +13,7 @@ interface Migration {
   down(knex: Knex): Promise<void>;
 }
 
-const MIGRATIONS: [string, Migration][] = [
+export const MIGRATIONS: [string, Migration][] = [
   ["001_initial", m001],
   ["002_hot_path", m002],
   ["003_deliveries", m003],
@@ -28,7 +29,8 @@ const source: Knex.MigrationSource<string> = {
   },
 };
 
-const CONFIG: Knex.MigratorConfig = { migrationSource: source, tableName: "clutch_luigi_migrations" };
+const MIGRATIONS_TABLE = "clutch_luigi_migrations";
+const CONFIG: Knex.MigratorConfig = { migrationSource: source, tableName: MIGRATIONS_TABLE };
 
 /**
  * Apply pending migrations; returns the names applied. Safe to call from many
@@ -55,7 +57,15 @@ function isPg(db: Knex): boolean {
   return (db.client as { config?: { client?: unknown } }).config?.client === "pg";
 }
 
+/**
+ * Applied and pending migrations, changing nothing: knex's own `list` creates its
+ * bookkeeping tables on first use, so a fresh database is read, not written.
+ */
 export async function migrationStatus(db: Knex): Promise<{ applied: string[]; pending: string[] }> {
-  const [done, pending] = (await db.migrate.list(CONFIG)) as [{ name: string }[], string[]];
-  return { applied: done.map((d) => d.name), pending: pending.map((p) => (typeof p === "string" ? p : String(p))) };
+  const all = MIGRATIONS.map(([name]) => name);
+  const exists = rowsOf<{ t: string | null }>(await db.raw("select to_regclass(?)::text as t", [MIGRATIONS_TABLE]))[0]?.t;
+  if (!exists) return { applied: [], pending: all };
+  const applied = rowsOf<{ name: string }>(await db.raw(`select name from ${MIGRATIONS_TABLE} order by id`)).map((r) => r.name);
+  const done = new Set(applied);
+  return { applied, pending: all.filter((n) => !done.has(n)) };
 }

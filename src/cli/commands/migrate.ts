@@ -1,5 +1,7 @@
+import { existsSync } from "node:fs";
+import { join } from "node:path";
 import { openStore, storeOptionsFromEnv } from "../../store/db.js";
-import { migrate, migrationStatus } from "../../store/migrate.js";
+import { MIGRATIONS, migrate, migrationStatus } from "../../store/migrate.js";
 import { parseCli } from "../args.js";
 import { UsageError, type Command } from "../command.js";
 
@@ -15,7 +17,13 @@ migrations without changing anything.`,
   async run(argv, io) {
     const { values, positionals } = parseCli(argv, { status: { type: "boolean" } });
     if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`);
-    const store = await openStore({ ...storeOptionsFromEnv(io.env, io.cwd), migrate: false });
+    const options = storeOptionsFromEnv(io.env, io.cwd);
+    // --status changes nothing: with no embedded database yet, there is nothing to open (opening would create one).
+    if (values.status && !options.databaseUrl && options.dataDir && options.dataDir !== ":memory:" && !existsSync(join(options.dataDir, "pgdata"))) {
+      for (const [name] of MIGRATIONS) io.stdout.write(`pending  ${name}\n`);
+      return 0;
+    }
+    const store = await openStore({ ...options, migrate: false });
     try {
       const where = store.backend === "pg" ? "postgres (DATABASE_URL)" : "embedded database";
       if (values.status) {

@@ -1,10 +1,8 @@
-import { existsSync } from "node:fs";
-import path from "node:path";
 import { defaultRegistry } from "../../actions/index.js";
 import { buildPlan, renderPlanMermaid, renderPlanText } from "../../formats/plan.js";
 import { formatProblem } from "../../formats/problems.js";
 import { loadRequestForRun } from "../../formats/validate-files.js";
-import { parseCli, requireDir } from "../args.js";
+import { parseCli, requireDir, requireFile } from "../args.js";
 import { UsageError, type Command } from "../command.js";
 
 const FORMATS = ["text", "mermaid", "json"] as const;
@@ -27,7 +25,7 @@ Exit status: 0 printed, 1 the request is invalid, 2 usage error.`,
     }
     if (values.workflows !== undefined) requireDir(io.cwd, values.workflows, "--workflows");
     const requestPath = positionals[0]!;
-    if (!existsSync(path.resolve(io.cwd, requestPath))) throw new UsageError(`no such file: ${requestPath}`);
+    requireFile(io.cwd, requestPath);
     const loaded = await loadRequestForRun(requestPath, {
       registry: defaultRegistry(),
       cwd: io.cwd,

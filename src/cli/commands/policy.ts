@@ -1,8 +1,7 @@
 import { readFileSync, statSync } from "node:fs";
-import { resolve } from "node:path";
 import { parse as parseYaml } from "yaml";
 import { checkFacts, evaluatePolicy, loadPolicyConfig, mergeConfig, type PolicyFacts } from "../../policy/index.js";
-import { parseCli } from "../args.js";
+import { parseCli, requireFile } from "../args.js";
 import { UsageError, type CliIO, type Command } from "../command.js";
 
 class InputError extends Error {}
@@ -11,7 +10,7 @@ class InputError extends Error {}
 const MAX_INPUT_BYTES = 64 * 1024 * 1024;
 
 function readInput(io: CliIO, file: string): string {
-  const full = resolve(io.cwd, file);
+  const full = requireFile(io.cwd, file);
   let size: number;
   try {
     const st = statSync(full);

@@ -12,7 +12,7 @@ import { openStore, storeOptionsFromEnv, type Store } from "../../store/db.js";
 import { PgWorkQueue } from "../../store/queue.js";
 import { createRun, getRun, type RunStatus } from "../../store/runs.js";
 import { runWorker } from "../../store/workers.js";
-import { parseCli } from "../args.js";
+import { parseCli, requireFile } from "../args.js";
 import { UsageError, type CliIO, type Command } from "../command.js";
 import { positiveInt } from "./worker.js";
 
@@ -158,7 +158,7 @@ interrupted run. Exit status: 0 only if the run succeeded.`,
     let create: ((store: Store) => Promise<string>) | undefined;
     if (!runId) {
       const registry = defaultRegistry();
-      const file = resolve(io.cwd, positionals[0]!);
+      const file = requireFile(io.cwd, positionals[0]!);
       const loaded = await loadRequestForRun(file, { registry, cwd: io.cwd, ...(values.workflows ? { workflowsDir: resolve(io.cwd, values.workflows) } : {}) });
       if (loaded.problems.length > 0) {
         for (const p of loaded.problems) io.stdout.write(`${formatProblem(p)}\n`);

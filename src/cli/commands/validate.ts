@@ -1,7 +1,7 @@
 import { defaultRegistry } from "../../actions/index.js";
 import { formatProblem, sortProblems } from "../../formats/problems.js";
 import { validatePaths } from "../../formats/validate-files.js";
-import { parseCli, requireDir } from "../args.js";
+import { isGlob, parseCli, requireDir, requireFile } from "../args.js";
 import { UsageError, type Command } from "../command.js";
 
 export const command: Command = {
@@ -18,6 +18,7 @@ Exit status: 0 all valid, 1 problems found, 2 usage error.`,
     const { values, positionals } = parseCli(argv, { workflows: { type: "string" }, quiet: { type: "boolean", short: "q" } });
     if (positionals.length === 0) throw new UsageError("name at least one file, folder or glob");
     if (values.workflows !== undefined) requireDir(io.cwd, values.workflows, "--workflows");
+    for (const p of positionals) if (!isGlob(p)) requireFile(io.cwd, p);
     const reports = await validatePaths(positionals, {
       registry: defaultRegistry(),
       cwd: io.cwd,
