@@ -50,6 +50,14 @@ describe("clutch-luigi for a person", () => {
     expect(r).toEqual({ code: 2, out: "", err: `clutch-luigi ${name}: no such file: requests/nope.yaml\n` });
   });
 
+  it("prints the policy config's JSON Schema for editors", async () => {
+    const r = await cli(["schema", "config"]);
+    expect(r.code).toBe(0);
+    const schema = JSON.parse(r.out) as { $id: string; properties: Record<string, unknown> };
+    expect(schema.$id).toMatch(/clutch-luigi\.schema\.json$/);
+    expect(Object.keys(schema.properties)).toContain("staleApprovals");
+  });
+
   it("validate still expands a glob that matches nothing into a problem, not a missing file", async () => {
     const r = await cli(["validate", "--quiet", "requests/**/*.nothing.yaml"]);
     expect(r.code).toBe(1);
