@@ -3,7 +3,7 @@
  * without a container runtime: the Node version, the start command, the commands
  * compose runs, a non-root image without dev dependencies.
  */
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { parse } from "yaml";
 import { describe, expect, it } from "vitest";
@@ -79,5 +79,39 @@ describe("compose.yaml", () => {
       }
       expect(existsSync(path.join(ROOT, entry!.replace(/^dist\//, "src/").replace(/\.js$/, ".ts"))), `${name}: ${entry} is built from src/`).toBe(true);
     }
+  });
+});
+
+describe(".env.example", () => {
+  /** Read by `clutch-luigi run` to name the local requester, not server settings. */
+  const LOCAL_IDENTITY = ["USER", "USERNAME", "GITHUB_ACTOR"];
+
+  function envRead(dir: string): Set<string> {
+    const names = new Set<string>();
+    for (const entry of readdirSync(dir, { withFileTypes: true })) {
+      const full = path.join(dir, entry.name);
+      if (entry.isDirectory()) envRead(full).forEach((n) => names.add(n));
+      else if (entry.name.endsWith(".ts")) for (const m of readFileSync(full, "utf8").matchAll(/\benv\.([A-Z][A-Z0-9_]{2,})\b/g)) names.add(m[1]!);
+    }
+    return names;
+  }
+
+  it("lists every variable the server reads, each under a comment", () => {
+    const text = readFileSync(path.join(ROOT, ".env.example"), "utf8");
+    const lines = text.split("\n");
+    const listed = new Map(lines.flatMap((l, i) => (/^([A-Z][A-Z0-9_]*)=/.exec(l) ? [[/^([A-Z][A-Z0-9_]*)=/.exec(l)![1]!, i] as const] : [])));
+    const missing = [...envRead(path.join(ROOT, "src"))].filter((n) => !LOCAL_IDENTITY.includes(n) && !listed.has(n));
+    expect(missing).toEqual([]);
+    for (const [name, i] of listed) {
+      let j = i - 1;
+      while (j >= 0 && /^[A-Z]/.test(lines[j]!)) j--;
+      expect(lines[j], `${name} has a comment above it`).toMatch(/^# \S/);
+    }
+  });
+
+  it("is the example, and .env itself is never committed", () => {
+    const ignored = readFileSync(path.join(ROOT, ".gitignore"), "utf8").split("\n");
+    expect(ignored).toContain(".env");
+    expect(ignored).not.toContain(".env.example");
   });
 });
