@@ -13,12 +13,14 @@ import { openStore, rowsOf, storeOptionsFromEnv, type Store } from "../store/db.
 import { getRun } from "../store/runs.js";
 import { runWorker } from "../store/workers.js";
 import { createHttpServer, type Middleware } from "./http.js";
+import { createMetrics, type AppMetrics } from "./metrics.js";
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export interface ServerHandle {
   url: string;
   store: Store;
+  metrics: AppMetrics;
   close(): Promise<void>;
 }
 
@@ -56,8 +58,10 @@ export async function startServer(opts: StartOptions): Promise<ServerHandle> {
       }),
   });
 
+  const metrics = createMetrics(store.db);
   const server = createHttpServer({
     db: store.db,
+    metrics,
     signer: runtime.signer,
     verifier,
     ...(opts.before ? { before: opts.before } : {}),
@@ -107,6 +111,7 @@ export async function startServer(opts: StartOptions): Promise<ServerHandle> {
   return {
     url,
     store,
+    metrics,
     async close() {
       stopWorkers.abort();
       await workers;

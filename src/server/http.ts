@@ -7,12 +7,13 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { Knex } from "knex";
 import { createApiHandler, type ApiOptions } from "../api/index.js";
 import { sendJson } from "../api/http.js";
-import { renderMetrics } from "./metrics.js";
+import type { AppMetrics } from "./metrics.js";
 
 export type Middleware = (req: IncomingMessage, res: ServerResponse) => Promise<boolean>;
 
 export interface HttpOptions extends ApiOptions {
   db: Knex;
+  metrics: AppMetrics;
   /** Tried first (e.g. Probot's webhook middleware); resolves true when it answered. */
   before?: Middleware[];
 }
@@ -30,8 +31,8 @@ export function createHttpServer(opts: HttpOptions): Server {
           return sendJson(res, 200, { status: "ok" });
         }
         if (path === "/metrics") {
-          const text = await renderMetrics(opts.db);
-          res.writeHead(200, { "content-type": "text/plain; version=0.0.4" });
+          const text = await opts.metrics.render();
+          res.writeHead(200, { "content-type": opts.metrics.contentType });
           return void res.end(text);
         }
         for (const h of handlers) if (await h(req, res)) return;

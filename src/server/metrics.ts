@@ -1,35 +1,93 @@
 /**
- * `/metrics` in the Prometheus text format. Every figure is read from Postgres at
- * scrape time: replicas share no memory, so only the database can say how many runs
- * wait or fail across the fleet.
+ * `/metrics` with prom-client. Two kinds of figure:
+ * - what this process saw (webhooks, GitHub API calls, verdicts, step durations):
+ *   counters and histograms that Prometheus sums across replicas;
+ * - what the fleet shares (active runs, queue depth, oldest ready step, audit head):
+ *   read from Postgres by one indexed query, cached for a few seconds so that
+ *   scrapes, however frequent, cost the database next to nothing.
+ * Each server has its own registry: tests run several servers in one process.
  */
 import type { Knex } from "knex";
-import { rowsOf } from "../store/db.js";
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import { readFleetGauges, type FleetGauges } from "../store/metrics-query.js";
 
-const esc = (v: string): string => v.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n");
+export interface AppMetrics {
+  registry: Registry;
+  webhooks: Counter<"event" | "outcome">;
+  webhookSeconds: Histogram<"event">;
+  githubCalls: Counter<"route" | "status">;
+  githubRateLimitRemaining: Gauge<"installation">;
+  verdicts: Counter<"outcome">;
+  stepSeconds: Histogram<"action" | "outcome">;
+  render(): Promise<string>;
+  contentType: string;
+}
 
-export async function renderMetrics(db: Knex): Promise<string> {
-  const [runs, steps, attempts, audit] = await Promise.all([
-    db.raw("select state, count(*)::int as n from runs group by state order by state"),
-    db.raw("select state, count(*)::int as n from steps group by state order by state"),
-    db.raw("select outcome, coalesce(error_class, '') as error_class, count(*)::int as n from attempts group by 1, 2 order by 1, 2"),
-    db.raw("select coalesce(max(seq), 0)::bigint as seq from audit_events"),
-  ]);
-  const out: string[] = [];
-  const gauge = (name: string, help: string, rows: { labels: Record<string, string>; n: number }[]): void => {
-    out.push(`# HELP ${name} ${help}`, `# TYPE ${name} gauge`);
-    for (const r of rows) {
-      const labels = Object.entries(r.labels).map(([k, v]) => `${k}="${esc(v)}"`).join(",");
-      out.push(`${name}${labels ? `{${labels}}` : ""} ${r.n}`);
+export interface MetricsOptions {
+  /** How long one read of the shared gauges is reused. */
+  cacheMs?: number;
+  now?: () => number;
+}
+
+export function createMetrics(db: Knex, opts: MetricsOptions = {}): AppMetrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  const now = opts.now ?? Date.now;
+  const cacheMs = opts.cacheMs ?? 5_000;
+  let cached: { at: number; value: Promise<FleetGauges> } | undefined;
+  const fleet = (): Promise<FleetGauges> => {
+    if (!cached || now() - cached.at >= cacheMs) {
+      const value = readFleetGauges(db);
+      cached = { at: now(), value };
+      // A failed read is not cached: the next scrape asks again.
+      value.catch(() => (cached = undefined));
     }
+    return cached.value;
   };
-  gauge("clutch_luigi_runs", "Runs by state.", rowsOf<{ state: string; n: number }>(runs).map((r) => ({ labels: { state: r.state }, n: r.n })));
-  gauge("clutch_luigi_steps", "Steps of all runs by state.", rowsOf<{ state: string; n: number }>(steps).map((r) => ({ labels: { state: r.state }, n: r.n })));
-  gauge(
-    "clutch_luigi_attempts",
-    "Step attempts by outcome and error class.",
-    rowsOf<{ outcome: string; error_class: string; n: number }>(attempts).map((r) => ({ labels: { outcome: r.outcome, error_class: r.error_class }, n: r.n })),
-  );
-  gauge("clutch_luigi_audit_head_seq", "Sequence number of the newest audit row.", [{ labels: {}, n: Number(rowsOf<{ seq: string }>(audit)[0]?.seq ?? 0) }]);
-  return out.join("\n") + "\n";
+
+  const gauge = <L extends string>(name: string, help: string, labelNames: readonly L[], read: (g: FleetGauges, set: Gauge<L>) => void): Gauge<L> =>
+    new Gauge<L>({
+      name,
+      help,
+      labelNames,
+      registers: [registry],
+      async collect() {
+        this.reset();
+        read(await fleet(), this);
+      },
+    });
+
+  gauge("clutch_luigi_runs", "Runs not yet finished, by state.", ["state"], (g, m) => {
+    for (const [state, n] of Object.entries(g.activeRuns)) m.set({ state }, n);
+  });
+  gauge("clutch_luigi_runs_finished_last_hour", "Runs that finished in the last hour, by state.", ["state"], (g, m) => {
+    for (const [state, n] of Object.entries(g.finishedLastHour)) m.set({ state }, n);
+  });
+  gauge("clutch_luigi_queue_ready_steps", "Steps ready to be claimed by a worker.", [], (g, m) => m.set(g.readySteps));
+  gauge("clutch_luigi_queue_oldest_ready_seconds", "Age of the oldest step ready and unclaimed (0 when none).", [], (g, m) => m.set(g.oldestReadySeconds));
+  gauge("clutch_luigi_audit_head_seq", "Sequence number of the newest audit row.", [], (g, m) => m.set(g.auditHeadSeq));
+
+  return {
+    registry,
+    contentType: registry.contentType,
+    webhooks: new Counter({ name: "clutch_luigi_webhooks_total", help: "Webhook deliveries handled, by event and outcome.", labelNames: ["event", "outcome"], registers: [registry] }),
+    webhookSeconds: new Histogram({
+      name: "clutch_luigi_webhook_duration_seconds",
+      help: "Time to process a webhook delivery, by event.",
+      labelNames: ["event"],
+      buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers: [registry],
+    }),
+    githubCalls: new Counter({ name: "clutch_luigi_github_api_calls_total", help: "GitHub API calls, by route template and status.", labelNames: ["route", "status"], registers: [registry] }),
+    githubRateLimitRemaining: new Gauge({ name: "clutch_luigi_github_rate_limit_remaining", help: "x-ratelimit-remaining of the last GitHub response, by installation.", labelNames: ["installation"], registers: [registry] }),
+    verdicts: new Counter({ name: "clutch_luigi_policy_verdicts_total", help: "Policy evaluations, by outcome.", labelNames: ["outcome"], registers: [registry] }),
+    stepSeconds: new Histogram({
+      name: "clutch_luigi_step_duration_seconds",
+      help: "Step attempt durations, by action and outcome.",
+      labelNames: ["action", "outcome"],
+      buckets: [0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 15, 60, 300, 1800],
+      registers: [registry],
+    }),
+    render: () => registry.metrics(),
+  };
 }

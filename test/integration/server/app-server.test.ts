@@ -7,6 +7,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { createRemoteJWKSet, jwtVerify } from "jose";
+import parsePrometheusTextFormat from "parse-prometheus-text-format";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startServer, type ServerHandle } from "../../../src/server/app-server.js";
 import { createStepRuntime } from "../../../src/runtime/step-runtime.js";
@@ -88,13 +89,21 @@ describe("the server npm start runs", () => {
     expect((await verifyAuditChain(server.store.db)).ok).toBe(true);
   });
 
-  it("exposes Prometheus metrics read from the database", async () => {
+  it("exposes Prometheus metrics that a Prometheus text parser reads", async () => {
     const res = await fetch(`${server.url}/metrics`);
     expect(res.status).toBe(200);
+    expect(res.headers.get("content-type")).toMatch(/^text\/plain; version=0\.0\.4/);
     const text = await res.text();
-    expect(text).toMatch(/^# TYPE clutch_luigi_runs gauge$/m);
-    expect(text).toMatch(/^clutch_luigi_runs\{state="(ready|running|pending)"\} \d+$/m);
-    expect(text).toMatch(/^clutch_luigi_audit_head_seq \d+$/m);
+    const families = new Map(parsePrometheusTextFormat(text).map((f) => [f.name, f]));
+    expect(families.get("clutch_luigi_runs")?.type).toBe("GAUGE");
+    expect(families.get("clutch_luigi_runs")?.metrics.some((m) => m.labels?.state === "running" && Number(m.value) >= 1)).toBe(true);
+    const head = Number(families.get("clutch_luigi_audit_head_seq")?.metrics[0]?.value);
+    expect(head).toBe((await verifyAuditChain(server.store.db)).headSeq);
+    // Families with no sample yet (no webhook in this test) are declared but not parsed.
+    expect(text).toMatch(/^# TYPE clutch_luigi_webhooks_total counter$/m);
+    expect(text).toMatch(/^# TYPE clutch_luigi_step_duration_seconds histogram$/m);
+    expect(families.get("clutch_luigi_queue_oldest_ready_seconds")?.type).toBe("GAUGE");
+    expect(families.get("process_resident_memory_bytes")?.type).toBe("GAUGE");
   });
 
   it("answers unknown paths with 404 JSON", async () => {

@@ -1,0 +1,38 @@
+/**
+ * The figures every replica's `/metrics` shares, in one statement whose every part is
+ * answered from a partial index (migration 008): no scan grows with the history of
+ * runs, steps or audit rows.
+ */
+import type { Knex } from "knex";
+import { rowsOf } from "./db.js";
+
+export interface FleetGauges {
+  activeRuns: Record<string, number>;
+  finishedLastHour: Record<string, number>;
+  readySteps: number;
+  oldestReadySeconds: number;
+  auditHeadSeq: number;
+}
+
+export const FLEET_SQL = `
+select
+  (select coalesce(jsonb_object_agg(state, n), '{}'::jsonb)
+     from (select state, count(*)::int as n from runs where finished_at is null group by state) a) as active_runs,
+  (select coalesce(jsonb_object_agg(state, n), '{}'::jsonb)
+     from (select state, count(*)::int as n from runs
+            where finished_at is not null and finished_at > now() - interval '1 hour' group by state) f) as finished,
+  (select count(*)::int from steps where lease_owner is null and state = 'ready') as ready_steps,
+  (select coalesce(extract(epoch from now() - min(run_at)), 0)::float8
+     from steps where lease_owner is null and state = 'ready' and run_at <= now()) as oldest_ready,
+  (select seq from audit_head where id = 1)::bigint as audit_seq`;
+
+export async function readFleetGauges(db: Knex): Promise<FleetGauges> {
+  const row = rowsOf<{ active_runs: Record<string, number>; finished: Record<string, number>; ready_steps: number; oldest_ready: number; audit_seq: string }>(await db.raw(FLEET_SQL))[0]!;
+  return {
+    activeRuns: row.active_runs,
+    finishedLastHour: row.finished,
+    readySteps: row.ready_steps,
+    oldestReadySeconds: Math.max(0, Number(row.oldest_ready)),
+    auditHeadSeq: Number(row.audit_seq),
+  };
+}
