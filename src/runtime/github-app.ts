@@ -1,0 +1,51 @@
+/**
+ * The `githubApp` service workers hand to GitHub actions: the run's installation
+ * (from the store) and a token for it scoped to one repository, from the app's
+ * credentials in the worker's own environment. Nothing here is per process state
+ * that decides anything: a worker on another machine with the same credentials
+ * mints its own token for the same run.
+ */
+import { Octokit } from "@octokit/rest";
+import type { GitHubAppService, GitHubRequester } from "../actions/builtin/github-client.js";
+import { ActionError } from "../actions/types.js";
+import { AppCredentialsError, InstallationTokens, type AppCredentials } from "../github/installation-auth.js";
+
+export type InstallationOf = (runId: string) => Promise<number | null>;
+
+const silent = { debug() {}, info() {}, warn() {}, error() {} };
+
+export function createGitHubAppService(credentials: AppCredentials, installationOf: InstallationOf, tokens = new InstallationTokens(credentials)): GitHubAppService {
+  // A run's installation never changes: one read per run and process.
+  const installations = new Map<string, Promise<number | null>>();
+  return {
+    async clientFor(runId: string, repository: string, remember?: (secret: string) => void): Promise<GitHubRequester | null> {
+      let lookup = installations.get(runId);
+      if (!lookup) {
+        lookup = installationOf(runId);
+        installations.set(runId, lookup);
+        lookup.catch(() => installations.delete(runId));
+        if (installations.size > 10_000) installations.delete(installations.keys().next().value as string);
+      }
+      const installationId = await lookup;
+      if (installationId === null) return null;
+      // The token is fetched per request, so a long step (a workflow-dispatch waiting
+      // an hour) gets a renewed token for its later calls.
+      const octokit = new Octokit({ baseUrl: credentials.baseUrl, userAgent: "clutch-luigi", log: silent });
+      octokit.hook.before("request", async (options) => {
+        const token = await tokenFor(tokens, installationId, repository);
+        remember?.(token);
+        options.headers.authorization = `token ${token}`;
+      });
+      return octokit;
+    },
+  };
+}
+
+async function tokenFor(tokens: InstallationTokens, installationId: number, repository: string): Promise<string> {
+  try {
+    return await tokens.token(installationId, repository);
+  } catch (e) {
+    if (e instanceof AppCredentialsError) throw new ActionError("misconfigured", e.message);
+    throw e;
+  }
+}
