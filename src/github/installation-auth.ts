@@ -118,7 +118,8 @@ export class InstallationTokens {
 }
 
 function repositoryName(repository: string): string {
-  const m = /^[A-Za-z0-9_.-]+\/([A-Za-z0-9_.-]+)$/.exec(repository);
-  if (!m) throw new AppCredentialsError(`repository must be owner/name, got ${JSON.stringify(repository.slice(0, 200))}`);
+  const m = /^[A-Za-z0-9_.-]{1,100}\/([A-Za-z0-9_.-]{1,100})$/.exec(repository);
+  // "." and ".." are no repository's name, only a path's.
+  if (!m || repository.split("/").some((part) => /^\.+$/.test(part))) throw new AppCredentialsError(`repository must be owner/name, got ${JSON.stringify(repository.slice(0, 200))}`);
   return m[1]!;
 }
