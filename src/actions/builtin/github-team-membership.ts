@@ -46,6 +46,7 @@ interface Current {
 
 const ROUTE = "/orgs/{org}/teams/{team_slug}/memberships/{username}";
 const NAME = "^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$";
+const LOWERS = "a grant never lowers a role";
 const RANK: Record<Membership, number> = { none: 0, member: 1, maintainer: 2 };
 
 function where(input: TeamMembershipInput): string {
@@ -116,9 +117,15 @@ function alreadyDone(input: TeamMembershipInput, now: Current): TeamMembershipOu
     return now.membership === "none" ? unchanged(now, `${input.username} is not in ${input.org}/${input.team}`) : undefined;
   }
   const role = input.role ?? "member";
-  if (RANK[now.membership] > RANK[role]) return unchanged(now, `${where(input)} is already ${now.membership}: a grant never lowers a role, nothing changed`);
+  if (RANK[now.membership] > RANK[role]) return unchanged(now, `${where(input)} is already ${now.membership}: ${LOWERS}, nothing changed`);
   if (now.membership === role) return unchanged(now, `${where(input)} is already ${role}${now.state === "pending" ? " (invitation pending)" : ""}`);
   return undefined;
+}
+
+/** A step that changes nothing still says why; refusing to lower a role is a warning. */
+function say(out: TeamMembershipOutput, ctx: StepContext): TeamMembershipOutput {
+  (out.note.includes(LOWERS) ? ctx.log.warn : ctx.log.info)(out.note);
+  return out;
 }
 
 /** The recorded membership; outputs stored before `previous` existed said it as previousState + previousRole. */
@@ -164,10 +171,7 @@ export const githubTeamMembership: Action<TeamMembershipInput, TeamMembershipOut
   async run(input, ctx) {
     const before = await current(input, ctx);
     const done = alreadyDone(input, before);
-    if (done) {
-      (done.note.includes("never lowers") ? ctx.log.warn : ctx.log.info)(done.note);
-      return done;
-    }
+    if (done) return say(done, ctx);
     let out: TeamMembershipOutput;
     if (input.restore !== undefined && input.restore !== "unchanged") {
       out = changed(before, await setTo(input, input.restore, ctx), `${where(input)} restored to ${input.restore} (was ${before.membership})`);
@@ -193,6 +197,7 @@ export const githubTeamMembership: Action<TeamMembershipInput, TeamMembershipOut
     ctx.log.info(`${where(input)} restored to ${target}`);
   },
   async check(input, ctx) {
-    return alreadyDone(input, await current(input, ctx));
+    const done = alreadyDone(input, await current(input, ctx));
+    return done && say(done, ctx);
   },
 };
