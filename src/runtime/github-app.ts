@@ -7,7 +7,7 @@
  */
 import { Octokit } from "@octokit/rest";
 import type { GitHubAppService, GitHubRequester } from "../actions/builtin/github-client.js";
-import { ActionError } from "../actions/types.js";
+import { ActionError, classifyError } from "../actions/types.js";
 import { AppCredentialsError, InstallationTokens, type AppCredentials } from "../github/installation-auth.js";
 
 export type InstallationOf = (runId: string) => Promise<number | null>;
@@ -41,11 +41,24 @@ export function createGitHubAppService(credentials: AppCredentials, installation
   };
 }
 
+/**
+ * Token failures become ActionErrors without an HTTP status of their own: an action
+ * must never read a failed token exchange (404: no such installation) as GitHub's
+ * answer to its own call (404: not a member).
+ */
 async function tokenFor(tokens: InstallationTokens, installationId: number, repository: string): Promise<string> {
   try {
     return await tokens.token(installationId, repository);
   } catch (e) {
     if (e instanceof AppCredentialsError) throw new ActionError("misconfigured", e.message);
-    throw e;
+    const status = (e as { status?: unknown }).status;
+    const where = `installation token for ${repository} (installation ${installationId})`;
+    if (typeof status === "number" && status > 0) {
+      const code = status === 429 ? "http-429" : status >= 500 ? "http-5xx" : "misconfigured";
+      const hint = code === "misconfigured" ? ": is the app installed there, with access to this repository?" : "";
+      throw new ActionError(code, `${where}: GitHub answered ${status}${hint}`);
+    }
+    const cls = classifyError(e);
+    throw new ActionError(cls === "error" ? "connection" : cls, `${where}: ${(e as Error)?.message ?? String(e)}`);
   }
 }
