@@ -2,8 +2,9 @@
  * What a worker needs to execute real steps, assembled from the environment in one
  * place so the CLI (`run`, `worker`) and the app build workers the same way: the
  * server configuration, the signing key, the step context factory that carries
- * identity, resolves secrets and redacts them, and — when APP_ID and the app's key are
- * in the environment — the app's own GitHub identity for the runs' installations.
+ * identity, resolves secrets and redacts them, durable step memos, and — when APP_ID
+ * and the app's key are in the environment — the app's own GitHub identity for the
+ * runs' installations.
  */
 import { defaultRegistry } from "../actions/index.js";
 import { createStepContextFactory, type StepContextFactoryOptions, type StepContextFactory } from "../actions/context.js";
@@ -14,7 +15,11 @@ import type { ServerConfig } from "../server-config/types.js";
 import { appCredentialsFromEnv } from "../github/installation-auth.js";
 import { createSigner } from "../identity/signer.js";
 import type { StepTokenSigner } from "../identity/step-token.js";
-import { createGitHubAppService, type InstallationOf } from "./github-app.js";
+import type { StepMemoService } from "../actions/step-memo.js";
+import type { Store } from "../store/db.js";
+import { runInstallation } from "../store/runs.js";
+import { recallStepMemo, rememberStepMemo } from "../store/step-memos.js";
+import { createGitHubAppService } from "./github-app.js";
 
 export interface StepRuntime {
   config: ServerConfig;
@@ -27,16 +32,25 @@ export interface StepRuntimeOptions {
   env: NodeJS.ProcessEnv;
   services?: ActionServices;
   sink?: StepContextFactoryOptions["sink"];
-  /** Where a run's installation is recorded (the store); with the app's credentials, GitHub steps act as the app. */
-  installationOf?: InstallationOf;
+  /**
+   * The workers' database: steps get durable memos, and with the app's credentials in
+   * `env` GitHub steps act as the app on the installation recorded with their run.
+   */
+  store?: Store;
 }
 
 export async function createStepRuntime(opts: StepRuntimeOptions): Promise<StepRuntime> {
   const config = await loadServerConfig({ ...(opts.env.CLUTCH_LUIGI_CONFIG ? { path: opts.env.CLUTCH_LUIGI_CONFIG } : {}), env: opts.env });
   const signer = await createSigner(config, opts.env);
-  const credentials = opts.installationOf ? await appCredentialsFromEnv(opts.env) : null;
+  const store = opts.store;
+  const credentials = store ? await appCredentialsFromEnv(opts.env) : null;
+  const stepMemo: StepMemoService | undefined = store && {
+    remember: (runId, stepId, value) => rememberStepMemo(store, runId, stepId, value),
+    recall: (runId, stepId) => recallStepMemo(store, runId, stepId),
+  };
   const services: ActionServices = {
-    ...(credentials && opts.installationOf ? { githubApp: createGitHubAppService(credentials, opts.installationOf) } : {}),
+    ...(stepMemo ? { stepMemo } : {}),
+    ...(credentials && store ? { githubApp: createGitHubAppService(credentials, (runId) => runInstallation(store, runId)) } : {}),
     ...(opts.services ?? {}),
   };
   const contextFactory = createStepContextFactory({

@@ -10,7 +10,7 @@ import type { GitHubActionsCallback } from "../api/index.js";
 import { createStepRuntime } from "../runtime/step-runtime.js";
 import { appendAudit } from "../store/audit.js";
 import { openStore, rowsOf, storeOptionsFromEnv, type Store } from "../store/db.js";
-import { getRun, runInstallation } from "../store/runs.js";
+import { getRun } from "../store/runs.js";
 import { runWorker } from "../store/workers.js";
 import { createHttpServer, type Middleware } from "./http.js";
 
@@ -39,7 +39,7 @@ export async function startServer(opts: StartOptions): Promise<ServerHandle> {
   const env = opts.env;
   const log = opts.log ?? ((m: string) => process.stderr.write(`${m}\n`));
   const store = await openStore(storeOptionsFromEnv(env, opts.cwd ?? process.cwd()));
-  const runtime = await createStepRuntime({ env, installationOf: (runId) => runInstallation(store, runId) });
+  const runtime = await createStepRuntime({ env, store });
   const audit = (kind: string, actor: string, data: Record<string, unknown>, runId?: string, stepId?: string) =>
     store.db.transaction((trx) => appendAudit(trx, { kind, actor, data, runId: runId ?? null, stepId: stepId ?? null }));
 

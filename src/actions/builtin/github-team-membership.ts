@@ -9,6 +9,7 @@
  * by a grant or its undo, and `state: pending` in the outputs says access is not live yet.
  */
 import { ActionError, type Action, type StepContext } from "../types.js";
+import { recallMemo, rememberMemo } from "../step-memo.js";
 import { githubError, githubOf, statusOf } from "./github-client.js";
 
 export type Membership = "none" | "member" | "maintainer";
@@ -99,27 +100,45 @@ async function setTo(input: TeamMembershipInput, target: Membership, ctx: StepCo
   return put(input, target, ctx);
 }
 
-function unchanged(now: Current, note: string): TeamMembershipOutput {
-  return { state: now.state === "none" ? "absent" : now.state, previous: now.membership, previousState: now.state, changed: false, restore: "unchanged", note };
+/** Outputs for a step whose goal holds at `now`, measured against what it found at first (`before`). */
+function outcome(before: Current, now: Current, note: string): TeamMembershipOutput {
+  const changed = before.membership !== now.membership;
+  return { state: now.state === "none" ? "absent" : now.state, previous: before.membership, previousState: before.state, changed, restore: changed ? before.membership : "unchanged", note };
 }
 
 function changed(before: Current, state: TeamMembershipOutput["state"], note: string): TeamMembershipOutput {
   return { state, previous: before.membership, previousState: before.state, changed: true, restore: before.membership, note };
 }
 
-/** The step's goal already holds (then the outputs that say so), or undefined. */
-function alreadyDone(input: TeamMembershipInput, now: Current): TeamMembershipOutput | undefined {
+/**
+ * The step's goal already holds at `now` (then the outputs that say so), or undefined.
+ * `before` is what an earlier attempt found before its first change (the step memo):
+ * a goal that holds because that attempt reached GitHub still counts as this step's change.
+ */
+function alreadyDone(input: TeamMembershipInput, now: Current, before: Current = now): TeamMembershipOutput | undefined {
+  const earlier = before.membership !== now.membership ? ` (changed by an earlier attempt; was ${before.membership})` : "";
   if (input.restore !== undefined) {
-    if (input.restore === "unchanged") return unchanged(now, `the grant changed nothing, so nothing is restored for ${where(input)}`);
-    return now.membership === input.restore ? unchanged(now, `${where(input)} is already ${input.restore}`) : undefined;
+    if (input.restore === "unchanged") return outcome(before, before, `the grant changed nothing, so nothing is restored for ${where(input)}`);
+    return now.membership === input.restore ? outcome(before, now, `${where(input)} is ${input.restore}${earlier}`) : undefined;
   }
   if ((input.state ?? "present") === "absent") {
-    return now.membership === "none" ? unchanged(now, `${input.username} is not in ${input.org}/${input.team}`) : undefined;
+    return now.membership === "none" ? outcome(before, now, `${input.username} is not in ${input.org}/${input.team}${earlier}`) : undefined;
   }
   const role = input.role ?? "member";
-  if (RANK[now.membership] > RANK[role]) return unchanged(now, `${where(input)} is already ${now.membership}: ${LOWERS}, nothing changed`);
-  if (now.membership === role) return unchanged(now, `${where(input)} is already ${role}${now.state === "pending" ? " (invitation pending)" : ""}`);
+  if (RANK[now.membership] > RANK[role]) return outcome(before, now, `${where(input)} is already ${now.membership}: ${LOWERS}, nothing changed`);
+  if (now.membership === role) return outcome(before, now, `${where(input)} is ${role}${now.state === "pending" ? " (invitation pending)" : ""}${earlier}`);
   return undefined;
+}
+
+/** The membership an earlier attempt of this step recorded before its first change, if any. */
+async function recorded(input: TeamMembershipInput, ctx: StepContext, value?: Current): Promise<Current | undefined> {
+  const memo = value === undefined ? await recallMemo(ctx) : await rememberMemo(ctx, value);
+  if (memo === undefined || memo === null) return undefined;
+  const m = memo as Partial<Current>;
+  if (typeof m.membership !== "string" || !Object.hasOwn(RANK, m.membership) || !["active", "pending", "none"].includes(String(m.state))) {
+    throw new ActionError("invalid-input", `the recorded previous membership of ${where(input)} is malformed`);
+  }
+  return { membership: m.membership as Membership, state: m.state as Current["state"] };
 }
 
 /** A step that changes nothing still says why; refusing to lower a role is a warning. */
@@ -169,9 +188,11 @@ export const githubTeamMembership: Action<TeamMembershipInput, TeamMembershipOut
   },
   errorCodes: ["unexpected-response"],
   async run(input, ctx) {
-    const before = await current(input, ctx);
-    const done = alreadyDone(input, before);
+    const now = await current(input, ctx);
+    const done = alreadyDone(input, now, (await recorded(input, ctx)) ?? now);
     if (done) return say(done, ctx);
+    // Written before the change and never overwritten: what every later attempt restores to.
+    const before = (await recorded(input, ctx, now)) ?? now;
     let out: TeamMembershipOutput;
     if (input.restore !== undefined && input.restore !== "unchanged") {
       out = changed(before, await setTo(input, input.restore, ctx), `${where(input)} restored to ${input.restore} (was ${before.membership})`);
@@ -197,7 +218,8 @@ export const githubTeamMembership: Action<TeamMembershipInput, TeamMembershipOut
     ctx.log.info(`${where(input)} restored to ${target}`);
   },
   async check(input, ctx) {
-    const done = alreadyDone(input, await current(input, ctx));
+    const now = await current(input, ctx);
+    const done = alreadyDone(input, now, (await recorded(input, ctx)) ?? now);
     return done && say(done, ctx);
   },
 };

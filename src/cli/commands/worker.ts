@@ -1,7 +1,6 @@
 import { parseDuration } from "../../formats/duration.js";
 import { openStore, storeOptionsFromEnv } from "../../store/db.js";
 import { defaultWorkerId } from "../../store/queue.js";
-import { runInstallation } from "../../store/runs.js";
 import { runWorker } from "../../store/workers.js";
 import { createStepRuntime } from "../../runtime/step-runtime.js";
 import { parseCli } from "../args.js";
@@ -55,7 +54,7 @@ on the run's installation, unless github.tokenSecret overrides it.`,
     io.stderr.write(`worker ${workerId}: ${store.backend === "pg" ? "postgres" : "embedded database"}, concurrency ${concurrency}\n`);
     try {
       // With APP_ID and the app's key in its environment, the worker acts as the app.
-      const runtime = await createStepRuntime({ env: io.env, installationOf: (runId) => runInstallation(store, runId) });
+      const runtime = await createStepRuntime({ env: io.env, store });
       await runWorker(store, {
         registry: runtime.registry,
         contextFactory: runtime.contextFactory,

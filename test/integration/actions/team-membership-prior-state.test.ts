@@ -9,21 +9,21 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { Octokit } from "@octokit/rest";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { createStepContextFactory, type StepLogEntry } from "../../../src/actions/context.js";
+import type { StepLogEntry } from "../../../src/actions/context.js";
+import type { GitHubRequester } from "../../../src/actions/builtin/github-client.js";
 import { defaultRegistry } from "../../../src/actions/index.js";
 import { isFinalRunState } from "../../../src/engine/states.js";
 import { Worker } from "../../../src/engine/worker.js";
 import { checkWorkflow } from "../../../src/formats/check-workflow.js";
 import { parseSource } from "../../../src/formats/source.js";
 import type { WorkflowSpec } from "../../../src/formats/types.js";
-import { parseServerConfig } from "../../../src/server-config/load.js";
+import { createStepRuntime } from "../../../src/runtime/step-runtime.js";
 import { openStore, rowsOf, type Store } from "../../../src/store/db.js";
 import { PgWorkQueue } from "../../../src/store/queue.js";
 import { createRun, getRun } from "../../../src/store/runs.js";
 import { startFakeGitHub, type StartedFakeGitHub } from "../../support/github/index.js";
 import { createTestDatabase, type TestDatabase } from "../../support/pg.js";
 import { PG_UP } from "../../support/pg-suite.js";
-import { testSigner } from "./context-helper.js";
 
 const root = join(import.meta.dirname, "../../..");
 const registry = defaultRegistry();
@@ -70,14 +70,9 @@ function grantThenFail(team: string, username: string, role: "member" | "maintai
   };
 }
 
-async function runToEnd(workflow: WorkflowSpec, params: Record<string, unknown>) {
-  const octokit = new Octokit({ baseUrl: gh.url, auth: "ghs_test", log: { debug() {}, info() {}, warn() {}, error() {} } });
-  const contextFactory = createStepContextFactory({
-    signer: await testSigner(),
-    config: parseServerConfig("{}", "server.yaml", {}),
-    services: { github: octokit },
-    sink: (e) => logs.push(e),
-  });
+/** Runs one workflow to its end with a real worker built as `clutch-luigi worker` builds it (step memos in the store). */
+async function runToEnd(workflow: WorkflowSpec, params: Record<string, unknown>, github: GitHubRequester = octokit()) {
+  const { contextFactory } = await createStepRuntime({ env: {}, store, services: { github }, sink: (e) => logs.push(e) });
   const { runId } = await createRun(store, {
     repository: "acme/ops",
     requester: { login: "dave", type: "User" },
@@ -114,6 +109,8 @@ function expectUndone(run: { state: string; steps: { stepId: string; state: stri
   expect(states(run).boom).toBe("failed");
   expect(["skipped", "rolled_back"]).toContain(states(run).grant);
 }
+
+const octokit = () => new Octokit({ baseUrl: gh.url, auth: "ghs_test", log: { debug() {}, info() {}, warn() {}, error() {} } });
 
 const states = (run: { steps: { stepId: string; state: string }[] }) => Object.fromEntries(run.steps.map((s) => [s.stepId, s.state]));
 const writes = () => gh.fake.calls.filter((c) => c.method !== "GET" && c.template.includes("/memberships/"));
@@ -206,5 +203,27 @@ describe.skipIf(!PG_UP)("github.team-membership restores the membership it found
     }
     expect(gh.fake.calls).toEqual([]);
     expect(gh.teams.memberOf("acme", "payments", "sam")).toEqual({ role: "member", state: "active" });
+  });
+
+  it("a grant whose answer was lost after GitHub applied it still ends by removing the person (the memo, not the retry's reading)", async () => {
+    gh.teams.add("acme", "prod-readers");
+    const real = octokit();
+    let lost = 0;
+    // GitHub made tia a member, then the connection dropped before the worker heard back:
+    // the retry finds her a member already, as if she had been one before the run.
+    const flaky: GitHubRequester = {
+      async request(route, params) {
+        const res = await real.request(route, params);
+        if (route.startsWith("PUT ") && lost++ === 0) throw Object.assign(new Error("socket hang up"), { code: "ECONNRESET" });
+        return res;
+      },
+    };
+    const run = await runToEnd(await catalogWorkflow(), { user: "tia", team: "prod-readers", duration: "1s" }, flaky);
+    expect(run.state).toBe("succeeded");
+    expect(run.steps.find((s) => s.stepId === "grant")?.attempt).toBe(2);
+    expect(await grantOutputs(run.runId)).toMatchObject({ previous: "none", changed: true, restore: "none" });
+    expect(gh.teams.memberOf("acme", "prod-readers", "tia")).toBeUndefined();
+    const memo = rowsOf<{ value: unknown }>(await store.db.raw("select value from step_memos where run_id = ? and step_id = 'grant'", [run.runId]))[0];
+    expect(memo?.value).toEqual({ membership: "none", state: "none" });
   });
 });
