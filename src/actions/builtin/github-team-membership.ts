@@ -1,8 +1,9 @@
 /**
  * `github.team-membership`: grant, remove or restore a person's membership of a team.
- * Every change records the membership it found (none, member, maintainer) in the
- * step's outputs, so the rollback — or the end of a temporary grant, maybe on another
- * worker after a crash — puts back exactly that. A grant never lowers a role, and
+ * Every change records the membership it found (none, member, maintainer): in a step
+ * memo before the change (first write wins) and in the step's outputs, so the rollback
+ * — or the end of a temporary grant, maybe on another worker after a crash — puts back
+ * exactly that. A grant never lowers a role, and
  * access a person had before the run is never taken away by undoing the run.
  *
  * A pending invitation counts as the role it offers: it is never withdrawn or lowered
@@ -125,7 +126,8 @@ function alreadyDone(input: TeamMembershipInput, now: Current, before: Current =
     return now.membership === "none" ? outcome(before, now, `${input.username} is not in ${input.org}/${input.team}${earlier}`) : undefined;
   }
   const role = input.role ?? "member";
-  if (RANK[now.membership] > RANK[role]) return outcome(before, now, `${where(input)} is already ${now.membership}: ${LOWERS}, nothing changed`);
+  // A role above the one asked for was never this step's doing, whatever it found before: never undone.
+  if (RANK[now.membership] > RANK[role]) return outcome(now, now, `${where(input)} is already ${now.membership}: ${LOWERS}, nothing changed`);
   if (now.membership === role) return outcome(before, now, `${where(input)} is ${role}${now.state === "pending" ? " (invitation pending)" : ""}${earlier}`);
   return undefined;
 }

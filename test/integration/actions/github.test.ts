@@ -83,6 +83,33 @@ describe("github.team-membership", () => {
     expect(await githubTeamMembership.check!({ org: "acme", team: "dba", username: "zed", state: "absent" }, c)).toMatchObject({ state: "absent" });
   });
 
+  it("a retry measures against the membership the first attempt recorded, but never claims a higher role as its own", async () => {
+    const memos = new Map<string, unknown>();
+    const stepMemo = {
+      async remember(run: string, step: string, v: unknown) {
+        if (!memos.has(`${run}/${step}`)) memos.set(`${run}/${step}`, v);
+        return memos.get(`${run}/${step}`);
+      },
+      async recall(run: string, step: string) {
+        return memos.get(`${run}/${step}`);
+      },
+    };
+    const c = (await testContext({ services: { github: octokit, stepMemo } })).ctx;
+    gh.teams.add("acme", "memo", {});
+    // The first attempt records "none" and grants; its answer is lost.
+    const first = await githubTeamMembership.run({ org: "acme", team: "memo", username: "uma" }, c);
+    expect(first).toMatchObject({ previous: "none", changed: true });
+    expect(memos.get("run-1/step-1")).toEqual({ membership: "none", state: "none" });
+    // The retry (same run and step) finds uma a member, and still knows she was not one.
+    expect(await githubTeamMembership.check!({ org: "acme", team: "memo", username: "uma" }, c)).toMatchObject({ previous: "none", changed: true, restore: "none" });
+    // Someone made her a maintainer meanwhile: that is not the grant's doing, and no undo lowers it.
+    gh.teams.add("acme", "memo", { uma: "maintainer" });
+    expect(await githubTeamMembership.check!({ org: "acme", team: "memo", username: "uma" }, c)).toMatchObject({ previous: "maintainer", changed: false, restore: "unchanged" });
+    // A memo that is not a membership is refused rather than trusted.
+    memos.set("run-1/step-1", { membership: "toString", state: "none" });
+    expect((await failure(githubTeamMembership.run({ org: "acme", team: "memo", username: "uma" }, c))).code).toBe("invalid-input");
+  });
+
   it("classifies GitHub failures for retry policies", async () => {
     const c = await ctx();
     const input = { org: "acme", team: "dba", username: "frank" };
