@@ -105,9 +105,17 @@ describe.skipIf(!PG_UP)("temporary access from a merged PR, executed by a worker
 
       // Undo on cancel: the same worker, the same app identity, the same (cached) token.
       await cancelRun(app.server.store, run!.id, "sec");
-      const final = await until("the rollback", async () => {
-        const r = await getRun(app.server.store, run!.id);
-        return r && ["rolled_back", "cancelled", "failed"].includes(r.state) ? r : undefined;
+      let last = "";
+      const final = await until(
+        "the rollback",
+        async () => {
+          const r = await getRun(app.server.store, run!.id);
+          last = JSON.stringify({ state: r?.state, steps: r?.steps.map((x) => [x.stepId, x.state, x.error]), stderr });
+          return r && ["rolled_back", "cancelled", "failed"].includes(r.state) ? r : undefined;
+        },
+        60_000,
+      ).catch((e: Error) => {
+        throw new Error(`${e.message}: ${last}`);
       });
       expect(final.steps.find((s) => s.stepId === "grant")?.state).toBe("rolled_back");
       expect(app.world.teams.memberOf("acme", "prod-readers", "dave")).toBeUndefined();
