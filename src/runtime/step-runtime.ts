@@ -26,6 +26,8 @@ export interface StepRuntime {
   signer: StepTokenSigner;
   registry: ActionRegistry;
   contextFactory: StepContextFactory;
+  /** How GitHub steps authenticate on this worker, for its startup line (never a secret). */
+  githubAuth: string;
 }
 
 export interface StepRuntimeOptions {
@@ -59,5 +61,12 @@ export async function createStepRuntime(opts: StepRuntimeOptions): Promise<StepR
     services,
     ...(opts.sink ? { sink: opts.sink } : {}),
   });
-  return { config, signer, registry: defaultRegistry(), contextFactory };
+  const githubAuth = opts.services?.github
+    ? "the client it was given"
+    : config.github
+      ? `github.tokenSecret (${config.github.tokenSecret})`
+      : services.githubApp && credentials
+        ? `app ${credentials.appId} on each run's installation`
+        : "no credentials: set APP_ID and PRIVATE_KEY or PRIVATE_KEY_PATH, or github.tokenSecret";
+  return { config, signer, registry: defaultRegistry(), contextFactory, githubAuth };
 }

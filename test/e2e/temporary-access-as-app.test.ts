@@ -126,6 +126,7 @@ describe.skipIf(!PG_UP)("temporary access from a merged PR, executed by a worker
       ctl.abort();
       expect(await worker).toBe(0);
     }
+    expect(stderr).toContain(`GitHub steps use app ${app.env.APP_ID} on each run's installation`);
     // Neither the app's key nor the token is printed by the worker.
     expect(stderr).not.toContain(app.tokenRequests.at(-1)!.token);
     expect(stderr).not.toContain("PRIVATE KEY");

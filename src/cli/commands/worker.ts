@@ -55,6 +55,7 @@ on the run's installation, unless github.tokenSecret overrides it.`,
     try {
       // With APP_ID and the app's key in its environment, the worker acts as the app.
       const runtime = await createStepRuntime({ env: io.env, store });
+      io.stderr.write(`worker ${workerId}: GitHub steps use ${runtime.githubAuth}\n`);
       await runWorker(store, {
         registry: runtime.registry,
         contextFactory: runtime.contextFactory,
