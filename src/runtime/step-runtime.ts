@@ -1,8 +1,10 @@
 /**
  * What a worker needs to execute real steps, assembled from the environment in one
  * place so the CLI (`run`, `worker`) and the app build workers the same way: the
- * server configuration, the signing key, and the step context factory that carries
- * identity, resolves secrets and redacts them.
+ * server configuration, the signing key, the step context factory that carries
+ * identity, resolves secrets and redacts them, durable step memos, and — when APP_ID
+ * and the app's key are in the environment — the app's own GitHub identity for the
+ * runs' installations.
  */
 import { defaultRegistry } from "../actions/index.js";
 import { createStepContextFactory, type StepContextFactoryOptions, type StepContextFactory } from "../actions/context.js";
@@ -10,30 +12,61 @@ import type { ActionRegistry } from "../actions/registry.js";
 import type { ActionServices } from "../actions/types.js";
 import { loadServerConfig } from "../server-config/index.js";
 import type { ServerConfig } from "../server-config/types.js";
+import { appCredentialsFromEnv } from "../github/installation-auth.js";
 import { createSigner } from "../identity/signer.js";
 import type { StepTokenSigner } from "../identity/step-token.js";
+import type { StepMemoService } from "../actions/step-memo.js";
+import type { Store } from "../store/db.js";
+import { runInstallation } from "../store/runs.js";
+import { recallStepMemo, rememberStepMemo } from "../store/step-memos.js";
+import { createGitHubAppService } from "./github-app.js";
 
 export interface StepRuntime {
   config: ServerConfig;
   signer: StepTokenSigner;
   registry: ActionRegistry;
   contextFactory: StepContextFactory;
+  /** How GitHub steps authenticate on this worker, for its startup line (never a secret). */
+  githubAuth: string;
 }
 
 export interface StepRuntimeOptions {
   env: NodeJS.ProcessEnv;
   services?: ActionServices;
   sink?: StepContextFactoryOptions["sink"];
+  /**
+   * The workers' database: steps get durable memos, and with the app's credentials in
+   * `env` GitHub steps act as the app on the installation recorded with their run.
+   */
+  store?: Store;
 }
 
 export async function createStepRuntime(opts: StepRuntimeOptions): Promise<StepRuntime> {
   const config = await loadServerConfig({ ...(opts.env.CLUTCH_LUIGI_CONFIG ? { path: opts.env.CLUTCH_LUIGI_CONFIG } : {}), env: opts.env });
   const signer = await createSigner(config, opts.env);
+  const store = opts.store;
+  const credentials = store ? await appCredentialsFromEnv(opts.env) : null;
+  const stepMemo: StepMemoService | undefined = store && {
+    remember: (runId, stepId, value) => rememberStepMemo(store, runId, stepId, value),
+    recall: (runId, stepId) => recallStepMemo(store, runId, stepId),
+  };
+  const services: ActionServices = {
+    ...(stepMemo ? { stepMemo } : {}),
+    ...(credentials && store ? { githubApp: createGitHubAppService(credentials, (runId) => runInstallation(store, runId)) } : {}),
+    ...(opts.services ?? {}),
+  };
   const contextFactory = createStepContextFactory({
     signer,
     config,
-    ...(opts.services ? { services: opts.services } : {}),
+    services,
     ...(opts.sink ? { sink: opts.sink } : {}),
   });
-  return { config, signer, registry: defaultRegistry(), contextFactory };
+  const githubAuth = opts.services?.github
+    ? "the client it was given"
+    : config.github
+      ? `github.tokenSecret (${config.github.tokenSecret})`
+      : services.githubApp && credentials
+        ? `app ${credentials.appId} on each run's installation`
+        : "no credentials: set APP_ID and PRIVATE_KEY or PRIVATE_KEY_PATH, or github.tokenSecret";
+  return { config, signer, registry: defaultRegistry(), contextFactory, githubAuth };
 }

@@ -41,7 +41,7 @@ export async function startServer(opts: StartOptions): Promise<ServerHandle> {
   const env = opts.env;
   const log = opts.log ?? ((m: string) => process.stderr.write(`${m}\n`));
   const store = await openStore(storeOptionsFromEnv(env, opts.cwd ?? process.cwd()));
-  const runtime = await createStepRuntime({ env });
+  const runtime = await createStepRuntime({ env, store });
   const audit = (kind: string, actor: string, data: Record<string, unknown>, runId?: string, stepId?: string) =>
     store.db.transaction((trx) => appendAudit(trx, { kind, actor, data, runId: runId ?? null, stepId: stepId ?? null }));
 

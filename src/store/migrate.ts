@@ -7,6 +7,7 @@ import { rowsOf } from "./db.js";
 import * as m001 from "./migrations/001_initial.js";
 import * as m002 from "./migrations/002_hot_path.js";
 import * as m003 from "./migrations/003_deliveries.js";
+import * as m007 from "./migrations/007_installation.js";
 import * as m008 from "./migrations/008_metrics_indexes.js";
 
 interface Migration {
@@ -18,6 +19,7 @@ export const MIGRATIONS: [string, Migration][] = [
   ["001_initial", m001],
   ["002_hot_path", m002],
   ["003_deliveries", m003],
+  ["007_installation", m007],
   ["008_metrics_indexes", m008],
 ];
 

@@ -28,6 +28,8 @@ export interface CreateRunInput extends RunIdentity {
   actor?: string;
   /** Knows which actions can undo themselves; without it every step is assumed to have a rollback. */
   registry?: ActionRegistry;
+  /** The GitHub App installation the run came from: workers mint its tokens from it. */
+  installationId?: number;
 }
 
 export interface CreatedRun {
@@ -103,6 +105,7 @@ export async function createRun(store: Store, input: CreateRunInput): Promise<Cr
       )[0]!;
       return { runId: existing.id, created: false, state: existing.state };
     }
+    if (input.installationId !== undefined) await trx.raw("update runs set installation_id = ? where id = ?", [installationIdOf(input.installationId), runId]);
     const stepRows = graph.order.map((id) => {
       const n = graph.nodes.get(id)!;
       const action = input.registry?.get(n.spec.uses);
@@ -153,6 +156,17 @@ export async function createRun(store: Store, input: CreateRunInput): Promise<Cr
     await flushEffects(trx, fx, appendAudit, store.backend === "pg");
     return { runId, created: true, state };
   });
+}
+
+function installationIdOf(id: number): number {
+  if (!Number.isSafeInteger(id) || id < 1) throw new Error(`cannot start a run: installation id must be a positive integer, got ${String(id)}`);
+  return id;
+}
+
+/** The installation a run was started from, or null (a local run, or no such run). */
+export async function runInstallation(store: Store, runId: string): Promise<number | null> {
+  const row = rowsOf<{ installation_id: string | number | null }>(await store.db.raw("select installation_id from runs where id = ?", [runId]))[0];
+  return row?.installation_id == null ? null : Number(row.installation_id);
 }
 
 /** Ask a run to stop: queued steps are cancelled, running ones aborted, completed ones rolled back. */

@@ -22,17 +22,23 @@ export interface E2eApp {
   server: ServerHandle;
   webhookUrl: string;
   /** Installation-token requests the fake answered (the app authenticated as itself for each). */
-  tokenRequests: { authorization: string | undefined }[];
+  tokenRequests: { authorization: string | undefined; installationId: string; repositories?: string[]; token: string }[];
+  /** The app's environment (APP_ID, PRIVATE_KEY, …): a worker elsewhere starts with the same credentials. */
+  env: NodeJS.ProcessEnv;
   close(): Promise<void>;
 }
 
-export async function startApp(): Promise<E2eApp> {
+/** `env` is laid over the app's own (e.g. DATABASE_URL for a shared Postgres instead of the embedded one). */
+export async function startApp(opts: { env?: NodeJS.ProcessEnv } = {}): Promise<E2eApp> {
   const world = await startWorld();
   const tokenRequests: E2eApp["tokenRequests"] = [];
-  world.fake.route("POST /app/installations/{installation_id}/access_tokens", ({ headers }) => {
-    tokenRequests.push({ authorization: headers.authorization });
+  world.fake.route("POST /app/installations/{installation_id}/access_tokens", ({ headers, params, body }) => {
+    // A token asked for named repositories is a different token, so tests can tell which one a call used.
+    const repositories = (body as { repositories?: string[] } | undefined)?.repositories;
+    const token = repositories ? `ghs_e2e_scoped_${tokenRequests.length + 1}` : INSTALLATION_TOKEN;
+    tokenRequests.push({ authorization: headers.authorization, installationId: params.installation_id!, ...(repositories ? { repositories } : {}), token });
     const expires = new Date(Date.now() + 3_600_000).toISOString().replace(/\.\d{3}Z$/, "Z");
-    return { status: 201, body: world.fake.api.sample("installation-token", { token: INSTALLATION_TOKEN, expires_at: expires, repository_selection: "all", permissions: { checks: "write", contents: "read", pull_requests: "read", members: "read" } }) };
+    return { status: 201, body: world.fake.api.sample("installation-token", { token, expires_at: expires, repository_selection: repositories ? "selected" : "all", permissions: { checks: "write", contents: "read", pull_requests: "read", members: "write" } }) };
   });
   const { privateKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
   const dataDir = mkdtempSync(path.join(tmpdir(), "cl-e2e-"));
@@ -45,6 +51,7 @@ export async function startApp(): Promise<E2eApp> {
     CLUTCH_LUIGI_WORKERS: "0",
     PORT: "0",
     HOST: "127.0.0.1",
+    ...opts.env,
   };
   let server: ServerHandle | undefined;
   const webhooks = await createProbotMiddleware({
@@ -63,6 +70,7 @@ export async function startApp(): Promise<E2eApp> {
     server: started,
     webhookUrl: `${started.url}${DEFAULT_WEBHOOK_PATH}`,
     tokenRequests,
+    env,
     async close() {
       await started.close();
       await world.close();

@@ -1,8 +1,11 @@
 /**
  * The slice of a GitHub client the GitHub actions need: Octokit's
- * `request(route, params)`. The app passes its installation Octokit as
- * `services.github`; without one, the server configuration's `github.tokenSecret`
- * gives a token-authenticated client (`clutch-luigi run` and `worker`).
+ * `request(route, params)`, and where it comes from, in this order:
+ * 1. `services.github`: a client handed in by whoever built the worker (tests, embedders);
+ * 2. the server configuration's `github.tokenSecret`: an explicit override, a token
+ *    (PAT or installation token) the operator chose;
+ * 3. `services.githubApp`: the app itself, with an installation token for the run's
+ *    installation scoped to the run's repository (every worker with APP_ID and the key).
  */
 import { Octokit } from "@octokit/rest";
 import { configOf } from "../context.js";
@@ -17,18 +20,39 @@ export interface GitHubRequester {
   request(route: string, params?: Record<string, unknown>): Promise<GitHubResponse>;
 }
 
+/** Acting as the GitHub App: a client on the installation a run was started from. */
+export interface GitHubAppService {
+  /**
+   * Authenticated with an installation token limited to `repository`; null when the run
+   * has no installation. `remember` is told each token, so the step's logs redact it.
+   */
+  clientFor(runId: string, repository: string, remember?: (secret: string) => void): Promise<GitHubRequester | null>;
+}
+
 const silent = { debug() {}, info() {}, warn() {}, error() {} };
 
-export async function githubOf(ctx: StepContext): Promise<GitHubRequester> {
+const HOW_TO = "give the worker the app's credentials (APP_ID and PRIVATE_KEY or PRIVATE_KEY_PATH), or set github.tokenSecret in the server configuration";
+
+/** `repository`: what the token may touch; default the run's own repository. */
+export async function githubOf(ctx: StepContext, repository: string = ctx.identity.repository): Promise<GitHubRequester> {
   const gh = ctx.services.github as GitHubRequester | undefined;
   if (gh && typeof gh.request === "function") return gh;
   const config = configOf(ctx).github;
-  if (!config) {
-    throw new ActionError("misconfigured", "no GitHub client: the app passes its installation client, or set github.tokenSecret in the server configuration");
+  if (config) {
+    // Resolved per step through the context, so the token is redacted like any secret.
+    const token = await ctx.secret(config.tokenSecret);
+    return new Octokit({ auth: token, baseUrl: config.apiUrl, userAgent: "clutch-luigi", log: silent });
   }
-  // Resolved per step through the context, so the token is redacted like any secret.
-  const token = await ctx.secret(config.tokenSecret);
-  return new Octokit({ auth: token, baseUrl: config.apiUrl, userAgent: "clutch-luigi", log: silent });
+  const app = ctx.services.githubApp as GitHubAppService | undefined;
+  if (!app || typeof app.clientFor !== "function") throw new ActionError("misconfigured", `no GitHub credentials: ${HOW_TO}`);
+  let client: GitHubRequester | null;
+  try {
+    client = await app.clientFor(ctx.identity.runId, repository, (t) => ctx.markSecret(t));
+  } catch (e) {
+    throw githubError(e, `installation token for ${repository}`, ctx);
+  }
+  if (!client) throw new ActionError("misconfigured", `run ${ctx.identity.runId} was not started from a GitHub App installation, so it cannot act as the app: set github.tokenSecret in the server configuration`);
+  return client;
 }
 
 /** The HTTP status of an Octokit RequestError, if that is what was thrown. */

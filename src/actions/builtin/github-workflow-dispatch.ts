@@ -68,7 +68,8 @@ export const githubWorkflowDispatch: Action<WorkflowDispatchInput, WorkflowDispa
   },
   errorCodes: ["workflow-failed", "workflow-not-found", "invalid-input"],
   async run(input, ctx) {
-    const gh = await githubOf(ctx);
+    // The token is scoped to the repository dispatched to, not the ops repository.
+    const gh = await githubOf(ctx, input.repository);
     const { owner, repo } = splitRepository(input.repository);
     const where = `dispatch ${input.repository}/${input.workflow}@${input.ref}`;
     const inputs: Record<string, string> = Object.fromEntries(Object.entries(input.inputs ?? {}).map(([k, v]) => [k, String(v)]));

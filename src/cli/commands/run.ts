@@ -101,7 +101,7 @@ async function watch(store: Store, runId: string, io: CliIO, concurrency: number
     held = held.filter((e) => !due(e));
   };
   const STEP_SETTLED = /^step\.(succeeded|skipped|failed|retrying|rolled_back|rollback_failed|cancelled|interrupted|waiting)$/;
-  const runtime = await createStepRuntime({ env: io.env, sink: (e) => void held.push(e) });
+  const runtime = await createStepRuntime({ env: io.env, store, sink: (e) => void held.push(e) });
   const worker = runWorker(store, {
     registry: runtime.registry,
     contextFactory: runtime.contextFactory,

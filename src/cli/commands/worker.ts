@@ -32,7 +32,9 @@ export const command: Command = {
 Claims ready steps from the database (DATABASE_URL) and runs them, up to N at
 once (default 4). Workers coordinate only through Postgres: start any number on
 any machines. A worker that dies loses its lease after --lease and another one
-resumes its steps. Stops cleanly on SIGINT/SIGTERM, handing running steps back.`,
+resumes its steps. Stops cleanly on SIGINT/SIGTERM, handing running steps back.
+GitHub steps act as the app (APP_ID, PRIVATE_KEY or PRIVATE_KEY_PATH, GHE_HOST)
+on the run's installation, unless github.tokenSecret overrides it.`,
   async run(argv, io) {
     const { values, positionals } = parseCli(argv, {
       concurrency: { type: "string", short: "c" },
@@ -51,7 +53,9 @@ resumes its steps. Stops cleanly on SIGINT/SIGTERM, handing running steps back.`
     let lastError = "";
     io.stderr.write(`worker ${workerId}: ${store.backend === "pg" ? "postgres" : "embedded database"}, concurrency ${concurrency}\n`);
     try {
-      const runtime = await createStepRuntime({ env: io.env });
+      // With APP_ID and the app's key in its environment, the worker acts as the app.
+      const runtime = await createStepRuntime({ env: io.env, store });
+      io.stderr.write(`worker ${workerId}: GitHub steps use ${runtime.githubAuth}\n`);
       await runWorker(store, {
         registry: runtime.registry,
         contextFactory: runtime.contextFactory,

@@ -105,6 +105,7 @@ export async function handleMerge(deps: AppDeps, gh: GitHubClient, m: MergedPull
         workflow: specs.workflow,
         requestPath: path,
         idempotencyKey: runIdempotencyKey(m),
+        ...(m.installationId !== undefined ? { installationId: m.installationId } : {}),
         registry: deps.registry,
         actor: opts.actor,
       });

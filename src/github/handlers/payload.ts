@@ -9,6 +9,8 @@ const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "obj
 
 export interface MergedPullRequest extends PullRequestRef {
   mergeCommitSha: string;
+  /** The delivery's `installation.id`: the run's workers act as the app on this installation. */
+  installationId?: number;
 }
 
 /** A `pull_request.closed` delivery for a merged PR, or null for anything else. */
@@ -22,7 +24,9 @@ export function mergedPullRequest(eventName: string, payload: unknown): MergedPu
   const { number, merge_commit_sha: sha } = pr;
   if (typeof login !== "string" || typeof name !== "string" || typeof number !== "number") return null;
   if (typeof sha !== "string" || !/^[0-9a-f]{40}$/.test(sha)) return null;
-  return { owner: login, repo: name, pullNumber: number, mergeCommitSha: sha };
+  const installation = isObject(payload.installation) ? payload.installation.id : undefined;
+  const installationId = typeof installation === "number" && Number.isSafeInteger(installation) && installation > 0 ? installation : undefined;
+  return { owner: login, repo: name, pullNumber: number, mergeCommitSha: sha, ...(installationId !== undefined ? { installationId } : {}) };
 }
 
 /** The login that caused the delivery, for audit rows. */

@@ -34,7 +34,7 @@ describe("github.team-membership", () => {
     const c = await ctx();
     const input = { org: "acme", team: "dba", username: "dave" };
     const out = await githubTeamMembership.run(input, c);
-    expect(out).toEqual({ state: "active", previousState: "none", previousRole: null, changed: true });
+    expect(out).toMatchObject({ state: "active", previous: "none", previousState: "none", changed: true, restore: "none" });
     expect(gh.teams.memberOf("acme", "dba", "dave")).toEqual({ role: "member", state: "active" });
     expect(gh.fake.calls.map((x) => x.operationId)).toEqual(["teams/get-membership-for-user-in-org", "teams/add-or-update-membership-for-user-in-org"]);
     await githubTeamMembership.rollback!(input, out, c);
@@ -55,7 +55,7 @@ describe("github.team-membership", () => {
     const c = await ctx();
     const input = { org: "acme", team: "dba", username: "carol", role: "maintainer" as const };
     const out = await githubTeamMembership.run(input, c);
-    expect(out).toMatchObject({ changed: true, previousRole: "member" });
+    expect(out).toMatchObject({ changed: true, previous: "member", restore: "member" });
     expect(gh.teams.memberOf("acme", "dba", "carol")?.role).toBe("maintainer");
     await githubTeamMembership.rollback!(input, out, c);
     expect(gh.teams.memberOf("acme", "dba", "carol")?.role).toBe("member");
@@ -66,7 +66,7 @@ describe("github.team-membership", () => {
     gh.teams.add("acme", "oncall", { erin: "member" });
     const input = { org: "acme", team: "oncall", username: "erin", state: "absent" as const };
     const out = await githubTeamMembership.run(input, c);
-    expect(out).toEqual({ state: "absent", previousState: "active", previousRole: "member", changed: true });
+    expect(out).toMatchObject({ state: "absent", previous: "member", previousState: "active", changed: true });
     expect(gh.teams.memberOf("acme", "oncall", "erin")).toBeUndefined();
     expect(await githubTeamMembership.run(input, c)).toMatchObject({ changed: false, previousState: "none" });
     await githubTeamMembership.rollback!(input, out, c);
@@ -76,9 +76,38 @@ describe("github.team-membership", () => {
   it("check reports the work as done only when the membership already holds", async () => {
     const c = await ctx();
     expect(await githubTeamMembership.check!({ org: "acme", team: "dba", username: "bob", role: "maintainer" }, c)).toMatchObject({ state: "active", changed: false });
-    expect(await githubTeamMembership.check!({ org: "acme", team: "dba", username: "bob" }, c)).toBeUndefined();
+    // bob is a maintainer: a grant of member would lower him, so it counts as done (and changes nothing).
+    expect(await githubTeamMembership.check!({ org: "acme", team: "dba", username: "bob" }, c)).toMatchObject({ changed: false, previous: "maintainer", restore: "unchanged" });
+    expect(await githubTeamMembership.check!({ org: "acme", team: "dba", username: "carol", role: "maintainer" }, c)).toBeUndefined();
     expect(await githubTeamMembership.check!({ org: "acme", team: "dba", username: "zed" }, c)).toBeUndefined();
     expect(await githubTeamMembership.check!({ org: "acme", team: "dba", username: "zed", state: "absent" }, c)).toMatchObject({ state: "absent" });
+  });
+
+  it("a retry measures against the membership the first attempt recorded, but never claims a higher role as its own", async () => {
+    const memos = new Map<string, unknown>();
+    const stepMemo = {
+      async remember(run: string, step: string, v: unknown) {
+        if (!memos.has(`${run}/${step}`)) memos.set(`${run}/${step}`, v);
+        return memos.get(`${run}/${step}`);
+      },
+      async recall(run: string, step: string) {
+        return memos.get(`${run}/${step}`);
+      },
+    };
+    const c = (await testContext({ services: { github: octokit, stepMemo } })).ctx;
+    gh.teams.add("acme", "memo", {});
+    // The first attempt records "none" and grants; its answer is lost.
+    const first = await githubTeamMembership.run({ org: "acme", team: "memo", username: "uma" }, c);
+    expect(first).toMatchObject({ previous: "none", changed: true });
+    expect(memos.get("run-1/step-1")).toEqual({ membership: "none", state: "none" });
+    // The retry (same run and step) finds uma a member, and still knows she was not one.
+    expect(await githubTeamMembership.check!({ org: "acme", team: "memo", username: "uma" }, c)).toMatchObject({ previous: "none", changed: true, restore: "none" });
+    // Someone made her a maintainer meanwhile: that is not the grant's doing, and no undo lowers it.
+    gh.teams.add("acme", "memo", { uma: "maintainer" });
+    expect(await githubTeamMembership.check!({ org: "acme", team: "memo", username: "uma" }, c)).toMatchObject({ previous: "maintainer", changed: false, restore: "unchanged" });
+    // A memo that is not a membership is refused rather than trusted.
+    memos.set("run-1/step-1", { membership: "toString", state: "none" });
+    expect((await failure(githubTeamMembership.run({ org: "acme", team: "memo", username: "uma" }, c))).code).toBe("invalid-input");
   });
 
   it("classifies GitHub failures for retry policies", async () => {
@@ -96,6 +125,7 @@ describe("github.team-membership", () => {
     const err = await failure(githubTeamMembership.run({ org: "acme", team: "dba", username: "x" }, bare));
     expect(err.code).toBe("misconfigured");
     expect(err.message).toMatch(/github\.tokenSecret/);
+    expect(err.message).toMatch(/APP_ID/);
   });
 
   it("without a client in its services, uses the token from github.tokenSecret (clutch-luigi run, worker)", async () => {

@@ -104,6 +104,8 @@ export class FakeGitHub {
 
   private async handle(method: string, rawUrl: string, headers: IncomingHttpHeaders, text: string): Promise<FakeResponse> {
     const url = new URL(rawUrl, "http://localhost");
+    // GitHub Enterprise serves the same API under /api/v3 (what GHE_HOST clients call).
+    if (url.pathname.startsWith("/api/v3/")) url.pathname = url.pathname.slice("/api/v3".length);
     const match = this.routes
       .filter((r) => r.op.method === method)
       .map((r) => ({ r, m: r.regex.exec(url.pathname) }))

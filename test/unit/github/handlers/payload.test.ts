@@ -24,7 +24,18 @@ describe("mergedPullRequest", () => {
       repo: repo.name,
       pullNumber: (closed.pull_request as { number: number }).number,
       mergeCommitSha: SHA,
+      ...(typeof (closed.installation as { id?: unknown } | undefined)?.id === "number" ? { installationId: (closed.installation as { id: number }).id } : {}),
     });
+  });
+
+  it("takes the installation id the run's workers act on, and ignores a forged one", () => {
+    expect(mergedPullRequest("pull_request", { ...mergedCopy(), installation: { id: 4242 } })?.installationId).toBe(4242);
+    for (const id of ["4242", -1, 0, 1.5, 1e300, null, { id: 1 }]) {
+      const m = mergedPullRequest("pull_request", { ...mergedCopy(), installation: { id } });
+      expect(m).not.toBeNull();
+      expect(m!.installationId).toBeUndefined();
+    }
+    expect(mergedPullRequest("pull_request", { ...mergedCopy(), installation: "4242" })!.installationId).toBeUndefined();
   });
 
   it("ignores a PR closed without merging, other events and other actions", () => {
