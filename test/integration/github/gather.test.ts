@@ -223,11 +223,12 @@ describe("stale approvals (staleApprovals: content)", () => {
     w.pulls.review(p, "sam", "APPROVED");
     w.pulls.push(p, { "requests/restart.yaml": text.replace("service: checkout", "service: search") });
     const g = await gatherPullRequest(w.octokit, { owner: "acme", repo: "ops", pullNumber: p.number });
-    // The blob SHA at the reviewed commit is read from that commit's tree.
-    expect(g.facts.reviewedContent).toEqual({ [approvedAt]: { "requests/restart.yaml": blobSha(Buffer.from(text)) } });
+    // The reviewed change is the commit's diff against its merge base with main, read from the two trees.
+    expect(g.facts.reviewedChanges).toEqual([{ commit: approvedAt, base: "main", paths: { "requests/restart.yaml": [null, blobSha(Buffer.from(text))] } }]);
+    expect(g.facts.change).toEqual({ base: "main", paths: { "requests/restart.yaml": [null, blobSha(Buffer.from(text.replace("service: checkout", "service: search")))] } });
     const e = evaluatePullRequest(g, registry);
     expect(e.verdict.approved).toBe(false);
-    expect(e.verdict.ignoredApprovals).toEqual([expect.objectContaining({ login: "sam", reason: expect.stringContaining("requests/restart.yaml changed since") })]);
+    expect(e.verdict.ignoredApprovals).toEqual([expect.objectContaining({ login: "sam", reason: expect.stringContaining("requests/restart.yaml's change differs") })]);
     expect(e.request?.plan?.params).toEqual({ service: "search" });
   });
 
@@ -240,7 +241,7 @@ describe("stale approvals (staleApprovals: content)", () => {
     w.pulls.push(p, { "requests/restart.yaml": text });
     const e = await evaluate(p);
     expect(e.verdict.approved).toBe(true);
-    expect(e.verdict.explanation).toMatch(/Counted: sam approved [0-9a-f]{7}, not the head [0-9a-f]{7}; every file is unchanged since/);
+    expect(e.verdict.explanation).toMatch(/Counted: sam approved [0-9a-f]{7}, not the head [0-9a-f]{7}; the change is identical, path by path/);
   });
 });
 
