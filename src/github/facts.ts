@@ -281,11 +281,12 @@ export async function gatherPullRequest(gh: GitHubClient, ref: PullRequestRef, l
     const baseChanges = await readBaseChanges(gh, at, ref.pullNumber, Math.ceil(limits.maxReviews / 100));
     if (baseChanges) reviewChanges.baseChanges = baseChanges;
     else problems.push({ code: "too-many-events", message: `this pull request has more than ${limits.maxReviews} events; whether its base branch was changed after a review cannot be verified` });
-    const trees: TreeCache = new Map();
-    const change = await changeAgainst(gh, at, baseRef, headSha, trees);
-    if (change) reviewChanges.change = change;
     // Only commits reviewed under the current base can be compared: the branch before a retarget is unknown.
+    // With no approval of an older commit, the change now is not needed at all.
     const older = [...new Set(reviews.filter((r) => r.state === "APPROVED" && r.commitId !== headSha).map((r) => r.commitId))];
+    const trees: TreeCache = new Map();
+    const change = older.length > 0 ? await changeAgainst(gh, at, baseRef, headSha, trees) : null;
+    if (change) reviewChanges.change = change;
     const reviewedChanges: NonNullable<PolicyFacts["reviewedChanges"]> = [];
     for (const commit of change ? older.slice(-limits.maxReviewedCommits) : []) {
       const c = await changeAgainst(gh, at, baseRef, commit, trees);

@@ -77,6 +77,7 @@ describe("an approved request", () => {
       "teams/list-members-in-org",
       "teams/list-members-in-org",
       "repos/get-collaborator-permission-level",
+      "issues/list-events", // was the base changed after a review?
       "pulls/get",
     ]);
     expect(w.fake.calls.filter((c) => c.template.includes("/contents/")).every((c) => c.params.repo === ".github" || c.query.ref === (c.params.path === "requests/2026/restart-checkout.yaml" ? p.headSha : g.baseSha))).toBe(true);
