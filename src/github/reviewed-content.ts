@@ -69,13 +69,19 @@ interface ApiIssueEvent {
 }
 
 /**
- * When the PR's base branch was changed, from its issue events. GitHub's
- * REST events do not name the branch before, so `from` stays unknown and an
- * approval given before a retarget is stale. Null when the events cannot all
- * be read: then no approval can be shown to predate every retarget.
+ * When the PR's base branch was changed or force-pushed, from its issue
+ * events. GitHub's REST events do not name the branch before a retarget, so
+ * `from` stays unknown and an approval given before one is stale. Null when
+ * the events cannot all be read: then no approval can be shown to predate
+ * every change.
  */
 export async function readBaseChanges(gh: GitHubClient, at: RepoCoordinates, pullNumber: number, maxPages: number): Promise<BaseChange[] | null> {
   const events = await paginate<ApiIssueEvent>(gh, "GET /repos/{owner}/{repo}/issues/{issue_number}/events", { ...at, issue_number: pullNumber }, { maxPages });
   if (events.truncated) return null;
-  return events.items.filter((e) => e.event === "base_ref_changed").map((e) => ({ at: e.created_at }));
+  const out: BaseChange[] = [];
+  for (const e of events.items) {
+    if (e.event === "base_ref_changed") out.push({ at: e.created_at });
+    else if (e.event === "base_ref_force_pushed") out.push({ at: e.created_at, kind: "force-push" });
+  }
+  return out;
 }

@@ -98,7 +98,7 @@ export const FACTS_SCHEMA: JsonSchema = {
       items: {
         type: "object",
         required: ["at"],
-        properties: { at: { type: "string", pattern: dateTime }, from: { type: "string", minLength: 1 } },
+        properties: { at: { type: "string", pattern: dateTime }, kind: { enum: ["retarget", "force-push"] }, from: { type: "string", minLength: 1 } },
       },
     },
     emails: { type: "object", additionalProperties: { type: "string" } },

@@ -53,11 +53,13 @@ export interface ReviewedChange extends ChangeSnapshot {
   commit: string;
 }
 
-/** The PR's base branch was changed (retargeted). */
+/** The PR's base branch was changed (retargeted) or its history rewritten (force-pushed). */
 export interface BaseChange {
   /** When (ISO 8601). */
   at: string;
-  /** The base branch before the change, when known; GitHub's REST events do not say. */
+  /** Default `retarget`. After a force-push the merge base a reviewer saw is unknown. */
+  kind?: "retarget" | "force-push";
+  /** For a retarget: the base branch before, when known; GitHub's REST events do not say. */
   from?: string;
 }
 

@@ -289,6 +289,28 @@ describe("what an approval covers (staleApprovals: content)", () => {
     expect(evaluatePullRequest(g, registry).verdict.approvedBy).toEqual(["sam", "sara"]);
   });
 
+  it("a force-push of main that moves the merge base back makes an older approval stale", async () => {
+    const repo = w.git.repo("acme", "ops")!;
+    const before = repo.branches.get("main")!;
+    // main gains a file; the PR branches off after it; the reviewer sees only the PR's own edit.
+    w.git.commit(REPO, { branch: "main", files: { "workflows/extra.yaml": "unreviewed\n" } });
+    const p = w.pulls.open(REPO, { author: alice, files: { "requests/c.yaml": fixture("requests/restart-checkout.yaml") } });
+    w.pulls.review(p, "sam", "APPROVED");
+    w.pulls.push(p, {});
+    try {
+      // Rewinding main puts workflows/extra.yaml into the PR's diff, and into the reviewed commit's diff as computed now.
+      w.pulls.forcePush(REPO, "main", before, { login: "paula", type: "User" });
+      const g = await gatherPullRequest(w.octokit, ref(p));
+      expect(g.facts.change?.paths).toHaveProperty(["workflows/extra.yaml"]);
+      expect(g.facts.baseChanges).toEqual([{ at: p.events[0]!.createdAt, kind: "force-push" }]);
+      const e = evaluatePullRequest(g, registry);
+      expect(e.verdict.approvedBy).toEqual([]);
+      expect(e.verdict.ignoredApprovals[0]!.reason).toMatch(/the base branch was force-pushed at .*, after this review, so the merge base the reviewer saw is not known/);
+    } finally {
+      repo.branches.set("main", before);
+    }
+  });
+
   it("a PR with more events than can be read blocks (too-many-events)", async () => {
     const p = w.pulls.open(REPO, { author: alice, files: { "requests/b.yaml": fixture("requests/restart-checkout.yaml") } });
     for (let i = 0; i < 100; i++) w.pulls.retarget(p, "main");

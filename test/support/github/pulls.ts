@@ -36,8 +36,8 @@ export interface FakePull {
   /** Commits pushed to the PR, oldest first, with who pushed each. */
   commits: { sha: string; author: FakeUser; committer: FakeUser }[];
   reviews: FakeReview[];
-  /** Issue events of the PR (only `base_ref_changed` is modelled). */
-  events: { id: number; event: "base_ref_changed"; actor: FakeUser; createdAt: string }[];
+  /** Issue events of the PR (only changes of its base branch are modelled). */
+  events: { id: number; event: "base_ref_changed" | "base_ref_force_pushed"; actor: FakeUser; createdAt: string }[];
 }
 
 const notFound: FakeResponse = { status: 404, body: { message: "Not Found", documentation_url: "https://docs.github.com/rest" } };
@@ -161,8 +161,19 @@ export class FakePulls {
     if (!head) throw new Error(`no branch ${baseRef}`);
     p.baseRef = baseRef;
     p.mergeBase = head;
+    this.event(p, "base_ref_changed", by ?? p.author);
+  }
+
+  /** Moves a branch to any commit (a force-push), recording `base_ref_force_pushed` on each PR that targets it. */
+  forcePush(fullName: string, branch: string, sha: string, by: FakeUser): void {
+    const r = this.git.repo(...(fullName.split("/") as [string, string]))!;
+    r.branches.set(branch, sha);
+    for (const p of this.pulls.values()) if (`${p.owner}/${p.repo}`.toLowerCase() === fullName.toLowerCase() && p.baseRef === branch) this.event(p, "base_ref_force_pushed", by);
+  }
+
+  private event(p: FakePull, event: FakePull["events"][number]["event"], actor: FakeUser): void {
     this.clock += 60_000;
-    p.events.push({ id: 9000 + p.events.length, event: "base_ref_changed", actor: by ?? p.author, createdAt: new Date(this.clock).toISOString().replace(/\.000Z$/, "Z") });
+    p.events.push({ id: 9000 + p.events.length, event, actor, createdAt: new Date(this.clock).toISOString().replace(/\.000Z$/, "Z") });
   }
 
   /** A review on the current head (or on `commitId`), submitted a minute after the previous one. */

@@ -135,6 +135,31 @@ const table: Row[] = [
     says: /^$/,
   },
   {
+    name: "the base branch force-pushed after the review: the merge base then is unknown, stale",
+    // Rewriting main can move the merge base back, so the reviewed commit's diff now holds what main used to.
+    facts: facts({ baseChanges: [{ at: "2026-11-25T11:00:00Z", kind: "force-push" }] }),
+    kept: false,
+    says: /the base branch was force-pushed at 2026-11-25T11:00:00Z, after this review, so the merge base the reviewer saw is not known$/,
+  },
+  {
+    name: "a force-push after the review is not outweighed by a known retarget",
+    facts: facts({
+      reviewedChanges: [{ commit: C1, base: "staging", paths: { [RESTART]: ["R0", "R1"] } }],
+      baseChanges: [
+        { at: "2026-11-25T11:00:00Z", from: "staging" },
+        { at: "2026-11-25T12:00:00Z", kind: "force-push" },
+      ],
+    }),
+    kept: false,
+    says: /force-pushed at 2026-11-25T12:00:00Z/,
+  },
+  {
+    name: "a force-push of the base before the review does not affect it",
+    facts: facts({ baseChanges: [{ at: "2026-11-24T11:00:00Z", kind: "force-push" }] }),
+    kept: true,
+    says: /the change is identical/,
+  },
+  {
     name: "unknown: no change of the PR now",
     facts: facts({ change: undefined }),
     kept: false,
@@ -213,6 +238,7 @@ describe("an approval covers the change it was given on", () => {
       { ...facts(), reviewedChanges: [{ base: "main", paths: {} }] },
       { ...facts(), baseChanges: [{ at: "2026-02-30T10:00:00Z" }] },
       { ...facts(), baseChanges: [{ from: "main" }] },
+      { ...facts(), baseChanges: [{ at: REVIEWED_AT, kind: "rebase" }] },
     ];
     for (const f of bad) expect(checkFacts(f), JSON.stringify(f)).not.toEqual([]);
     expect(checkFacts(facts())).toEqual([]);
