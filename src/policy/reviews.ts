@@ -104,7 +104,7 @@ function unaccountedFile(files: readonly ChangedFile[], change: ChangeSnapshot):
   return null;
 }
 
-type BaseAtReview = { retargeted: false } | { retargeted: true; change: BaseChange };
+type BaseAtReview = { changed: false } | { changed: true; change: BaseChange };
 
 /** The base branch a review was given under: the current one unless the base changed since. */
 function baseAtReview(facts: PolicyFacts, review: Review): BaseAtReview {
@@ -112,7 +112,7 @@ function baseAtReview(facts: PolicyFacts, review: Review): BaseAtReview {
   const after = (facts.baseChanges ?? []).filter((c) => Date.parse(c.at) >= t).sort((a, b) => Date.parse(a.at) - Date.parse(b.at));
   // A force-push anywhere after the review hides the merge base the reviewer saw.
   const first = after.find((c) => c.kind === "force-push") ?? after[0];
-  return first ? { retargeted: true, change: first } : { retargeted: false };
+  return first ? { changed: true, change: first } : { changed: false };
 }
 
 /**
@@ -123,17 +123,17 @@ function baseAtReview(facts: PolicyFacts, review: Review): BaseAtReview {
 export function coversChangeNow(facts: PolicyFacts, review: Review): { covers: true; note: string } | { covers: false; reason: string } {
   const c = short(review.commitId);
   const base = baseAtReview(facts, review);
-  if (base.retargeted && base.change.kind === "force-push") {
+  if (base.changed && base.change.kind === "force-push") {
     return { covers: false, reason: `the base branch was force-pushed at ${base.change.at}, after this review, so the merge base the reviewer saw is not known` };
   }
-  if (base.retargeted && base.change.from === undefined) {
+  if (base.changed && base.change.from === undefined) {
     return { covers: false, reason: `the base branch was changed at ${base.change.at}, after this review, and from which branch is not known, so the change it was given on cannot be shown to be the change now` };
   }
   const now = facts.change;
   if (!now) return { covers: false, reason: "the pull request's change is not known (no change in the facts)" };
   const missing = unaccountedFile(facts.files, now);
   if (missing !== null) return { covers: false, reason: `the pull request's change does not account for ${missing} as listed, so it cannot be compared` };
-  const reviewedBase = base.retargeted ? base.change.from! : now.base;
+  const reviewedBase = base.changed ? base.change.from! : now.base;
   const reviewed = (facts.reviewedChanges ?? []).find((r) => r.commit === review.commitId && r.base === reviewedBase);
   if (!reviewed) return { covers: false, reason: `what ${c} changed against ${reviewedBase} is not known (no reviewedChanges for it), so it cannot be shown to be the change now` };
   const diffs = changeDifferences(reviewed, now);
@@ -186,8 +186,8 @@ export function assessReviews(
       }
     }
     const onHead = review.commitId === facts.headSha;
-    const retargeted = baseAtReview(facts, review).retargeted;
-    if (onHead && !retargeted) {
+    const baseChanged = baseAtReview(facts, review).changed;
+    if (onHead && !baseChanged) {
       approvals.set(loginKey(login), { login, review });
       continue;
     }
