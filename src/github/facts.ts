@@ -20,7 +20,7 @@ import { readCodeowners, readPolicyConfigs } from "./authority.js";
 import { paginate, requestOrNull, type GitHubClient, type PullRequestRef } from "./client.js";
 import { listRepoDir, readRepoFile, type RepoCoordinates } from "./repo-files.js";
 import { selectRequest } from "./request-files.js";
-import { blobsAtCommit } from "./reviewed-content.js";
+import { changeAgainst, readBaseChanges, type TreeCache } from "./reviewed-content.js";
 import { namedTeams } from "./team-refs.js";
 import { readTeams } from "./teams.js";
 
@@ -38,7 +38,7 @@ export interface GatherLimits {
   maxTeamMembers: number;
   /** Distinct reviewers whose repository permission is read. */
   maxReviewers: number;
-  /** Older reviewed commits whose trees are read for `staleApprovals: content`. */
+  /** Older reviewed commits whose change is read for `staleApprovals: content`. */
   maxReviewedCommits: number;
 }
 
@@ -274,15 +274,25 @@ export async function gatherPullRequest(gh: GitHubClient, ref: PullRequestRef, l
     permissions[login] = p?.permission ?? "none";
   }
 
-  // Blob SHAs at older approved commits, for `staleApprovals: content`.
+  // The change now and the change each approval was given on, for `staleApprovals: content`.
   const stale = (merged as { staleApprovals?: unknown } | undefined)?.staleApprovals;
-  const reviewedContent: Record<string, Record<string, string | null>> = {};
+  const reviewChanges: Pick<PolicyFacts, "change" | "reviewedChanges" | "baseChanges"> = {};
   if (stale === undefined || stale === "content") {
+    const baseChanges = await readBaseChanges(gh, at, ref.pullNumber, Math.ceil(limits.maxReviews / 100));
+    if (baseChanges) reviewChanges.baseChanges = baseChanges;
+    else problems.push({ code: "too-many-events", message: `this pull request has more than ${limits.maxReviews} events; whether its base branch was changed after a review cannot be verified` });
+    // Only commits reviewed under the current base can be compared: the branch before a retarget is unknown.
+    // With no approval of an older commit, the change now is not needed at all.
     const older = [...new Set(reviews.filter((r) => r.state === "APPROVED" && r.commitId !== headSha).map((r) => r.commitId))];
-    for (const commit of older.slice(-limits.maxReviewedCommits)) {
-      const content = await blobsAtCommit(gh, at, commit, files);
-      if (content) reviewedContent[commit] = content;
+    const trees: TreeCache = new Map();
+    const change = older.length > 0 ? await changeAgainst(gh, at, baseRef, headSha, trees) : null;
+    if (change) reviewChanges.change = change;
+    const reviewedChanges: NonNullable<PolicyFacts["reviewedChanges"]> = [];
+    for (const commit of change ? older.slice(-limits.maxReviewedCommits) : []) {
+      const c = await changeAgainst(gh, at, baseRef, commit, trees);
+      if (c) reviewedChanges.push({ commit, ...c });
     }
+    reviewChanges.reviewedChanges = reviewedChanges;
   }
 
   // A push while we read would mix two heads' facts; the push's own event re-evaluates.
@@ -306,7 +316,7 @@ export async function gatherPullRequest(gh: GitHubClient, ref: PullRequestRef, l
     labels: pull.labels.map((l) => l.name).filter((n): n is string => typeof n === "string"),
     body: pull.body ?? "",
     requests: request?.workflow ? [{ path: request.path, workflow: request.workflow }] : [],
-    reviewedContent,
+    ...reviewChanges,
     permissions,
     committers: [...committers],
   };

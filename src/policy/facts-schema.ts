@@ -15,6 +15,17 @@ const actor: JsonSchema = {
 
 const dateTime = "^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}(:\\d{2}(\\.\\d+)?)?(Z|[+-]\\d{2}:\\d{2})$";
 
+const blobSide: JsonSchema = { type: ["string", "null"], minLength: 1 };
+
+const change: JsonSchema = {
+  type: "object",
+  required: ["base", "paths"],
+  properties: {
+    base: { type: "string", minLength: 1 },
+    paths: { type: "object", additionalProperties: { type: "array", minItems: 2, maxItems: 2, items: blobSide } },
+  },
+};
+
 export const FACTS_SCHEMA: JsonSchema = {
   type: "object",
   required: ["repository", "author", "headSha", "files", "reviews", "teams"],
@@ -77,9 +88,18 @@ export const FACTS_SCHEMA: JsonSchema = {
         properties: { path: { type: "string" }, workflow: { type: "string" } },
       },
     },
-    reviewedContent: {
-      type: "object",
-      additionalProperties: { type: "object", additionalProperties: { type: ["string", "null"] } },
+    change: change,
+    reviewedChanges: {
+      type: "array",
+      items: { ...change, required: ["commit", ...(change.required as string[])], properties: { ...(change.properties as Record<string, JsonSchema>), commit: { type: "string", minLength: 1 } } },
+    },
+    baseChanges: {
+      type: "array",
+      items: {
+        type: "object",
+        required: ["at"],
+        properties: { at: { type: "string", pattern: dateTime }, kind: { enum: ["retarget", "force-push"] }, from: { type: "string", minLength: 1 } },
+      },
     },
     emails: { type: "object", additionalProperties: { type: "string" } },
     committers: { type: "array", items: { type: "string" } },
@@ -101,8 +121,12 @@ export function checkFacts(facts: unknown): string[] {
   if (!validate(facts)) return [...new Set((validate.errors ?? []).map(format))];
   // The schema checks the shape of times; an impossible one (2026-02-30, 25:00)
   // would order reviews or place "now" arbitrarily, so it is refused too.
-  const f = facts as { reviews: { submittedAt: string }[]; now?: string };
+  const f = facts as { reviews: { submittedAt: string }[]; now?: string; baseChanges?: { at: string }[] };
   const problems: string[] = [];
+  f.baseChanges?.forEach((c, i) => {
+    const p = boundProblem(c.at);
+    if (p) problems.push(`baseChanges.${i}.at: "${c.at}": ${p}`);
+  });
   f.reviews.forEach((r, i) => {
     const p = boundProblem(r.submittedAt);
     if (p) problems.push(`reviews.${i}.submittedAt: "${r.submittedAt}": ${p}`);

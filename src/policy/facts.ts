@@ -19,10 +19,7 @@ export interface ChangedFile {
   status: FileStatus;
   /** For renames: the path before, which must be approved too. */
   previousPath?: string;
-  /**
-   * Blob SHA of the file at the PR head (null when removed). With
-   * `reviewedContent` it decides whether an older approval still holds.
-   */
+  /** Blob SHA of the file at the PR head (null when removed). */
   sha?: string | null;
 }
 
@@ -35,6 +32,35 @@ export interface Review {
   /** The PR head commit the review was submitted on. */
   commitId: string;
   submittedAt: string;
+}
+
+/** A blob SHA on one side of a change; null where the path is absent. */
+export type BlobSide = string | null;
+
+/**
+ * A change as a reviewer sees it: the diff of a commit against the merge base
+ * with a base branch (GitHub's three-dot diff), path by path.
+ */
+export interface ChangeSnapshot {
+  /** The base branch the diff is taken against, e.g. `main`. */
+  base: string;
+  /** Every path that differs: `[blob at the merge base, blob at the commit]`. */
+  paths: Record<string, [BlobSide, BlobSide]>;
+}
+
+/** The change of one reviewed commit, against the base branch it was reviewed under. */
+export interface ReviewedChange extends ChangeSnapshot {
+  commit: string;
+}
+
+/** The PR's base branch was changed (retargeted) or its history rewritten (force-pushed). */
+export interface BaseChange {
+  /** When (ISO 8601). */
+  at: string;
+  /** Default `retarget`. After a force-push the merge base a reviewer saw is unknown. */
+  kind?: "retarget" | "force-push";
+  /** For a retarget: the base branch before, when known; GitHub's REST events do not say. */
+  from?: string;
 }
 
 /** What the policy needs from a workflow definition (base branch). A full WorkflowSpec fits. */
@@ -72,13 +98,19 @@ export interface PolicyFacts {
   /** Which request files in the PR name which workflow. */
   requests?: RequestRef[];
   /**
-   * Blob SHAs at each reviewed commit, for the paths in `files`:
-   * commit SHA → path → blob SHA (null: the path did not exist there).
-   * An approval given on an older commit still counts under
-   * `staleApprovals: content` only if every path in `files` has the same
-   * blob here as `files[].sha` at the head. A missing entry counts as changed.
+   * The PR's change now: its diff against the current base branch. With
+   * `reviewedChanges` it decides, under `staleApprovals: content`, whether an
+   * approval given on another commit or under another base still covers it.
    */
-  reviewedContent?: Record<string, Record<string, string | null>>;
+  change?: ChangeSnapshot;
+  /** The change each approved commit made against the base it was reviewed under. */
+  reviewedChanges?: ReviewedChange[];
+  /**
+   * Every change of the PR's base branch, oldest first. An approval given
+   * before one covers the PR's head only if the change is provably identical.
+   * Absent: the base is taken never to have changed.
+   */
+  baseChanges?: BaseChange[];
   /**
    * Reviewer login → repository permission (`admin`, `maintain`, `write`,
    * `triage`, `read`, `none`). As on GitHub, only approvals from users with

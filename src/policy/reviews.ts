@@ -6,7 +6,7 @@
  * withdraw an earlier approval or change request.
  */
 import type { StaleApprovals } from "./config.js";
-import type { Actor, PolicyFacts, Review } from "./facts.js";
+import type { Actor, BaseChange, ChangedFile, ChangeSnapshot, PolicyFacts, Review } from "./facts.js";
 
 export interface CountedApproval {
   login: string;
@@ -70,16 +70,79 @@ export function latestReviews(reviews: readonly Review[]): Map<string, Review> {
 
 const short = (sha: string): string => sha.slice(0, 7);
 
-/** Paths whose content differs between the reviewed commit and the head; empty when identical. */
-export function changedSince(facts: PolicyFacts, commit: string): string[] {
-  const reviewed = facts.reviewedContent && Object.hasOwn(facts.reviewedContent, commit) ? facts.reviewedContent[commit] : undefined;
-  const changed: string[] = [];
-  for (const f of facts.files) {
-    const head = f.sha;
-    // Unknown content on either side counts as changed: the approval cannot be shown to cover it.
-    if (head === undefined || !reviewed || !Object.hasOwn(reviewed, f.path) || reviewed[f.path] !== head) changed.push(f.path);
+const listed = (items: readonly string[]): string =>
+  items.slice(0, 5).join(", ") + (items.length > 5 ? ` and ${items.length - 5} more` : "");
+
+/**
+ * How two changes differ, one phrase per path ("P's change was not
+ * reviewed"); empty when they are the same change path by path.
+ */
+export function changeDifferences(reviewed: ChangeSnapshot, now: ChangeSnapshot): string[] {
+  const out: string[] = [];
+  const paths = [...new Set([...Object.keys(reviewed.paths), ...Object.keys(now.paths)])].sort();
+  for (const path of paths) {
+    const was = Object.hasOwn(reviewed.paths, path) ? reviewed.paths[path] : undefined;
+    const is = Object.hasOwn(now.paths, path) ? now.paths[path] : undefined;
+    if (!is) out.push(`${path} is no longer changed`);
+    else if (!was) out.push(`${path}'s change was not reviewed`);
+    else if (was[0] !== is[0] || was[1] !== is[1]) out.push(`${path}'s change differs`);
   }
-  return changed;
+  return out;
+}
+
+/**
+ * A listed file the change does not account for, or whose head blob it
+ * contradicts: the change then cannot be trusted to be the PR's.
+ */
+function unaccountedFile(files: readonly ChangedFile[], change: ChangeSnapshot): string | null {
+  for (const f of files) {
+    for (const path of [f.path, ...(f.previousPath !== undefined && f.status === "renamed" ? [f.previousPath] : [])]) {
+      if (!Object.hasOwn(change.paths, path)) return path;
+    }
+    if (f.sha !== undefined && change.paths[f.path]![1] !== f.sha) return f.path;
+  }
+  return null;
+}
+
+type BaseAtReview = { changed: false } | { changed: true; change: BaseChange };
+
+/** The base branch a review was given under: the current one unless the base changed since. */
+function baseAtReview(facts: PolicyFacts, review: Review): BaseAtReview {
+  const t = Date.parse(review.submittedAt);
+  const after = (facts.baseChanges ?? []).filter((c) => Date.parse(c.at) >= t).sort((a, b) => Date.parse(a.at) - Date.parse(b.at));
+  // A force-push anywhere after the review hides the merge base the reviewer saw.
+  const first = after.find((c) => c.kind === "force-push") ?? after[0];
+  return first ? { changed: true, change: first } : { changed: false };
+}
+
+/**
+ * Whether an approval covers the PR's change now (`staleApprovals: content`):
+ * the change it was given on, path → (base blob, head blob) against the base
+ * branch of the time, must be the change now. Anything unknown is stale.
+ */
+export function coversChangeNow(facts: PolicyFacts, review: Review): { covers: true; note: string } | { covers: false; reason: string } {
+  const c = short(review.commitId);
+  const base = baseAtReview(facts, review);
+  if (base.changed && base.change.kind === "force-push") {
+    return { covers: false, reason: `the base branch was force-pushed at ${base.change.at}, after this review, so the merge base the reviewer saw is not known` };
+  }
+  if (base.changed && base.change.from === undefined) {
+    return { covers: false, reason: `the base branch was changed at ${base.change.at}, after this review, and from which branch is not known, so the change it was given on cannot be shown to be the change now` };
+  }
+  const now = facts.change;
+  if (!now) return { covers: false, reason: "the pull request's change is not known (no change in the facts)" };
+  const missing = unaccountedFile(facts.files, now);
+  if (missing !== null) return { covers: false, reason: `the pull request's change does not account for ${missing} as listed, so it cannot be compared` };
+  const reviewedBase = base.changed ? base.change.from! : now.base;
+  const reviewed = (facts.reviewedChanges ?? []).find((r) => r.commit === review.commitId && r.base === reviewedBase);
+  if (!reviewed) return { covers: false, reason: `what ${c} changed against ${reviewedBase} is not known (no reviewedChanges for it), so it cannot be shown to be the change now` };
+  const diffs = changeDifferences(reviewed, now);
+  if (diffs.length > 0) {
+    const against = reviewedBase === now.base ? `against ${now.base}` : `against ${reviewedBase} then and ${now.base} now`;
+    return { covers: false, reason: `the change differs from the one approved (${against}): ${listed(diffs)}` };
+  }
+  const retarget = reviewedBase === now.base ? "" : ` (the base changed from ${reviewedBase} to ${now.base})`;
+  return { covers: true, note: `the change is identical, path by path${retarget}` };
 }
 
 export function assessReviews(
@@ -122,11 +185,13 @@ export function assessReviews(
         continue;
       }
     }
-    if (review.commitId === facts.headSha) {
+    const onHead = review.commitId === facts.headSha;
+    const baseChanged = baseAtReview(facts, review).changed;
+    if (onHead && !baseChanged) {
       approvals.set(loginKey(login), { login, review });
       continue;
     }
-    const at = `approved ${short(review.commitId)}, not the head ${short(facts.headSha)}`;
+    const at = onHead ? `approved ${short(review.commitId)} before the base branch was changed` : `approved ${short(review.commitId)}, not the head ${short(facts.headSha)}`;
     if (options.staleApprovals === "keep") {
       approvals.set(loginKey(login), { login, review, carriedOver: `${at}; kept (staleApprovals: keep)` });
       continue;
@@ -135,17 +200,9 @@ export function assessReviews(
       skip(`${at} (staleApprovals: dismiss)`);
       continue;
     }
-    if (!facts.reviewedContent || !Object.hasOwn(facts.reviewedContent, review.commitId)) {
-      skip(`${at}, and what ${short(review.commitId)} contained is not known (no reviewedContent for it), so it cannot be shown unchanged`);
-      continue;
-    }
-    const changed = changedSince(facts, review.commitId);
-    if (changed.length === 0) {
-      approvals.set(loginKey(login), { login, review, carriedOver: `${at}; every file is unchanged since` });
-    } else {
-      const list = changed.slice(0, 5).join(", ") + (changed.length > 5 ? ` and ${changed.length - 5} more` : "");
-      skip(`${at}, and ${list} changed since`);
-    }
+    const covered = coversChangeNow(facts, review);
+    if (covered.covers) approvals.set(loginKey(login), { login, review, carriedOver: `${at}; ${covered.note}` });
+    else skip(`${at}, and ${covered.reason}`);
   }
   return { approvals, changesRequested, ignored };
 }

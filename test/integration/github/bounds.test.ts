@@ -131,7 +131,7 @@ describe("history and races", () => {
     const p = w.pulls.open(REPO, { author: alice, files: { "requests/r.yaml": request() } });
     w.pulls.review(p, "sam", "APPROVED", "f".repeat(40));
     const g = await gatherPullRequest(w.octokit, refOf(p));
-    expect(g.facts.reviewedContent).toEqual({});
+    expect(g.facts.reviewedChanges).toEqual([]);
     const e = evaluatePullRequest(g, registry);
     expect(e.verdict.approved).toBe(false);
     expect(e.verdict.approvedBy).toEqual([]);

@@ -6,7 +6,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { defaultRegistry } from "../../../src/actions/index.js";
 import { evaluatePullRequest, type Evaluation } from "../../../src/github/evaluate.js";
-import { gatherPullRequest } from "../../../src/github/facts.js";
+import { DEFAULT_LIMITS, gatherPullRequest } from "../../../src/github/facts.js";
 import { renderPlanCheck, renderPolicyCheck } from "../../../src/github/render.js";
 import { blobSha, type FakePull } from "../../support/github/pull-request-world.js";
 import { fixture, REPO, startWorld, type World } from "./world.js";
@@ -77,6 +77,7 @@ describe("an approved request", () => {
       "teams/list-members-in-org",
       "teams/list-members-in-org",
       "repos/get-collaborator-permission-level",
+      "issues/list-events", // was the base changed after a review?
       "pulls/get",
     ]);
     expect(w.fake.calls.filter((c) => c.template.includes("/contents/")).every((c) => c.params.repo === ".github" || c.query.ref === (c.params.path === "requests/2026/restart-checkout.yaml" ? p.headSha : g.baseSha))).toBe(true);
@@ -223,11 +224,12 @@ describe("stale approvals (staleApprovals: content)", () => {
     w.pulls.review(p, "sam", "APPROVED");
     w.pulls.push(p, { "requests/restart.yaml": text.replace("service: checkout", "service: search") });
     const g = await gatherPullRequest(w.octokit, { owner: "acme", repo: "ops", pullNumber: p.number });
-    // The blob SHA at the reviewed commit is read from that commit's tree.
-    expect(g.facts.reviewedContent).toEqual({ [approvedAt]: { "requests/restart.yaml": blobSha(Buffer.from(text)) } });
+    // The reviewed change is the commit's diff against its merge base with main, read from the two trees.
+    expect(g.facts.reviewedChanges).toEqual([{ commit: approvedAt, base: "main", paths: { "requests/restart.yaml": [null, blobSha(Buffer.from(text))] } }]);
+    expect(g.facts.change).toEqual({ base: "main", paths: { "requests/restart.yaml": [null, blobSha(Buffer.from(text.replace("service: checkout", "service: search")))] } });
     const e = evaluatePullRequest(g, registry);
     expect(e.verdict.approved).toBe(false);
-    expect(e.verdict.ignoredApprovals).toEqual([expect.objectContaining({ login: "sam", reason: expect.stringContaining("requests/restart.yaml changed since") })]);
+    expect(e.verdict.ignoredApprovals).toEqual([expect.objectContaining({ login: "sam", reason: expect.stringContaining("requests/restart.yaml's change differs") })]);
     expect(e.request?.plan?.params).toEqual({ service: "search" });
   });
 
@@ -240,7 +242,80 @@ describe("stale approvals (staleApprovals: content)", () => {
     w.pulls.push(p, { "requests/restart.yaml": text });
     const e = await evaluate(p);
     expect(e.verdict.approved).toBe(true);
-    expect(e.verdict.explanation).toMatch(/Counted: sam approved [0-9a-f]{7}, not the head [0-9a-f]{7}; every file is unchanged since/);
+    expect(e.verdict.explanation).toMatch(/Counted: sam approved [0-9a-f]{7}, not the head [0-9a-f]{7}; the change is identical, path by path/);
+  });
+});
+
+describe("what an approval covers (staleApprovals: content)", () => {
+  const ref = (p: FakePull) => ({ owner: "acme", repo: "ops", pullNumber: p.number });
+
+  it("reads a retarget from the issue events, without the branch before, and drops a head approval given under it", async () => {
+    const main = w.git.repo("acme", "ops")!.branches.get("main")!;
+    w.git.commit(REPO, { branch: "hotfix", parent: main, files: { "docs/hotfix.md": "x\n" } });
+    const p = w.pulls.open(REPO, { author: alice, baseRef: "hotfix", files: { "workflows/restart-service.yaml": fixture("ops-repo/workflows/restart-service.yaml").replace("announcing it", "saying so") } });
+    w.pulls.review(p, "paula", "APPROVED");
+    w.pulls.retarget(p, "main");
+    const g = await gatherPullRequest(w.octokit, ref(p));
+    expect(g.facts.baseChanges).toEqual([{ at: p.events[0]!.createdAt }]);
+    // Only the head is approved, so no change needs to be read.
+    expect(g.facts.change).toBeUndefined();
+    expect(w.fake.calls.some((c) => c.operationId === "repos/compare-commits-with-basehead")).toBe(false);
+    const e = evaluatePullRequest(g, registry);
+    expect(e.verdict.approved).toBe(false);
+    expect(e.verdict.ignoredApprovals[0]!.reason).toMatch(/before the base branch was changed, and the base branch was changed at .* from which branch is not known/);
+  });
+
+  it("reads the change of the head and of each approved older commit against the base, sharing trees", async () => {
+    const text = fixture("requests/restart-checkout.yaml");
+    const p = w.pulls.open(REPO, { author: alice, files: { "requests/a.yaml": text } });
+    const first = p.headSha;
+    w.pulls.review(p, "sam", "APPROVED");
+    w.pulls.push(p, {});
+    w.pulls.review(p, "sara", "APPROVED");
+    const second = p.headSha;
+    w.pulls.push(p, {});
+    w.fake.calls.length = 0;
+    const g = await gatherPullRequest(w.octokit, ref(p));
+    const pair = { "requests/a.yaml": [null, blobSha(Buffer.from(text))] };
+    expect(g.facts.change).toEqual({ base: "main", paths: pair });
+    expect(g.facts.reviewedChanges).toEqual([
+      { commit: first, base: "main", paths: pair },
+      { commit: second, base: "main", paths: pair },
+    ]);
+    // One compare per commit; the shared merge base's tree is read once.
+    const ops = w.fake.calls.map((c) => c.operationId);
+    expect(ops.filter((o) => o === "repos/compare-commits-with-basehead")).toHaveLength(3);
+    expect(ops.filter((o) => o === "git/get-tree")).toHaveLength(4);
+    expect(evaluatePullRequest(g, registry).verdict.approvedBy).toEqual(["sam", "sara"]);
+  });
+
+  it("a force-push of main that moves the merge base back makes an older approval stale", async () => {
+    const repo = w.git.repo("acme", "ops")!;
+    const before = repo.branches.get("main")!;
+    // main gains a file; the PR branches off after it; the reviewer sees only the PR's own edit.
+    w.git.commit(REPO, { branch: "main", files: { "workflows/extra.yaml": "unreviewed\n" } });
+    const p = w.pulls.open(REPO, { author: alice, files: { "requests/c.yaml": fixture("requests/restart-checkout.yaml") } });
+    w.pulls.review(p, "sam", "APPROVED");
+    w.pulls.push(p, {});
+    try {
+      // Rewinding main puts workflows/extra.yaml into the PR's diff, and into the reviewed commit's diff as computed now.
+      w.pulls.forcePush(REPO, "main", before, { login: "paula", type: "User" });
+      const g = await gatherPullRequest(w.octokit, ref(p));
+      expect(g.facts.change?.paths).toHaveProperty(["workflows/extra.yaml"]);
+      expect(g.facts.baseChanges).toEqual([{ at: p.events[0]!.createdAt, kind: "force-push" }]);
+      const e = evaluatePullRequest(g, registry);
+      expect(e.verdict.approvedBy).toEqual([]);
+      expect(e.verdict.ignoredApprovals[0]!.reason).toMatch(/the base branch was force-pushed at .*, after this review, so the merge base the reviewer saw is not known/);
+    } finally {
+      repo.branches.set("main", before);
+    }
+  });
+
+  it("a PR with more events than can be read blocks (too-many-events)", async () => {
+    const p = w.pulls.open(REPO, { author: alice, files: { "requests/b.yaml": fixture("requests/restart-checkout.yaml") } });
+    for (let i = 0; i < 100; i++) w.pulls.retarget(p, "main");
+    const g = await gatherPullRequest(w.octokit, ref(p), { ...DEFAULT_LIMITS, maxReviews: 100 });
+    expect(g.problems).toContainEqual(expect.objectContaining({ code: "too-many-events" }));
   });
 });
 

@@ -1,7 +1,8 @@
 /**
  * Repositories as git stores them: blobs named by their real git SHA-1,
  * trees, commits with parents, and branches. Serves the contents API, the
- * git data API (refs, commits, trees, blobs) at any commit, so tests can
+ * git data API (refs, commits, trees, blobs) at any commit and the merge
+ * base of a three-dot comparison, so tests can
  * move a branch or push to a PR and see exactly what GitHub would answer.
  */
 import { createHash } from "node:crypto";
@@ -108,6 +109,49 @@ export class FakeGit {
       }));
       return { status: 200, body: { sha: c.treeSha, url: `${fake.url}/repos/${r.owner}/${r.name}/git/trees/${c.treeSha}`, truncated: false, tree } };
     });
+    // Only the merge base of a three-dot comparison is modelled: that is what the app reads.
+    fake.route("GET /repos/{owner}/{repo}/compare/{basehead}", ({ params }) => {
+      const r = this.repo(params.owner!, params.repo!);
+      const m = /^(.+?)\.\.\.(.+)$/.exec(params.basehead!);
+      const base = r && m ? this.resolve(r, m[1]!) : undefined;
+      const head = r && m ? this.resolve(r, m[2]!) : undefined;
+      const mb = base && head ? this.mergeBase(r!, base.sha, head.sha) : undefined;
+      if (!r || !base || !head || !mb) return notFound;
+      const ahead = [...this.ancestors(r, head.sha)].filter((s) => !this.ancestors(r, base.sha).has(s)).length;
+      const behind = [...this.ancestors(r, base.sha)].filter((s) => !this.ancestors(r, head.sha).has(s)).length;
+      const html = `https://github.com/${r.owner}/${r.name}/compare/${params.basehead}`;
+      return {
+        status: 200,
+        body: this.fake.api.sample("commit-comparison", {
+          url: `${fake.url}/repos/${r.owner}/${r.name}/compare/${params.basehead}`,
+          html_url: html,
+          permalink_url: html,
+          diff_url: `${html}.diff`,
+          patch_url: `${html}.patch`,
+          base_commit: this.commitToApi(r, base),
+          merge_base_commit: this.commitToApi(r, r.commits.get(mb)!),
+          status: ahead === 0 ? (behind === 0 ? "identical" : "behind") : behind === 0 ? "ahead" : "diverged",
+          ahead_by: ahead,
+          behind_by: behind,
+          total_commits: ahead,
+          commits: [],
+        }),
+      };
+    });
+  }
+
+  private commitToApi(r: FakeRepo, c: FakeCommit): Record<string, unknown> {
+    const base = `${this.fake.url}/repos/${r.owner}/${r.name}`;
+    const person = { name: c.author, email: `${c.author}@users.noreply.github.com`, date: "2026-11-28T10:00:00Z" };
+    return this.fake.api.sample("commit", {
+      sha: c.sha,
+      url: `${base}/commits/${c.sha}`,
+      html_url: `https://github.com/${r.owner}/${r.name}/commit/${c.sha}`,
+      author: null,
+      committer: null,
+      commit: { author: person, committer: person, message: c.message, tree: { sha: c.treeSha, url: `${base}/git/trees/${c.treeSha}` } },
+      parents: c.parents.map((p) => ({ sha: p, url: `${base}/commits/${p}` })),
+    });
   }
 
   createRepo(fullName: string, defaultBranch = "main"): FakeRepo {
@@ -124,11 +168,13 @@ export class FakeGit {
   /**
    * A new commit: `files` over the parent's tree (null deletes a path). With
    * `branch`, the parent is that branch's head and the branch moves to it.
+   * `mergeParent` makes it a merge commit with that second parent.
    */
-  commit(fullName: string, opts: { branch?: string; parent?: string; files: Record<string, string | Buffer | null>; author?: string; message?: string }): string {
+  commit(fullName: string, opts: { branch?: string; parent?: string; files: Record<string, string | Buffer | null>; author?: string; message?: string; mergeParent?: string }): string {
     const r = this.repos.get(fullName.toLowerCase());
     if (!r) throw new Error(`no fake repository ${fullName}`);
     const parent = opts.parent ?? (opts.branch ? r.branches.get(opts.branch) : undefined);
+    if (opts.mergeParent !== undefined && !parent) throw new Error("a merge commit needs a first parent");
     const tree = new Map(parent ? r.commits.get(parent)!.tree : []);
     for (const [path, content] of Object.entries(opts.files)) {
       if (content === null) {
@@ -142,10 +188,31 @@ export class FakeGit {
     }
     const treeSha = createHash("sha1").update(JSON.stringify([...tree.entries()].sort())).digest("hex");
     const sha = createHash("sha1").update(`${treeSha}:${parent ?? ""}:${++this.counter}`).digest("hex");
-    r.commits.set(sha, { sha, tree, treeSha, parents: parent ? [parent] : [], author: opts.author ?? "octocat", message: opts.message ?? "change" });
+    const parents = parent ? [parent, ...(opts.mergeParent !== undefined ? [opts.mergeParent] : [])] : [];
+    r.commits.set(sha, { sha, tree, treeSha, parents, author: opts.author ?? "octocat", message: opts.message ?? "change" });
     r.trees.set(treeSha, sha);
     if (opts.branch) r.branches.set(opts.branch, sha);
     return sha;
+  }
+
+  /** The commit and everything reachable through its parents. */
+  ancestors(r: FakeRepo, sha: string): Set<string> {
+    const seen = new Set<string>();
+    const todo = [sha];
+    while (todo.length > 0) {
+      const s = todo.pop()!;
+      if (seen.has(s)) continue;
+      seen.add(s);
+      todo.push(...(r.commits.get(s)?.parents ?? []));
+    }
+    return seen;
+  }
+
+  /** The best common ancestor, as `git merge-base` picks it: a common ancestor no other common ancestor descends from. */
+  mergeBase(r: FakeRepo, a: string, b: string): string | undefined {
+    const ofB = this.ancestors(r, b);
+    const common = [...this.ancestors(r, a)].filter((s) => ofB.has(s));
+    return common.find((c) => !common.some((o) => o !== c && this.ancestors(r, o).has(c)));
   }
 
   /** A branch name or a commit SHA → the commit. */

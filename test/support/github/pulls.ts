@@ -29,13 +29,15 @@ export interface FakePull {
   body: string | null;
   labels: string[];
   baseRef: string;
-  /** The merge base: the base branch head when the PR was opened. */
+  /** The base branch head when the PR was opened or last retargeted (GitHub's `base.sha`). */
   mergeBase: string;
   headRef: string;
   headSha: string;
   /** Commits pushed to the PR, oldest first, with who pushed each. */
   commits: { sha: string; author: FakeUser; committer: FakeUser }[];
   reviews: FakeReview[];
+  /** Issue events of the PR (only changes of its base branch are modelled). */
+  events: { id: number; event: "base_ref_changed" | "base_ref_force_pushed"; actor: FakeUser; createdAt: string }[];
 }
 
 const notFound: FakeResponse = { status: 404, body: { message: "Not Found", documentation_url: "https://docs.github.com/rest" } };
@@ -77,6 +79,11 @@ export class FakePulls {
       // GitHub lists at most 250 commits of a pull request.
       return { status: 200, body: page(p.commits.slice(0, 250).map((c) => this.commitToApi(p, c)), query) };
     });
+    fake.route("GET /repos/{owner}/{repo}/issues/{issue_number}/events", ({ params, query }) => {
+      const p = this.pulls.get(`${params.owner}/${params.repo}#${params.issue_number}`.toLowerCase());
+      if (!p) return notFound;
+      return { status: 200, body: page(p.events.map((e) => this.eventToApi(p, e)), query) };
+    });
     fake.route("GET /repos/{owner}/{repo}/collaborators/{username}/permission", ({ params }) => {
       const perm = this.permissions.get(`${params.owner}/${params.repo}`.toLowerCase())?.get(params.username!.toLowerCase());
       if (!perm) return notFound;
@@ -109,6 +116,7 @@ export class FakePulls {
       headSha,
       commits: [{ sha: headSha, author: opts.author, committer: opts.author }],
       reviews: [],
+      events: [],
     };
     this.pulls.set(`${fullName}#${number}`.toLowerCase(), p);
     return p;
@@ -120,6 +128,52 @@ export class FakePulls {
     p.headSha = this.git.commit(`${p.owner}/${p.repo}`, { parent: p.headSha, files, author: pusher.login });
     p.commits.push({ sha: p.headSha, author: pusher, committer: pusher });
     return p.headSha;
+  }
+
+  /**
+   * "Update branch": merges the base branch's head into the PR, as a merge
+   * commit whose tree takes each path from whichever side changed it since
+   * their merge base. Throws on a conflict, which the tests never need.
+   */
+  mergeBaseBranch(p: FakePull, by?: FakeUser): string {
+    const full = `${p.owner}/${p.repo}`;
+    const r = this.git.repo(p.owner, p.repo)!;
+    const baseHead = r.branches.get(p.baseRef)!;
+    const mb = this.git.mergeBase(r, baseHead, p.headSha)!;
+    const [anc, ours, theirs] = [mb, p.headSha, baseHead].map((s) => r.commits.get(s)!.tree);
+    const files: Record<string, Buffer | null> = {};
+    for (const path of new Set([...anc!.keys(), ...ours!.keys(), ...theirs!.keys()])) {
+      const [a, o, t] = [anc!.get(path), ours!.get(path), theirs!.get(path)];
+      if (o === t || t === a) continue;
+      if (o !== a) throw new Error(`merge conflict on ${path}`);
+      files[path] = t === undefined ? null : r.blobs.get(t)!;
+    }
+    const pusher = by ?? p.author;
+    p.headSha = this.git.commit(full, { parent: p.headSha, mergeParent: baseHead, files, author: pusher.login, message: `Merge branch '${p.baseRef}' into ${p.headRef}` });
+    p.commits.push({ sha: p.headSha, author: pusher, committer: pusher });
+    return p.headSha;
+  }
+
+  /** Changes the PR's base branch, recording GitHub's `base_ref_changed` event a minute after the last review or event. */
+  retarget(p: FakePull, baseRef: string, by?: FakeUser): void {
+    const r = this.git.repo(p.owner, p.repo)!;
+    const head = r.branches.get(baseRef);
+    if (!head) throw new Error(`no branch ${baseRef}`);
+    p.baseRef = baseRef;
+    p.mergeBase = head;
+    this.event(p, "base_ref_changed", by ?? p.author);
+  }
+
+  /** Moves a branch to any commit (a force-push), recording `base_ref_force_pushed` on each PR that targets it. */
+  forcePush(fullName: string, branch: string, sha: string, by: FakeUser): void {
+    const r = this.git.repo(...(fullName.split("/") as [string, string]))!;
+    r.branches.set(branch, sha);
+    for (const p of this.pulls.values()) if (`${p.owner}/${p.repo}`.toLowerCase() === fullName.toLowerCase() && p.baseRef === branch) this.event(p, "base_ref_force_pushed", by);
+  }
+
+  private event(p: FakePull, event: FakePull["events"][number]["event"], actor: FakeUser): void {
+    this.clock += 60_000;
+    p.events.push({ id: 9000 + p.events.length, event, actor, createdAt: new Date(this.clock).toISOString().replace(/\.000Z$/, "Z") });
   }
 
   /** A review on the current head (or on `commitId`), submitted a minute after the previous one. */
@@ -144,7 +198,9 @@ export class FakePulls {
   /** The PR's files as GitHub lists them: the merge base against the head, by path. */
   files(p: FakePull): Record<string, unknown>[] {
     const r = this.git.repo(p.owner, p.repo)!;
-    const before = r.commits.get(p.mergeBase)!.tree;
+    // GitHub diffs a PR three-dot: from the merge base of the base branch as it is now and the head.
+    const mergeBase = this.git.mergeBase(r, r.branches.get(p.baseRef) ?? p.mergeBase, p.headSha) ?? p.mergeBase;
+    const before = r.commits.get(mergeBase)!.tree;
     const after = r.commits.get(p.headSha)!.tree;
     const paths = [...new Set([...before.keys(), ...after.keys()])].sort();
     const out: Record<string, unknown>[] = [];
@@ -204,6 +260,23 @@ export class FakePulls {
       changed_files: this.files(p).length,
       commits: p.commits.length,
     });
+  }
+
+  private eventToApi(p: FakePull, e: FakePull["events"][number]): Record<string, unknown> {
+    return {
+      id: e.id,
+      node_id: `BRCE_${e.id}`,
+      url: `${this.fake.url}/repos/${p.owner}/${p.repo}/issues/events/${e.id}`,
+      actor: this.user(e.actor),
+      event: e.event,
+      commit_id: null,
+      commit_url: null,
+      created_at: e.createdAt,
+      performed_via_github_app: null,
+      // GitHub's description has no variant for base_ref_changed; the locked-event one,
+      // whose only extra field is a nullable lock_reason, is the one a plain event fits.
+      lock_reason: null,
+    };
   }
 
   private reviewToApi(p: FakePull, r: FakeReview): Record<string, unknown> {

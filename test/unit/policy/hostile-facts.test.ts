@@ -13,7 +13,7 @@ function seeded(seed: number): () => number {
 }
 
 const JUNK: unknown[] = [null, 0, -1, 1.5, "", "x", "__proto__", "constructor", [], {}, [1], { a: 1 }, true, "2026-02-30T00:00:00Z", "@@", "*", "\u0000", "a".repeat(1000)];
-const OPTIONAL = ["config", "orgConfig", "labels", "body", "permissions", "committers", "reviewedContent", "emails", "now", "codeownersPath", "requests", "workflows"];
+const OPTIONAL = ["config", "orgConfig", "labels", "body", "permissions", "committers", "change", "reviewedChanges", "baseChanges", "emails", "now", "codeownersPath", "requests", "workflows"];
 
 describe("evaluatePolicy on mutated snapshots", () => {
   it("2,000 random mutations of a valid snapshot: always a verdict, never a throw", () => {
