@@ -1,7 +1,7 @@
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { resolve } from "node:path";
 import { CODEOWNERS_MAX_BYTES, compileCodeowners, findCodeownersPath, oversizeError, type CodeownersMatcher } from "../../policy/index.js";
-import { parseCli } from "../args.js";
+import { parseCli, requireFile } from "../args.js";
 import { UsageError, type Command } from "../command.js";
 
 export const command: Command = {
@@ -25,8 +25,8 @@ Exit status: 0 ok, 1 the CODEOWNERS file has errors, 2 usage or input error.`,
       return 2;
     }
     let matcher: CodeownersMatcher;
+    const full = requireFile(io.cwd, file);
     try {
-      const full = resolve(io.cwd, file);
       const st = statSync(full);
       if (!st.isFile()) {
         io.stderr.write(`clutch-luigi owners: ${file} is not a regular file\n`);

@@ -5,7 +5,7 @@ import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { command as owners } from "../../../src/cli/commands/owners.js";
 import { command as policy } from "../../../src/cli/commands/policy.js";
-import { UsageError, type CliIO, type Command } from "../../../src/cli/command.js";
+import { MissingFileError, UsageError, type CliIO, type Command } from "../../../src/cli/command.js";
 
 const FIXTURES = fileURLToPath(new URL("../../fixtures/policy/", import.meta.url));
 
@@ -37,10 +37,8 @@ describe("clutch-luigi owners", () => {
     expect(r.stderr.split("\n")[0]).toBe('syntax-errors.CODEOWNERS:3:1: escaped "#" is not supported in CODEOWNERS; the line would be read as a comment');
     expect(JSON.parse(r.stdout)).toEqual({ path: "ok/x", owners: ["@alice"], line: 2 });
   });
-  it("a missing file is an input error, exit 2, no stack trace", async () => {
-    const r = await run(owners, ["--codeowners", "nope", "a"]);
-    expect(r.code).toBe(2);
-    expect(r.stderr).toBe("clutch-luigi owners: cannot read nope: ENOENT\n");
+  it("a missing file is the CLI's one 'no such file' error (exit 2 from main, no stack trace)", async () => {
+    await expect(run(owners, ["--codeowners", "nope", "a"])).rejects.toThrow(new MissingFileError("nope"));
   });
   it("a CODEOWNERS of 3 MB or more is refused as GitHub refuses it: every path unowned, exit 1", async () => {
     const dir = mkdtempSync(join(tmpdir(), "cl-owners-"));
@@ -163,8 +161,10 @@ describe("clutch-luigi policy", () => {
   });
   const inputErrors: { name: string; argv: string[]; stderr: RegExp }[] = [
     { name: "an invalid --config", argv: ["--config", "cli/invalid.clutch-luigi.yml"], stderr: /invalid.clutch-luigi.yml is not a valid policy:\n  minApprovals: must be >= 1\n  staleApprovals: must be one of/ },
-    { name: "a missing file", argv: ["--config", "cli/none.yml"], stderr: /cannot read cli\/none.yml: ENOENT/ },
   ];
+  it("a missing --config is the CLI's one 'no such file' error", async () => {
+    await expect(run(policy, ["--facts", "cli/rotate-approved.facts.json", "--config", "cli/none.yml"])).rejects.toThrow(new MissingFileError("cli/none.yml"));
+  });
   for (const row of inputErrors) {
     it(`${row.name} is an input error, exit 2`, async () => {
       const r = await run(policy, ["--facts", "cli/rotate-approved.facts.json", ...row.argv]);
