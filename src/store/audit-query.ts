@@ -198,3 +198,12 @@ export async function auditRowHash(db: Knex, seq: number): Promise<string | null
   const r = rowsOf<{ hash: string }>(await db.raw("select hash from audit_events where seq = ?", [seq]))[0];
   return r?.hash ?? null;
 }
+
+/** Stored hashes of the rows `seqs` that exist, and the last seq present (0: none). */
+export async function auditHashesAt(db: Knex, seqs: number[]): Promise<{ hashes: Map<number, string>; lastSeq: number }> {
+  const rows = seqs.length
+    ? rowsOf<{ seq: string | number; hash: string }>(await db.raw("select seq, hash from audit_events where seq = any(?::bigint[])", [seqs.map(String)]))
+    : [];
+  const last = rowsOf<{ m: string | number | null }>(await db.raw("select max(seq) as m from audit_events"))[0];
+  return { hashes: new Map(rows.map((r) => [Number(r.seq), r.hash])), lastSeq: Number(last?.m ?? 0) };
+}
