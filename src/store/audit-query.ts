@@ -17,6 +17,8 @@ export interface AuditQuery {
   since?: Date;
   /** Exclusive. */
   until?: Date;
+  /** Kinds matching this POSIX regular expression (fixed by the caller, never user text). */
+  kindRegex?: string;
 }
 
 function likePrefix(text: string): string {
@@ -31,6 +33,7 @@ function where(q: AuditQuery): { sql: string; bindings: Knex.Value[] } {
   if (q.actor !== undefined) (parts.push("actor = ?"), bindings.push(q.actor));
   if (q.since !== undefined) (parts.push("at >= ?::timestamptz"), bindings.push(q.since.toISOString()));
   if (q.until !== undefined) (parts.push("at < ?::timestamptz"), bindings.push(q.until.toISOString()));
+  if (q.kindRegex !== undefined) (parts.push("kind ~ ?"), bindings.push(q.kindRegex));
   return { sql: parts.length > 0 ? `where ${parts.join(" and ")}` : "", bindings };
 }
 
