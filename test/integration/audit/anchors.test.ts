@@ -216,6 +216,22 @@ describe.each(BACKENDS)("audit verify against anchors published on GitHub ($name
     expect(all.out).toMatch(/^BROKEN at seq 1: anchor seq 1 \(status on acme\/ops@[0-9a-f]{12} by mallory at /);
   });
 
+  it("archiving: after old rows move to cold storage, verify --after the archive's last row checks the hand-off", async () => {
+    await append(3);
+    const rows = await listAuditEvents(store.db);
+    const archivedLast = rows[3]!; // seq 4: rows 1..4 go to the archive
+    await asSuperuser(store, [["delete from audit_events where seq <= 4"]]);
+    const plain = await verify();
+    expect(plain.code).toBe(1);
+    expect(plain.out.split("\n")[0]).toBe("BROKEN at seq 5: rows 1..4 are missing");
+    const handOff = await verify("--after", `4:${archivedLast.hash}`);
+    expect(handOff.code).toBe(0);
+    expect(handOff.out).toMatch(/^2 rows, head seq 6, head hash [0-9a-f]{64}: intact\n$/);
+    const wrong = await verify("--after", `4:${"0".repeat(64)}`);
+    expect(wrong.code).toBe(1);
+    expect(wrong.out.split("\n")[0]).toBe("BROKEN at seq 5: prev_hash does not match the previous row");
+  });
+
   it("refuses bad options before touching GitHub", () => {
     for (const [argv, message] of [
       [["--anchors-from-github", "acme"], /OWNER\/REPO/],

@@ -8,7 +8,7 @@ import type { GitHubClient } from "../../../github/client.js";
 import { parseCli } from "../../args.js";
 import { UsageError, type CliIO } from "../../command.js";
 
-export const usage = `Usage: clutch-luigi audit verify [--anchor SEQ:HASH]...
+export const usage = `Usage: clutch-luigi audit verify [--anchor SEQ:HASH]... [--after SEQ:HASH]
                               [--anchors-from-github OWNER/REPO [--branch NAME] [--anchor-creator LOGIN]]
 
 Recomputes every hash of the audit chain in one consistent snapshot and checks
@@ -23,11 +23,15 @@ against a hash kept outside the database:
                               private repository, GITHUB_API_URL for GitHub Enterprise
   --branch NAME               the branch the app anchors on (default main)
   --anchor-creator LOGIN      count only statuses posted by LOGIN (the app's bot)
-  --max-commits N             commits walked back on the branch (default 200)`;
+  --max-commits N             commits walked back on the branch (default 200)
+  --after SEQ:HASH            rows up to SEQ were archived and HASH is the archive's
+                              last hash: verify from SEQ+1, linked to HASH`;
 
 export interface VerifyOptions {
   /** Hashes recorded outside the database earlier (a ticket, a signed tag). */
   anchors: Anchor[];
+  /** The archived segment's last row: verification starts after it. */
+  after?: { seq: number; hash: string };
   github?: { owner: string; repo: string; branch: string; creator?: string; maxCommits: number };
 }
 
@@ -36,23 +40,26 @@ const REPO = /^([A-Za-z0-9_.-]{1,100})\/([A-Za-z0-9_.-]{1,100})$/;
 export function parseVerify(argv: string[]): VerifyOptions {
   const { values, positionals } = parseCli(argv, {
     anchor: { type: "string", multiple: true },
+    after: { type: "string" },
     "anchors-from-github": { type: "string" },
     branch: { type: "string" },
     "anchor-creator": { type: "string" },
     "max-commits": { type: "string" },
   });
   if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`);
-  const anchors = (values.anchor ?? []).map((a) => {
+  const seqHash = (a: string, flag: string): { seq: number; hash: string } => {
     const m = /^(\d{1,15}):([0-9a-f]{64})$/i.exec(a);
-    if (!m || Number(m[1]) < 1) throw new UsageError(`--anchor takes SEQ:HASH (a row number and its 64-hex-digit hash), got "${a}"`);
-    return { seq: Number(m[1]), hash: m[2]!.toLowerCase(), source: "--anchor" };
-  });
+    if (!m || Number(m[1]) < 1) throw new UsageError(`${flag} takes SEQ:HASH (a row number and its 64-hex-digit hash), got "${a}"`);
+    return { seq: Number(m[1]), hash: m[2]!.toLowerCase() };
+  };
+  const anchors = (values.anchor ?? []).map((a) => ({ ...seqHash(a, "--anchor"), source: "--anchor" }));
+  const after = values.after !== undefined ? { after: seqHash(values.after, "--after") } : {};
   const repo = values["anchors-from-github"];
   if (repo === undefined) {
     for (const f of ["branch", "anchor-creator", "max-commits"] as const) {
       if (values[f] !== undefined) throw new UsageError(`--${f} goes with --anchors-from-github`);
     }
-    return { anchors };
+    return { anchors, ...after };
   }
   const m = REPO.exec(repo);
   if (!m) throw new UsageError(`--anchors-from-github takes OWNER/REPO, got "${repo}"`);
@@ -61,6 +68,7 @@ export function parseVerify(argv: string[]): VerifyOptions {
   if (values.branch === "") throw new UsageError("--branch needs a name");
   return {
     anchors,
+    ...after,
     github: {
       owner: m[1]!,
       repo: m[2]!,
@@ -94,7 +102,7 @@ export async function executeVerify(store: Store, opts: VerifyOptions, io: CliIO
     anchors.push(...read.anchors);
   }
   const { verdict, head } = await readSnapshot(store.db, async (trx) => {
-    const verdict = await verifyAuditChain(trx);
+    const verdict = await verifyAuditChain(trx, undefined, opts.after);
     const { hashes, lastSeq } = await auditHashesAt(trx, [...new Set(anchors.map((a) => a.seq))]);
     verdict.problems.push(...checkAnchors(anchors, hashes, lastSeq));
     verdict.ok = verdict.problems.length === 0;
