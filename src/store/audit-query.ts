@@ -17,6 +17,8 @@ export interface AuditQuery {
   since?: Date;
   /** Exclusive. */
   until?: Date;
+  /** Kinds matching this POSIX regular expression (fixed by the caller, never user text). */
+  kindRegex?: string;
 }
 
 function likePrefix(text: string): string {
@@ -31,6 +33,7 @@ function where(q: AuditQuery): { sql: string; bindings: Knex.Value[] } {
   if (q.actor !== undefined) (parts.push("actor = ?"), bindings.push(q.actor));
   if (q.since !== undefined) (parts.push("at >= ?::timestamptz"), bindings.push(q.since.toISOString()));
   if (q.until !== undefined) (parts.push("at < ?::timestamptz"), bindings.push(q.until.toISOString()));
+  if (q.kindRegex !== undefined) (parts.push("kind ~ ?"), bindings.push(q.kindRegex));
   return { sql: parts.length > 0 ? `where ${parts.join(" and ")}` : "", bindings };
 }
 
@@ -62,18 +65,33 @@ export async function latestAuditRows(db: Knex, q: AuditQuery, limit: number): P
   return { rows: rows.slice(0, limit).reverse(), more };
 }
 
-/** Every matching row in chain order, a page at a time (keyset on seq, so pages never overlap). */
+/**
+ * Every matching row in chain order, a page at a time (keyset on seq, so pages never
+ * overlap). A filtered read walks the chain in windows of `pageSize` seqs, each an
+ * index range scan: with `order by seq limit N` alone, a filter matching few rows
+ * (or one the planner has no statistics for) turns each page into a scan of the
+ * whole table. Seqs have no gaps, so a window holds at most `pageSize` rows.
+ */
 export async function* auditRowPages(db: Knex, q: AuditQuery, pageSize = 2_000): AsyncGenerator<AuditRow[]> {
   const w = where(q);
-  let after = 0;
-  for (;;) {
-    const cond = w.sql ? `${w.sql} and seq > ?` : "where seq > ?";
+  if (w.sql === "") {
+    let after = 0;
+    for (;;) {
+      const page = rowsOf<Record<string, unknown>>(
+        await db.raw(`select ${AUDIT_COLUMNS} from audit_events where seq > ? order by seq limit ?`, [after, pageSize]),
+      ).map(toAuditRow);
+      if (page.length > 0) yield page;
+      if (page.length < pageSize) return;
+      after = page[page.length - 1]!.seq;
+    }
+  }
+  const bounds = rowsOf<{ lo: string | number | null; hi: string | number | null }>(await db.raw("select min(seq) as lo, max(seq) as hi from audit_events"))[0];
+  const last = Number(bounds?.hi ?? 0);
+  for (let after = Number(bounds?.lo ?? 1) - 1; after < last; after += pageSize) {
     const page = rowsOf<Record<string, unknown>>(
-      await db.raw(`select ${AUDIT_COLUMNS} from audit_events ${cond} order by seq limit ?`, [...w.bindings, after, pageSize]),
+      await db.raw(`select ${AUDIT_COLUMNS} from audit_events ${w.sql} and seq > ? and seq <= ? order by seq`, [...w.bindings, after, after + pageSize]),
     ).map(toAuditRow);
     if (page.length > 0) yield page;
-    if (page.length < pageSize) return;
-    after = page[page.length - 1]!.seq;
   }
 }
 
@@ -197,4 +215,13 @@ export async function loadRunRecord(db: Knex, runId: string): Promise<RunRecord>
 export async function auditRowHash(db: Knex, seq: number): Promise<string | null> {
   const r = rowsOf<{ hash: string }>(await db.raw("select hash from audit_events where seq = ?", [seq]))[0];
   return r?.hash ?? null;
+}
+
+/** Stored hashes of the rows `seqs` that exist, and the last seq present (0: none). */
+export async function auditHashesAt(db: Knex, seqs: number[]): Promise<{ hashes: Map<number, string>; lastSeq: number }> {
+  const rows = seqs.length
+    ? rowsOf<{ seq: string | number; hash: string }>(await db.raw("select seq, hash from audit_events where seq = any(?::bigint[])", [seqs.map(String)]))
+    : [];
+  const last = rowsOf<{ m: string | number | null }>(await db.raw("select max(seq) as m from audit_events"))[0];
+  return { hashes: new Map(rows.map((r) => [Number(r.seq), r.hash])), lastSeq: Number(last?.m ?? 0) };
 }

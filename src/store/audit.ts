@@ -125,18 +125,22 @@ export function bodyMismatch(row: AuditRow): string | null {
  * columns. Reads one snapshot: on a live system rows are appended while it reads, and
  * the head must be compared with the rows as of the same instant.
  */
-export async function verifyAuditChain(db: Knex, pageSize = 2_000): Promise<ChainVerdict> {
-  if (db.isTransaction) return verifyInSnapshot(db, pageSize);
+export async function verifyAuditChain(db: Knex, pageSize = 2_000, after?: { seq: number; hash: string }): Promise<ChainVerdict> {
+  if (db.isTransaction) return verifyInSnapshot(db, pageSize, after);
   return db.transaction(async (trx) => {
     await trx.raw("set transaction isolation level repeatable read, read only");
-    return verifyInSnapshot(trx, pageSize);
+    return verifyInSnapshot(trx, pageSize, after);
   });
 }
 
-async function verifyInSnapshot(db: Knex, pageSize: number): Promise<ChainVerdict> {
+/**
+ * `after`: rows up to `after.seq` were archived (docs/deploy.md); the chain here
+ * starts at the next row, whose prev_hash must be the archive's last hash.
+ */
+async function verifyInSnapshot(db: Knex, pageSize: number, after?: { seq: number; hash: string }): Promise<ChainVerdict> {
   const problems: ChainProblem[] = [];
-  let prevHash = "";
-  let expectSeq = 1;
+  let prevHash = after?.hash ?? "";
+  let expectSeq = (after?.seq ?? 0) + 1;
   let count = 0;
   for (;;) {
     const page = rowsOf<Record<string, unknown>>(

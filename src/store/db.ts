@@ -16,6 +16,11 @@ export type Backend = "pg" | "pglite";
 export interface StoreOptions {
   /** A postgres:// URL. Absent → embedded PGlite. */
   databaseUrl?: string;
+  /**
+   * The owner role's URL, for migrations only (MIGRATION_DATABASE_URL). Absent →
+   * migrations run on `databaseUrl` (one role for both; see docs/deploy.md).
+   */
+  migrationDatabaseUrl?: string;
   /** Where PGlite keeps its files and the generated encryption key; `:memory:` for a throwaway database. */
   dataDir?: string;
   /** Connections in the pg pool (ignored by PGlite, which has exactly one). */
@@ -38,6 +43,7 @@ export interface Store {
 export function storeOptionsFromEnv(env: NodeJS.ProcessEnv, cwd = process.cwd()): StoreOptions {
   return {
     ...(env.DATABASE_URL ? { databaseUrl: env.DATABASE_URL } : {}),
+    ...(env.DATABASE_URL && env.MIGRATION_DATABASE_URL ? { migrationDatabaseUrl: env.MIGRATION_DATABASE_URL } : {}),
     dataDir: resolve(cwd, env.CLUTCH_LUIGI_DATA_DIR ?? ".clutch-luigi"),
     ...(env.CLUTCH_LUIGI_ENCRYPTION_KEY ? { encryptionKey: env.CLUTCH_LUIGI_ENCRYPTION_KEY } : {}),
   };
@@ -144,12 +150,23 @@ export async function openStore(opts: StoreOptions = {}): Promise<Store> {
     },
   };
   try {
-    if (opts.migrate ?? true) await migrate(db, { shared: backend === "pg" });
+    if ((opts.migrate ?? true) && opts.databaseUrl && opts.migrationDatabaseUrl) await migrateAsOwner(opts.migrationDatabaseUrl);
+    else if (opts.migrate ?? true) await migrate(db, { shared: backend === "pg" });
   } catch (err) {
     await store.close();
     throw err;
   }
   return store;
+}
+
+/** Migrations through a short-lived pool of the owner role; the store itself keeps the runtime role. */
+export async function migrateAsOwner(url: string): Promise<string[]> {
+  const owner = await openStore({ databaseUrl: url, poolMax: 2, migrate: false });
+  try {
+    return await migrate(owner.db, { shared: true });
+  } finally {
+    await owner.close();
+  }
 }
 
 /** Rows of a `knex.raw` result on either driver. */

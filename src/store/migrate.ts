@@ -7,6 +7,7 @@ import { rowsOf } from "./db.js";
 import * as m001 from "./migrations/001_initial.js";
 import * as m002 from "./migrations/002_hot_path.js";
 import * as m003 from "./migrations/003_deliveries.js";
+import * as m005 from "./migrations/005_audit_roles.js";
 import * as m007 from "./migrations/007_installation.js";
 import * as m008 from "./migrations/008_metrics_indexes.js";
 
@@ -19,6 +20,7 @@ export const MIGRATIONS: [string, Migration][] = [
   ["001_initial", m001],
   ["002_hot_path", m002],
   ["003_deliveries", m003],
+  ["005_audit_roles", m005],
   ["007_installation", m007],
   ["008_metrics_indexes", m008],
 ];
@@ -46,10 +48,47 @@ const CONFIG: Knex.MigratorConfig = { migrationSource: source, tableName: MIGRAT
  */
 export async function migrate(db: Knex, opts: { shared?: boolean } = { shared: isPg(db) }): Promise<string[]> {
   if (!opts.shared) return latest(db);
+  // An up-to-date database needs no lock and no write: the runtime role, which may
+  // only read the migration tables, opens its store this way.
+  const pending = await pendingOrNull(db);
+  if (pending?.length === 0) return [];
+  if (pending && !(await mayMigrate(db))) throw new MigrationPrivilegeError(pending);
   return db.transaction(async (trx: Knex.Transaction) => {
     await trx.raw("select pg_advisory_xact_lock(hashtext('clutch-luigi:migrate'))");
     return latest(db);
   });
+}
+
+/** Whether this role can take knex's migration lock and create objects: the owner can, the runtime role cannot. */
+async function mayMigrate(db: Knex): Promise<boolean> {
+  const r = (await db.raw(
+    `select has_table_privilege('${CONFIG.tableName}_lock', 'UPDATE') and has_schema_privilege(current_schema(), 'CREATE') as ok`,
+  )) as { rows: { ok: boolean }[] };
+  return r.rows[0]?.ok === true;
+}
+
+/** Migrations are pending and this connection's role may not apply them (it is the runtime role). */
+export class MigrationPrivilegeError extends Error {
+  constructor(readonly pending: string[]) {
+    super(
+      `database migrations are pending (${pending.join(", ")}) and this role may not apply them: ` +
+        "run clutch-luigi migrate as the owner role (MIGRATION_DATABASE_URL), see docs/deploy.md",
+    );
+    this.name = "MigrationPrivilegeError";
+  }
+}
+
+/**
+ * Pending names, read without knex's migrator (which creates its tables when they
+ * are missing, and several processes opening a fresh database would race to). Null
+ * when the bookkeeping tables are not there yet.
+ */
+async function pendingOrNull(db: Knex): Promise<string[] | null> {
+  const t = CONFIG.tableName!;
+  const exists = (await db.raw("select to_regclass(?) is not null and to_regclass(?) is not null as ok", [t, `${t}_lock`])) as { rows: { ok: boolean }[] };
+  if (exists.rows[0]?.ok !== true) return null;
+  const done = new Set(((await db.raw(`select name from ${t}`)) as { rows: { name: string }[] }).rows.map((r) => r.name));
+  return MIGRATIONS.map(([name]) => name).filter((name) => !done.has(name));
 }
 
 async function latest(db: Knex): Promise<string[]> {

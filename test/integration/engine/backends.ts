@@ -2,7 +2,7 @@
  * The two databases every engine/store suite runs against: a fresh database on
  * the real Postgres server, and an in-memory PGlite.
  */
-import { createTestDatabase } from "../../support/pg.js";
+import { createRoleTestDatabase, createTestDatabase } from "../../support/pg.js";
 import { PG_UP } from "../../support/pg-suite.js";
 import { openStore, type Store } from "../../../src/store/db.js";
 
@@ -21,11 +21,17 @@ const ALL_BACKENDS: BackendCase[] = [
   {
     name: "pg",
     async open() {
-      const db = await createTestDatabase("cl_engine");
-      const store = await openStore({ databaseUrl: db.url, encryptionKey: KEY, poolMax: 4 });
+      // CLUTCH_LUIGI_TEST_AS_RUNTIME=1: the store connects as the runtime role and
+      // migrates as the owner, as a hardened deployment does (docs/deploy.md).
+      const asRuntime = process.env.CLUTCH_LUIGI_TEST_AS_RUNTIME === "1";
+      const roles = asRuntime ? await createRoleTestDatabase("cl_engine") : null;
+      const db = roles ?? (await createTestDatabase("cl_engine"));
+      const store = roles
+        ? await openStore({ databaseUrl: roles.runtimeUrl, migrationDatabaseUrl: roles.ownerUrl, encryptionKey: KEY, poolMax: 4 })
+        : await openStore({ databaseUrl: db.url, encryptionKey: KEY, poolMax: 4 });
       return {
         store,
-        url: db.url,
+        url: roles ? roles.runtimeUrl : db.url,
         async cleanup() {
           await store.close();
           await db.drop();
