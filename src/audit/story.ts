@@ -7,6 +7,7 @@
  */
 import type { AuditRow } from "../store/audit.js";
 import type { RunRecord } from "../store/audit-query.js";
+import { evidenceGitChecks, type GitCheck } from "./evidence-commands.js";
 import { auditRowProblem } from "./row-check.js";
 import { summarizeAuditRow } from "./summary.js";
 import { displayTime } from "./table.js";
@@ -164,4 +165,45 @@ export function renderRunStory(runId: string, record: RunRecord): RunStory {
     for (const p of problems) lines.push(`  ${p}`);
   }
   return { lines, problems };
+}
+
+/** `audit show --json`: the whole run as one document, evidence and git checks included. */
+export interface RunDocument {
+  runId: string;
+  /** The hashed run.created row's facts (the evidence sits under `evidence`), or null when that row is missing. */
+  created: { seq: number; hash: string; at: string; actor: string; data: Record<string, unknown> } | null;
+  evidence: Record<string, unknown> | null;
+  events: { seq: number; at: string; kind: string; actor: string; step: string | null; data: Record<string, unknown>; hash: string }[];
+  steps: RunRecord["steps"];
+  attempts: RunRecord["attempts"];
+  outcome: { state: string; event: string | null; seq: number | null; at: string | null; error: string | null };
+  /** Commands to run in a clone of the repository; each one's first output word must equal `expect`. */
+  git: GitCheck[];
+  chainHead: RunRecord["head"];
+  problems: string[];
+}
+
+export function runDocument(runId: string, record: RunRecord): RunDocument {
+  const { problems } = renderRunStory(runId, record);
+  const created = record.events.find((e) => e.kind === "run.created");
+  const evidence = created && typeof created.data.evidence === "object" && created.data.evidence !== null ? (created.data.evidence as Record<string, unknown>) : null;
+  const final = [...record.events].reverse().find((e) => FINAL_RUN_EVENTS.includes(e.kind));
+  return {
+    runId,
+    created: created ? { seq: created.seq, hash: created.hash, at: created.at, actor: created.actor, data: created.data } : null,
+    evidence,
+    events: record.events.map((e) => ({ seq: e.seq, at: e.at, kind: e.kind, actor: e.actor, step: e.step_id ?? null, data: e.data, hash: e.hash })),
+    steps: record.steps,
+    attempts: record.attempts,
+    outcome: {
+      state: final ? final.kind.slice(4) : (record.run?.state ?? "unknown"),
+      event: final?.kind ?? null,
+      seq: final?.seq ?? null,
+      at: final?.at ?? null,
+      error: final ? str(final.data.error) : (record.run?.error ?? null),
+    },
+    git: evidenceGitChecks(evidence),
+    chainHead: record.head,
+    problems,
+  };
 }
