@@ -108,6 +108,28 @@ export function renderRunStory(runId: string, record: RunRecord): RunStory {
   const breakGlass = c.breakGlass === true || identity.breakGlass === true;
   field("break-glass", breakGlass ? "YES — ran without the usual approvals" : "no");
 
+  const evidence = typeof c.evidence === "object" && c.evidence !== null ? (c.evidence as Record<string, unknown>) : null;
+  if (evidence) {
+    // From the hashed row only: the blobs and reviews an auditor checks against git and GitHub.
+    section("Evidence (hashed run.created row; `--json` adds the git commands that check it)");
+    const blob = (v: unknown): string => {
+      const b = v as { path?: unknown; sha?: unknown } | null;
+      return b && typeof b.path === "string" && typeof b.sha === "string" ? `${b.path} blob ${b.sha}` : "(none)";
+    };
+    const req = evidence.request as { path?: unknown; blobSha?: unknown; sha256?: unknown } | undefined;
+    field("request", req ? `${String(req.path)} blob ${String(req.blobSha)} sha256 ${String(req.sha256)}` : "(not recorded)");
+    field("head", str(evidence.headSha) ?? "?");
+    const auth = (evidence.authority ?? {}) as { baseSha?: unknown; workflow?: unknown; policy?: unknown; codeowners?: unknown };
+    field("approved at", str(auth.baseSha) ?? "?");
+    for (const w of Array.isArray(auth.workflow) ? auth.workflow : []) field("workflow", blob(w));
+    field("policy", blob(auth.policy));
+    field("CODEOWNERS", blob(auth.codeowners));
+    for (const a of Array.isArray(evidence.approvals) ? (evidence.approvals as Record<string, unknown>[]) : []) {
+      const rules = Array.isArray(a.rules) ? (a.rules as { rule?: unknown; via?: unknown }[]).map((r) => `${String(r.rule)}${typeof r.via === "string" ? ` via ${r.via}` : ""}`) : [];
+      field("approval", `${String(a.login)} (id ${String(a.userId)}) review ${String(a.reviewId)} on ${String(a.commit)} at ${String(a.submittedAt)}${rules.length ? `: ${rules.join(", ")}` : ""}`);
+    }
+  }
+
   section("Timeline (audit rows, chain order)");
   lines.push(
     ...table(

@@ -132,6 +132,12 @@ describe("audit show --json against a real git repository", () => {
     expect(doc.created?.data.evidence).toEqual(doc.evidence);
     expect(doc.outcome.state).toBeTypeOf("string");
     expect(doc.events.map((e) => e.kind)).toContain("run.created");
+
+    // The text story shows the same evidence.
+    const text = testIO();
+    expect(await executeShow(store, parseShow([runId]), text)).toBe(0);
+    expect(text.out()).toContain(`request       ${REQUEST} blob ${git("rev-parse", `${merge}:${REQUEST}`)}`);
+    expect(text.out()).toMatch(new RegExp(`approval +sam \\(id \\d+\\) review ${review.id} on ${head} at ${review.submittedAt}: .*codeowners:5 via @acme/sre`));
   });
 
   it("every git command it prints gives the recorded value in the real repository", () => {
@@ -152,7 +158,7 @@ describe("audit show --json against a real git repository", () => {
   it("the same commands expose evidence that does not match the repository", () => {
     const forged = doc.git.find((c) => c.command.includes("hash-object") && c.command.startsWith("git show"))!;
     // Pointed at the base commit, where the request does not exist, the check gives another value.
-    const other = execSync(`${forged.command.replace(merge, base)} 2>/dev/null`, { cwd: dir, encoding: "utf8", shell: "/bin/sh" }).trim();
+    const other = execSync(`(${forged.command.replace(merge, base)}) 2>/dev/null`, { cwd: dir, encoding: "utf8", shell: "/bin/sh" }).trim();
     expect(other).toMatch(/^[0-9a-f]{40}$/);
     expect(other).not.toBe(forged.expect);
     const wf = doc.git.find((c) => c.command.startsWith(`git rev-parse ${base}:workflows/`))!;
