@@ -101,6 +101,11 @@ describe("the merge is read from the API, not the payload", () => {
     expect(checksOn(side, "clutch-luigi/run").at(-1)).toMatchObject({ conclusion: "failure" });
     expect(checksOn(side, "clutch-luigi/run").at(-1)!.output.summary).toMatch(new RegExp(`merge commit ${side} is not reachable from the head of the default branch main \\(${p.mergeBase}: ahead\\)`));
     expect((await auditRows("run.refused")).at(-1)).toMatchObject({ data: { pullRequest: p.number, commit: side } });
+    // The same merge event again: the same refusal, so no second row and no duplicate failed check.
+    const rows = (await auditRows("run.refused")).length;
+    expect(await send("pull_request", "closed", p, { merged: true, mergeCommitSha: side, sender: "sam" })).toBe(200);
+    expect(checksOn(side, "clutch-luigi/run")).toHaveLength(1);
+    expect(await auditRows("run.refused")).toHaveLength(rows);
   });
 
   it("a GitHub failure while checking the merge is no refusal: the delivery fails and GitHub's redelivery starts the run", async () => {

@@ -14,7 +14,7 @@ import type { RunIdentity } from "../../engine/queue.js";
 import type { ChangedFile, Verdict } from "../../policy/index.js";
 import { buildCatalog, checkRequest, MAX_FILE_BYTES, parseSource, type RequestSpec, type WorkflowSpec } from "../../formats/index.js";
 import { appendAudit } from "../../store/audit.js";
-import { lastEvaluation, type RecordedEvaluation } from "../../store/evaluations.js";
+import { lastEvaluation, lastRefusalReasons, type RecordedEvaluation } from "../../store/evaluations.js";
 import { CannotStartRun, createRun, findPullRequestRun, requestKey } from "../../store/runs.js";
 import { requestOrNull, type GitHubClient, type PullRequestRef } from "../client.js";
 import type { AuthorityBlobs, GatheredPullRequest } from "../facts.js";
@@ -155,6 +155,9 @@ export function authorityDrift(approved: AuthorityBlobs, atMerge: AuthorityBlobs
 }
 
 async function refuse(deps: AppDeps, gh: GitHubClient, m: MergedPullRequest, requestPath: string | null, r: RunRefusal, opts: { actor: string; detailsUrl?: string }): Promise<MergeOutcome> {
+  // The same refusal again (a replayed merge event) is no new decision: no second row, no duplicate check.
+  const before = await lastRefusalReasons(deps.store.db, { repository: `${m.owner}/${m.repo}`, pullRequest: m.pullNumber, commit: m.mergeCommitSha });
+  if (before && JSON.stringify(before) === JSON.stringify(r.reasons)) return { kind: "refused", reasons: [...r.reasons] };
   await deps.store.db.transaction((trx: Knex.Transaction) =>
     appendAudit(trx, {
       kind: "run.refused",
