@@ -108,6 +108,18 @@ describe("the merge is read from the API, not the payload", () => {
     expect(await auditRows("run.refused")).toHaveLength(rows);
   });
 
+  it("a merged PR without a request, into another branch, starts nothing and gets no run check", async () => {
+    app.world.git.commit(REPO, { branch: "release", parent: app.world.git.repo("acme", "ops")!.branches.get("main")!, files: {}, message: "release branch" });
+    const p = app.world.pulls.open(REPO, { author: alice, baseRef: "release", files: { "docs/notes.md": "notes\n" } });
+    const sha = app.world.git.commit(REPO, { branch: "release", files: { "docs/notes.md": "notes\n" }, author: "web-flow" });
+    app.world.pulls.markMerged(p, sha);
+    const refused = (await auditRows("run.refused")).length;
+    expect(await send("pull_request", "closed", p, { merged: true, mergeCommitSha: sha, sender: "sam" })).toBe(200);
+    expect(checksOn(sha, "clutch-luigi/run")).toEqual([]);
+    expect(await auditRows("run.refused")).toHaveLength(refused);
+    expect(await runsOf(p)).toEqual([]);
+  });
+
   it("a GitHub failure while checking the merge is no refusal: the delivery fails and GitHub's redelivery starts the run", async () => {
     const p = await approvedPull("requests/2026/transient.yaml");
     const sha = mergeOnMain(p, { "requests/2026/transient.yaml": REQUEST });

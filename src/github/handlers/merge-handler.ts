@@ -186,12 +186,13 @@ export async function handleMerge(deps: AppDeps, gh: GitHubClient, claim: MergeC
 
   let requestPath: string | null = null;
   try {
-    await checkReachable(gh, m, confirmed.defaultBranch);
     // The verdict the reviewers saw: read before this merge's own evaluation is recorded.
     const prior = await lastEvaluation(deps.store.db, { repository, pullRequest: m.pullNumber, headSha: confirmed.headSha });
     const { gathered, evaluation } = await evaluateAndPublish(deps, gh, m, { ...opts, authorityAt: m.mergeCommitSha });
+    // A PR without a request (housekeeping, a control-plane change, another branch) runs nothing and is told nothing.
     if (!gathered.request) return { kind: "no-request" };
     requestPath = gathered.request.path;
+    await checkReachable(gh, m, confirmed.defaultBranch);
     return await startRun(deps, gh, m, gathered, evaluation.verdict, prior, opts);
   } catch (e) {
     if (!(e instanceof RunRefusal)) throw e;
