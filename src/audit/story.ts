@@ -7,6 +7,7 @@
  */
 import type { AuditRow } from "../store/audit.js";
 import type { RunRecord } from "../store/audit-query.js";
+import { evidenceGitChecks, type GitCheck } from "./evidence-commands.js";
 import { auditRowProblem } from "./row-check.js";
 import { summarizeAuditRow } from "./summary.js";
 import { displayTime } from "./table.js";
@@ -107,6 +108,28 @@ export function renderRunStory(runId: string, record: RunRecord): RunStory {
   const breakGlass = c.breakGlass === true || identity.breakGlass === true;
   field("break-glass", breakGlass ? "YES — ran without the usual approvals" : "no");
 
+  const evidence = typeof c.evidence === "object" && c.evidence !== null ? (c.evidence as Record<string, unknown>) : null;
+  if (evidence) {
+    // From the hashed row only: the blobs and reviews an auditor checks against git and GitHub.
+    section("Evidence (hashed run.created row; `--json` adds the git commands that check it)");
+    const blob = (v: unknown): string => {
+      const b = v as { path?: unknown; sha?: unknown } | null;
+      return b && typeof b.path === "string" && typeof b.sha === "string" ? `${b.path} blob ${b.sha}` : "(none)";
+    };
+    const req = evidence.request as { path?: unknown; blobSha?: unknown; sha256?: unknown } | undefined;
+    field("request", req ? `${String(req.path)} blob ${String(req.blobSha)} sha256 ${String(req.sha256)}` : "(not recorded)");
+    field("head", str(evidence.headSha) ?? "?");
+    const auth = (evidence.authority ?? {}) as { baseSha?: unknown; workflow?: unknown; policy?: unknown; codeowners?: unknown };
+    field("approved at", str(auth.baseSha) ?? "?");
+    for (const w of Array.isArray(auth.workflow) ? auth.workflow : []) field("workflow", blob(w));
+    field("policy", blob(auth.policy));
+    field("CODEOWNERS", blob(auth.codeowners));
+    for (const a of Array.isArray(evidence.approvals) ? (evidence.approvals as Record<string, unknown>[]) : []) {
+      const rules = Array.isArray(a.rules) ? (a.rules as { rule?: unknown; via?: unknown }[]).map((r) => `${String(r.rule)}${typeof r.via === "string" ? ` via ${r.via}` : ""}`) : [];
+      field("approval", `${String(a.login)} (id ${String(a.userId)}) review ${String(a.reviewId)} on ${String(a.commit)} at ${String(a.submittedAt)}${rules.length ? `: ${rules.join(", ")}` : ""}`);
+    }
+  }
+
   section("Timeline (audit rows, chain order)");
   lines.push(
     ...table(
@@ -164,4 +187,45 @@ export function renderRunStory(runId: string, record: RunRecord): RunStory {
     for (const p of problems) lines.push(`  ${p}`);
   }
   return { lines, problems };
+}
+
+/** `audit show --json`: the whole run as one document, evidence and git checks included. */
+export interface RunDocument {
+  runId: string;
+  /** The hashed run.created row's facts (the evidence sits under `evidence`), or null when that row is missing. */
+  created: { seq: number; hash: string; at: string; actor: string; data: Record<string, unknown> } | null;
+  evidence: Record<string, unknown> | null;
+  events: { seq: number; at: string; kind: string; actor: string; step: string | null; data: Record<string, unknown>; hash: string }[];
+  steps: RunRecord["steps"];
+  attempts: RunRecord["attempts"];
+  outcome: { state: string; event: string | null; seq: number | null; at: string | null; error: string | null };
+  /** Commands to run in a clone of the repository; each one's first output word must equal `expect`. */
+  git: GitCheck[];
+  chainHead: RunRecord["head"];
+  problems: string[];
+}
+
+export function runDocument(runId: string, record: RunRecord): RunDocument {
+  const { problems } = renderRunStory(runId, record);
+  const created = record.events.find((e) => e.kind === "run.created");
+  const evidence = created && typeof created.data.evidence === "object" && created.data.evidence !== null ? (created.data.evidence as Record<string, unknown>) : null;
+  const final = [...record.events].reverse().find((e) => FINAL_RUN_EVENTS.includes(e.kind));
+  return {
+    runId,
+    created: created ? { seq: created.seq, hash: created.hash, at: created.at, actor: created.actor, data: created.data } : null,
+    evidence,
+    events: record.events.map((e) => ({ seq: e.seq, at: e.at, kind: e.kind, actor: e.actor, step: e.step_id ?? null, data: e.data, hash: e.hash })),
+    steps: record.steps,
+    attempts: record.attempts,
+    outcome: {
+      state: final ? final.kind.slice(4) : (record.run?.state ?? "unknown"),
+      event: final?.kind ?? null,
+      seq: final?.seq ?? null,
+      at: final?.at ?? null,
+      error: final ? str(final.data.error) : (record.run?.error ?? null),
+    },
+    git: evidenceGitChecks(evidence),
+    chainHead: record.head,
+    problems,
+  };
 }

@@ -33,26 +33,28 @@ export function parseConfigFile(path: string, file: RepoFile, problems: GatherPr
 }
 
 /** The first CODEOWNERS GitHub would use, at `baseSha`. A file GitHub would ignore for its size blocks. */
-export async function readCodeowners(gh: GitHubClient, at: RepoCoordinates, baseSha: string, problems: GatherProblem[]): Promise<{ codeowners: string | null; codeownersPath?: string }> {
+export async function readCodeowners(gh: GitHubClient, at: RepoCoordinates, baseSha: string, problems: GatherProblem[]): Promise<{ codeowners: string | null; codeownersPath?: string; codeownersSha?: string }> {
   for (const path of CODEOWNERS_LOCATIONS) {
     const f = await readRepoFile(gh, at, path, baseSha, CODEOWNERS_MAX_BYTES);
     if (f.kind === "absent") continue;
-    if (f.kind === "file") return { codeowners: f.text, codeownersPath: path };
+    if (f.kind === "file") return { codeowners: f.text, codeownersPath: path, codeownersSha: f.sha };
     if (f.kind === "too-large") {
       problems.push({ code: "codeowners-too-large", message: `${path} is ${f.size} bytes; GitHub ignores a CODEOWNERS file of 3 MB or more, and so does this app: nobody could approve by it` });
     } else {
       problems.push({ code: "codeowners-unreadable", message: `${path} is a ${f.type}, not a file` });
     }
-    return { codeowners: null, codeownersPath: path };
+    return { codeowners: null, codeownersPath: path, ...(f.kind === "too-large" ? { codeownersSha: f.sha } : {}) };
   }
   return { codeowners: null };
 }
 
 /** The repository's policy at `baseSha`, and the organisation's defaults (its `.github` repository, default branch). */
-export async function readPolicyConfigs(gh: GitHubClient, at: RepoCoordinates, baseSha: string, problems: GatherProblem[]): Promise<{ repoConfig: unknown; orgConfig: unknown }> {
-  const repoConfig = parseConfigFile(POLICY_FILE, await readRepoFile(gh, at, POLICY_FILE, baseSha, MAX_FILE_BYTES + 1), problems);
-  if (at.repo === ".github") return { repoConfig, orgConfig: undefined };
+export async function readPolicyConfigs(gh: GitHubClient, at: RepoCoordinates, baseSha: string, problems: GatherProblem[]): Promise<{ repoConfig: unknown; orgConfig: unknown; repoConfigSha?: string }> {
+  const file = await readRepoFile(gh, at, POLICY_FILE, baseSha, MAX_FILE_BYTES + 1);
+  const repoConfig = parseConfigFile(POLICY_FILE, file, problems);
+  const repoConfigSha = file.kind === "file" || file.kind === "too-large" ? file.sha : undefined;
+  if (at.repo === ".github") return { repoConfig, orgConfig: undefined, ...(repoConfigSha ? { repoConfigSha } : {}) };
   const org = { owner: at.owner, repo: ".github" };
   const orgConfig = parseConfigFile(`${at.owner}/.github:${POLICY_FILE}`, await readRepoFile(gh, org, POLICY_FILE, undefined, MAX_FILE_BYTES + 1), problems);
-  return { repoConfig, orgConfig };
+  return { repoConfig, orgConfig, ...(repoConfigSha ? { repoConfigSha } : {}) };
 }

@@ -8,7 +8,7 @@
 import type { ActionRegistry } from "../actions/registry.js";
 import { evaluatePolicy, type Blocker, type Verdict } from "../policy/index.js";
 import { buildCatalog, buildPlan, checkRequest, parseSource, sortProblems, type Plan, type Problem, type WorkflowSpec } from "../formats/index.js";
-import type { GatheredPullRequest } from "./facts.js";
+import type { AuthorityBlobs, GatheredPullRequest } from "./facts.js";
 
 export interface RequestEvaluation {
   path: string;
@@ -27,6 +27,8 @@ export interface Evaluation {
   request: RequestEvaluation | null;
   /** Problems with files of the PR that are not the request's content (rules about request files). */
   fileProblems: Problem[];
+  /** The authority blobs the verdict and plan were computed under; a merge runs only under the same. */
+  authority: AuthorityBlobs;
 }
 
 function checkRequestFile(g: GatheredPullRequest, registry: ActionRegistry): RequestEvaluation | null {
@@ -95,5 +97,5 @@ export function evaluatePullRequest(g: GatheredPullRequest, registry: ActionRegi
   const fileProblems: Problem[] = g.problems
     .filter((p) => p.file !== undefined && p.file !== g.request?.path)
     .map((p) => ({ file: p.file!, line: p.line ?? 1, col: p.col ?? 1, message: p.message }));
-  return { repository: g.facts.repository, headSha: g.headSha, baseSha: g.baseSha, verdict, request, fileProblems };
+  return { repository: g.facts.repository, headSha: g.headSha, baseSha: g.baseSha, verdict, request, fileProblems, authority: g.authority };
 }

@@ -16,7 +16,7 @@ import {
   type ReviewState,
 } from "../policy/index.js";
 import { MAX_FILE_BYTES, parseSource, workflowNameOf, type ApprovalSpec, type SourceFile } from "../formats/index.js";
-import { readCodeowners, readPolicyConfigs } from "./authority.js";
+import { POLICY_FILE, readCodeowners, readPolicyConfigs } from "./authority.js";
 import { paginate, requestOrNull, type GitHubClient, type PullRequestRef } from "./client.js";
 import { listRepoDir, readRepoFile, type RepoCoordinates } from "./repo-files.js";
 import { selectRequest } from "./request-files.js";
@@ -83,11 +83,24 @@ export interface GatheredPullRequest {
   workflowNames: string[];
   workflowFiles: SourceFile[];
   problems: GatherProblem[];
+  /** Blob SHAs of the authority files read at `baseSha`: what an approval was given under. */
+  authority: AuthorityBlobs;
+  /** GitHub user ids of reviewers, by login as the API spelled it (for the run's evidence). */
+  reviewerIds: Record<string, number>;
+}
+
+/** Where each authority file was read and which blob it was; null when the file is absent. */
+export interface AuthorityBlobs {
+  baseSha: string;
+  workflow: { path: string; sha: string }[];
+  policy: { path: string; sha: string } | null;
+  codeowners: { path: string; sha: string } | null;
 }
 
 interface ApiUser {
   login: string;
   type: string;
+  id?: number;
 }
 
 interface ApiPull {
@@ -133,7 +146,7 @@ function toActor(u: ApiUser | null): Actor {
  * Gathers the facts of a pull request. Throws only when GitHub itself fails
  * (network, 5xx, the PR does not exist); the caller retries or reports that.
  */
-export async function gatherPullRequest(gh: GitHubClient, ref: PullRequestRef, limits: GatherLimits = DEFAULT_LIMITS): Promise<GatheredPullRequest> {
+export async function gatherPullRequest(gh: GitHubClient, ref: PullRequestRef, limits: GatherLimits = DEFAULT_LIMITS, opts: { authorityAt?: string } = {}): Promise<GatheredPullRequest> {
   const at: RepoCoordinates = { owner: ref.owner, repo: ref.repo };
   const pr = { owner: ref.owner, repo: ref.repo, pull_number: ref.pullNumber };
   const problems: GatherProblem[] = [];
@@ -143,13 +156,17 @@ export async function gatherPullRequest(gh: GitHubClient, ref: PullRequestRef, l
   const author = toActor(pull.user);
 
   // The base branch as it is now: pull.base.sha can lag behind it.
+  // A merge pins it to the merge commit instead, so the run is judged by the authority it lands in.
   const baseRef = pull.base.ref;
-  const baseHead = await requestOrNull<{ object: { sha: string } }>(gh, "GET /repos/{owner}/{repo}/git/ref/{ref}", {
-    ...at,
-    ref: `heads/${baseRef}`,
-  });
-  if (!baseHead) throw new Error(`base branch ${baseRef} of ${ref.owner}/${ref.repo}#${ref.pullNumber} does not exist`);
-  const baseSha = baseHead.object.sha;
+  let baseSha = opts.authorityAt;
+  if (baseSha === undefined) {
+    const baseHead = await requestOrNull<{ object: { sha: string } }>(gh, "GET /repos/{owner}/{repo}/git/ref/{ref}", {
+      ...at,
+      ref: `heads/${baseRef}`,
+    });
+    if (!baseHead) throw new Error(`base branch ${baseRef} of ${ref.owner}/${ref.repo}#${ref.pullNumber} does not exist`);
+    baseSha = baseHead.object.sha;
+  }
 
   // Files, bounded by GitHub's own cap.
   const filePages = Math.ceil(limits.maxFiles / 100);
@@ -175,8 +192,10 @@ export async function gatherPullRequest(gh: GitHubClient, ref: PullRequestRef, l
     problems.push({ code: "too-many-reviews", message: `this pull request has more than ${limits.maxReviews} reviews; not all of them can be read` });
   }
   const reviews: Review[] = [];
+  const reviewerIds: Record<string, number> = {};
   for (const r of reviewList.items) {
     if (!r.user || !r.commit_id || !r.submitted_at || !REVIEW_STATES.has(r.state as ReviewState)) continue;
+    if (typeof r.user.id === "number") reviewerIds[r.user.login] = r.user.id;
     reviews.push({ id: r.id, user: toActor(r.user), state: r.state as ReviewState, commitId: r.commit_id, submittedAt: r.submitted_at });
   }
 
@@ -198,8 +217,14 @@ export async function gatherPullRequest(gh: GitHubClient, ref: PullRequestRef, l
   }
 
   // Authority, at the base branch head.
-  const { codeowners, codeownersPath } = await readCodeowners(gh, at, baseSha, problems);
-  const { repoConfig, orgConfig } = await readPolicyConfigs(gh, at, baseSha, problems);
+  const { codeowners, codeownersPath, codeownersSha } = await readCodeowners(gh, at, baseSha, problems);
+  const { repoConfig, orgConfig, repoConfigSha } = await readPolicyConfigs(gh, at, baseSha, problems);
+  const authority: AuthorityBlobs = {
+    baseSha,
+    workflow: [],
+    policy: repoConfigSha ? { path: POLICY_FILE, sha: repoConfigSha } : null,
+    codeowners: codeownersPath && codeownersSha ? { path: codeownersPath, sha: codeownersSha } : null,
+  };
   const merged = mergeConfig(orgConfig, repoConfig);
 
   // The request, at the PR head.
@@ -241,6 +266,7 @@ export async function gatherPullRequest(gh: GitHubClient, ref: PullRequestRef, l
   if (request?.workflow) {
     for (const entry of listing.filter((e) => workflowNameOf(e.path) === request.workflow)) {
       const f = await readRepoFile(gh, at, entry.path, baseSha, MAX_FILE_BYTES + 1);
+      if (f.kind === "file" || f.kind === "too-large") authority.workflow.push({ path: entry.path, sha: f.sha });
       if (f.kind !== "file") {
         problems.push({ code: "workflow-unreadable", message: `${entry.path} on the base branch cannot be read (${f.kind === "too-large" ? `${f.size} bytes` : f.kind})` });
         continue;
@@ -320,5 +346,5 @@ export async function gatherPullRequest(gh: GitHubClient, ref: PullRequestRef, l
     permissions,
     committers: [...committers],
   };
-  return { ref, baseRef, baseSha, headSha, facts, request, workflowNames, workflowFiles, problems };
+  return { ref, baseRef, baseSha, headSha, facts, request, workflowNames, workflowFiles, problems, authority, reviewerIds };
 }

@@ -1,11 +1,13 @@
 /**
  * Starting, cancelling and reading runs. A run is created once per idempotency key
- * (e.g. repository + PR + merge commit) so a replayed webhook never starts it twice.
+ * (e.g. repository + PR + merge commit) and once per request key (repository + PR +
+ * request path), so neither a replayed webhook nor a second merge event naming
+ * another commit ever starts it twice.
  */
 import { createHash, randomUUID } from "node:crypto";
 import type { Knex } from "knex";
 import type { ActionRegistry } from "../actions/registry.js";
-import { buildGraph } from "../engine/graph.js";
+import { buildGraph, GraphError } from "../engine/graph.js";
 import type { RunIdentity } from "../engine/queue.js";
 import type { RunState, StepState } from "../engine/states.js";
 import { requestFields } from "../engine/worker.js";
@@ -22,6 +24,10 @@ export interface CreateRunInput extends RunIdentity {
   requestPath: string;
   /** Same key → same run. Omit for a run that is always new (local `clutch-luigi run`). */
   idempotencyKey?: string;
+  /** One run per request (see `requestKey()`); a second create with it returns the first run. */
+  requestKey?: string;
+  /** Git-linked evidence for the hashed run.created row (blob SHAs, approvals with their reviews). */
+  evidence?: Record<string, unknown>;
   /** Steps of this run queued or running at once (default 16). */
   maxParallel?: number;
   /** Who is starting it, for the audit row (default the requester). */
@@ -41,6 +47,28 @@ export interface CreatedRun {
 
 const MAX_DELAY_MS = 3_650 * 86_400_000;
 
+/** The request or workflow cannot become a run (not a database or transient failure). */
+export class CannotStartRun extends Error {
+  constructor(why: string) {
+    super(`cannot start a run: ${why}`);
+    this.name = "CannotStartRun";
+  }
+}
+
+/** The key of a request's one run: repository, PR number and request path. */
+export function requestKey(repository: string, pullRequest: number, requestPath: string): string {
+  return `${repository}#${pullRequest}:${requestPath}`;
+}
+
+/** The run a pull request already started, if any (a PR carries at most one request). */
+export async function findPullRequestRun(store: Store, repository: string, pullRequest: number): Promise<{ runId: string; state: RunState; requestPath: string } | null> {
+  const prefix = `${repository}#${pullRequest}:`;
+  const row = rowsOf<{ id: string; state: RunState; request_path: string }>(
+    await store.db.raw("select id, state, request_path from runs where left(request_key, ?) = ? order by created_at limit 1", [prefix.length, prefix]),
+  )[0];
+  return row ? { runId: row.id, state: row.state, requestPath: row.request_path } : null;
+}
+
 /** Longer lock keys are stored as a prefix plus their hash: an index entry has a size limit, equality is all a lock needs. */
 export const MAX_LOCK_KEY_LENGTH = 200;
 
@@ -50,8 +78,17 @@ function boundedLockKey(value: unknown): string {
   return `${truncateText(text, 64)}…sha256:${createHash("sha256").update(text).digest("hex")}`;
 }
 
+function graphOf(workflow: WorkflowSpec): ReturnType<typeof buildGraph> {
+  try {
+    return buildGraph(workflow);
+  } catch (e) {
+    if (e instanceof GraphError) throw new CannotStartRun(e.message);
+    throw e;
+  }
+}
+
 export async function createRun(store: Store, input: CreateRunInput): Promise<CreatedRun> {
-  const graph = buildGraph(input.workflow);
+  const graph = graphOf(input.workflow);
   const runId = randomUUID();
   const identity: RunIdentity = {
     repository: input.repository,
@@ -63,12 +100,12 @@ export async function createRun(store: Store, input: CreateRunInput): Promise<Cr
   };
   // Checked before anything is substituted or sent: a request is hostile input.
   const problem = jsonProblem({ request: input.request, workflow: input.workflow });
-  if (problem) throw new Error(`cannot start a run: ${problem}`);
+  if (problem) throw new CannotStartRun(problem);
   // Timers and deadlines are timestamps in Postgres, which end in the year 294276.
   for (const n of graph.nodes.values()) {
-    if (n.afterMs > MAX_DELAY_MS) throw new Error(`cannot start a run: step "${n.id}" after: ${n.spec.after} is longer than ten years`);
+    if (n.afterMs > MAX_DELAY_MS) throw new CannotStartRun(`step "${n.id}" after: ${n.spec.after} is longer than ten years`);
   }
-  if ((graph.timeoutMs ?? 0) > MAX_DELAY_MS) throw new Error(`cannot start a run: timeout: ${input.workflow.timeout} is longer than ten years`);
+  if ((graph.timeoutMs ?? 0) > MAX_DELAY_MS) throw new CannotStartRun(`timeout: ${input.workflow.timeout} is longer than ten years`);
   const params = input.request.params ?? {};
   const lockKey = input.workflow.lock
     ? boundedLockKey(
@@ -83,12 +120,13 @@ export async function createRun(store: Store, input: CreateRunInput): Promise<Cr
   return store.db.transaction(async (trx: Knex.Transaction) => {
     const inserted = rowsOf<{ id: string }>(
       await trx.raw(
-        `insert into runs (id, idempotency_key, workflow, request_path, spec, identity, state, lock_key, max_parallel, steps_left)
-         values (?, ?, ?, ?, ?::jsonb, ?::jsonb, 'waiting', ?, ?, ?)
-         on conflict (idempotency_key) do nothing returning id`,
+        `insert into runs (id, idempotency_key, request_key, workflow, request_path, spec, identity, state, lock_key, max_parallel, steps_left)
+         values (?, ?, ?, ?, ?, ?::jsonb, ?::jsonb, 'waiting', ?, ?, ?)
+         on conflict do nothing returning id`,
         [
           runId,
           input.idempotencyKey ?? null,
+          input.requestKey ?? null,
           input.workflow.name,
           input.requestPath,
           JSON.stringify({ workflow: input.workflow, request: input.request, timeoutMs: graph.timeoutMs ?? null }),
@@ -100,9 +138,11 @@ export async function createRun(store: Store, input: CreateRunInput): Promise<Cr
       ),
     );
     if (inserted.length === 0) {
+      // Either key may be the one that matched; both name the same request's run.
       const existing = rowsOf<{ id: string; state: RunState }>(
-        await trx.raw("select id, state from runs where idempotency_key = ?", [input.idempotencyKey ?? null]),
-      )[0]!;
+        await trx.raw("select id, state from runs where idempotency_key = ? or request_key = ? order by created_at limit 1", [input.idempotencyKey ?? null, input.requestKey ?? null]),
+      )[0];
+      if (!existing) throw new Error("a run with this key was being created concurrently and is not visible yet; retry");
       return { runId: existing.id, created: false, state: existing.state };
     }
     if (input.installationId !== undefined) await trx.raw("update runs set installation_id = ? where id = ?", [installationIdOf(input.installationId), runId]);
@@ -143,6 +183,7 @@ export async function createRun(store: Store, input: CreateRunInput): Promise<Cr
         breakGlass: identity.breakGlass ?? false,
         lock: lockKey,
         steps: graph.order,
+        ...(input.evidence ? { evidence: input.evidence } : {}),
       },
     });
     let state: RunState = "running";

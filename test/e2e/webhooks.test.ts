@@ -43,7 +43,9 @@ async function send(event: "pull_request" | "pull_request_review", action: strin
 
 /** Merges the PR into main as GitHub would: a new commit on main with the PR's files. */
 function merge(p: FakePull, files: Record<string, string>): string {
-  return app.world.git.commit(REPO, { branch: "main", files, author: "web-flow", message: `Merge pull request #${p.number}` });
+  const sha = app.world.git.commit(REPO, { branch: "main", files, author: "web-flow", message: `Merge pull request #${p.number}` });
+  app.world.pulls.markMerged(p, sha);
+  return sha;
 }
 
 describe("a request pull request, from opening to merge", () => {

@@ -23,6 +23,8 @@ export interface EvaluateOptions {
   actor: string;
   /** The PR's html_url from the payload, for the checks' "Details" link. */
   detailsUrl?: string;
+  /** Read authority at this commit rather than the base branch head (a merge: its merge commit). */
+  authorityAt?: string;
 }
 
 /** What the audit row keeps of an evaluation: the decision and why, never parameter values. */
@@ -40,11 +42,13 @@ export function evaluationAuditData(ref: PullRequestRef, e: Evaluation): Record<
     blocking: [...new Set(v.blocking.map((b) => b.code))],
     breakGlass: v.breakGlass.active,
     request: e.request ? { path: e.request.path, workflow: e.request.workflow, valid: e.request.problems.length === 0 } : null,
+    // Hashed with the decision: a merge compares its own authority with what this verdict was given under.
+    authority: e.authority,
   };
 }
 
 export async function evaluateAndPublish(deps: AppDeps, gh: GitHubClient, ref: PullRequestRef, opts: EvaluateOptions): Promise<EvaluatedPullRequest> {
-  const gathered = await gatherPullRequest(gh, ref);
+  const gathered = await gatherPullRequest(gh, ref, undefined, opts.authorityAt !== undefined ? { authorityAt: opts.authorityAt } : {});
   const evaluation = evaluatePullRequest(gathered, deps.registry);
   const at = { owner: ref.owner, repo: ref.repo };
   const render = opts.detailsUrl ? { detailsUrl: opts.detailsUrl } : {};

@@ -7,14 +7,26 @@ import type { PullRequestRef } from "../client.js";
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null;
 
+/** A merge as the API confirmed it: the merge commit is GitHub's answer, never the payload's. */
 export interface MergedPullRequest extends PullRequestRef {
   mergeCommitSha: string;
   /** The delivery's `installation.id`: the run's workers act as the app on this installation. */
   installationId?: number;
 }
 
-/** A `pull_request.closed` delivery for a merged PR, or null for anything else. */
-export function mergedPullRequest(eventName: string, payload: unknown): MergedPullRequest | null {
+/**
+ * A `pull_request.closed` delivery that claims a merge. Only a claim: a signed
+ * payload can still say `merged: true` for a PR that is open, or name any
+ * commit, so the handler asks the API whether and where it merged.
+ */
+export type MergeClaim = PullRequestRef & {
+  claimedMergeCommitSha: string | null;
+  /** The delivery's `installation.id`: the run's workers act as the app on this installation. */
+  installationId?: number;
+};
+
+/** A `pull_request.closed` delivery claiming a merged PR, or null for anything else. */
+export function mergedPullRequest(eventName: string, payload: unknown): MergeClaim | null {
   if (eventName !== "pull_request" || !isObject(payload) || payload.action !== "closed") return null;
   const pr = payload.pull_request;
   const repo = payload.repository;
@@ -23,10 +35,12 @@ export function mergedPullRequest(eventName: string, payload: unknown): MergedPu
   const { name } = repo;
   const { number, merge_commit_sha: sha } = pr;
   if (typeof login !== "string" || typeof name !== "string" || typeof number !== "number") return null;
-  if (typeof sha !== "string" || !/^[0-9a-f]{40}$/.test(sha)) return null;
+  if (!Number.isSafeInteger(number) || number < 1) return null;
+  // Recorded when the API disagrees; a malformed one is simply not a claim worth keeping.
+  const claimed = typeof sha === "string" && /^[0-9a-f]{40}$/.test(sha) ? sha : null;
   const installation = isObject(payload.installation) ? payload.installation.id : undefined;
   const installationId = typeof installation === "number" && Number.isSafeInteger(installation) && installation > 0 ? installation : undefined;
-  return { owner: login, repo: name, pullNumber: number, mergeCommitSha: sha, ...(installationId !== undefined ? { installationId } : {}) };
+  return { owner: login, repo: name, pullNumber: number, claimedMergeCommitSha: claimed, ...(installationId !== undefined ? { installationId } : {}) };
 }
 
 /** The login that caused the delivery, for audit rows. */

@@ -215,6 +215,26 @@ export class FakeGit {
     return common.find((c) => !common.some((o) => o !== c && this.ancestors(r, o).has(c)));
   }
 
+  /**
+   * A commit exactly as a real repository has it (its own SHA and parents,
+   * blobs hashed as git hashes them), so evidence can be checked with `git`.
+   */
+  importCommit(fullName: string, opts: { sha: string; parents: string[]; files: Record<string, Buffer>; branch?: string; author?: string; message?: string }): string {
+    const r = this.repos.get(fullName.toLowerCase());
+    if (!r) throw new Error(`no fake repository ${fullName}`);
+    const tree = new Map<string, string>();
+    for (const [path, bytes] of Object.entries(opts.files)) {
+      const sha = blobSha(bytes);
+      r.blobs.set(sha, bytes);
+      tree.set(path, sha);
+    }
+    const treeSha = createHash("sha1").update(JSON.stringify([...tree.entries()].sort())).digest("hex");
+    r.commits.set(opts.sha, { sha: opts.sha, tree, treeSha, parents: opts.parents, author: opts.author ?? "octocat", message: opts.message ?? "change" });
+    r.trees.set(treeSha, opts.sha);
+    if (opts.branch) r.branches.set(opts.branch, opts.sha);
+    return opts.sha;
+  }
+
   /** A branch name or a commit SHA → the commit. */
   resolve(r: FakeRepo, ref: string): FakeCommit | undefined {
     const sha = r.branches.get(ref.replace(/^(refs\/)?heads\//, "")) ?? ref;

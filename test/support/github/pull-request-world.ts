@@ -4,6 +4,7 @@
  * runs. Kept out of index.ts so that file's owner need not change it.
  */
 import { FakeChecks } from "./checks.js";
+import { serveCompare } from "./compare.js";
 import { FakeGit } from "./git.js";
 import { startFakeGitHub, type StartedFakeGitHub } from "./index.js";
 import { FakePulls } from "./pulls.js";
@@ -21,6 +22,7 @@ export async function startPullRequestWorld(): Promise<PullRequestWorld> {
   const pulls = new FakePulls(started.fake, git);
   const checks = new FakeChecks(started.fake);
   serveTeamMembers(started.fake, started.teams);
+  serveCompare(started.fake, git);
   return { ...started, git, pulls, checks };
 }
 

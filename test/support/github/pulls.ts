@@ -38,6 +38,10 @@ export interface FakePull {
   reviews: FakeReview[];
   /** Issue events of the PR (only changes of its base branch are modelled). */
   events: { id: number; event: "base_ref_changed" | "base_ref_force_pushed"; actor: FakeUser; createdAt: string }[];
+  /** Set once the PR merged: the API then answers closed, merged, with this merge commit. */
+  merged?: { sha: string; at: string };
+  /** Closed without merging. */
+  closed?: boolean;
 }
 
 const notFound: FakeResponse = { status: 404, body: { message: "Not Found", documentation_url: "https://docs.github.com/rest" } };
@@ -93,7 +97,7 @@ export class FakePulls {
   }
 
   /** Opens a PR whose single commit applies `files` on top of the base branch head. */
-  open(fullName: string, opts: { author: FakeUser; files: Record<string, string | Buffer | null>; baseRef?: string; body?: string | null; labels?: string[]; title?: string }): FakePull {
+  open(fullName: string, opts: { author: FakeUser; files: Record<string, string | Buffer | null>; baseRef?: string; body?: string | null; labels?: string[]; title?: string; headSha?: string }): FakePull {
     const [owner, repo] = fullName.split("/") as [string, string];
     const baseRef = opts.baseRef ?? "main";
     const r = this.git.repo(owner, repo);
@@ -101,7 +105,8 @@ export class FakePulls {
     if (!r || !mergeBase) throw new Error(`no branch ${baseRef} in ${fullName}`);
     const number = this.nextNumber++;
     const headRef = `pr-${number}`;
-    const headSha = this.git.commit(fullName, { parent: mergeBase, files: opts.files, author: opts.author.login, message: `request #${number}` });
+    // `headSha`: an existing commit (imported from a real repository) becomes the head.
+    const headSha = opts.headSha ?? this.git.commit(fullName, { parent: mergeBase, files: opts.files, author: opts.author.login, message: `request #${number}` });
     const p: FakePull = {
       owner,
       repo,
@@ -185,6 +190,12 @@ export class FakePulls {
     return r;
   }
 
+  /** GitHub merged the PR at `sha` (a commit already on the base branch). */
+  markMerged(p: FakePull, sha: string): void {
+    this.clock += 60_000;
+    p.merged = { sha, at: new Date(this.clock).toISOString().replace(/\.000Z$/, "Z") };
+  }
+
   setPermission(fullName: string, login: string, permission: "admin" | "write" | "read" | "none"): void {
     let m = this.permissions.get(fullName.toLowerCase());
     if (!m) this.permissions.set(fullName.toLowerCase(), (m = new Map()));
@@ -250,7 +261,11 @@ export class FakePulls {
     const side = (ref: string, sha: string) => ({ label: `${p.owner}:${ref}`, ref, sha, repo: repository, user: this.user({ login: p.owner, type: "Organization" }) });
     return api.sample("pull-request", {
       number: p.number,
-      state: "open",
+      state: p.merged || p.closed ? "closed" : "open",
+      merged: p.merged !== undefined,
+      merge_commit_sha: p.merged?.sha ?? null,
+      merged_at: p.merged?.at ?? null,
+      closed_at: p.merged?.at ?? null,
       title: p.title,
       body: p.body,
       user: this.user(p.author),

@@ -42,5 +42,12 @@ export function gathered(requestPath: string, requestText: string, opts: { appro
     workflowNames: ["restart-service", "rotate-db-credentials"],
     workflowFiles: [{ path: `workflows/${workflow}.yaml`, content: read(`ops-repo/workflows/${workflow}.yaml`) }],
     problems: [],
+    authority: {
+      baseSha: BASE,
+      workflow: [{ path: `workflows/${workflow}.yaml`, sha: "1".repeat(40) }],
+      policy: { path: ".github/clutch-luigi.yml", sha: "2".repeat(40) },
+      codeowners: { path: ".github/CODEOWNERS", sha: "3".repeat(40) },
+    },
+    reviewerIds: Object.fromEntries(approvers.map((login, i) => [login, 1000 + i])),
   };
 }

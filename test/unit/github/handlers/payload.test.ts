@@ -23,7 +23,7 @@ describe("mergedPullRequest", () => {
       owner: repo.owner.login,
       repo: repo.name,
       pullNumber: (closed.pull_request as { number: number }).number,
-      mergeCommitSha: SHA,
+      claimedMergeCommitSha: SHA,
       ...(typeof (closed.installation as { id?: unknown } | undefined)?.id === "number" ? { installationId: (closed.installation as { id: number }).id } : {}),
     });
   });
@@ -48,9 +48,14 @@ describe("mergedPullRequest", () => {
     for (const bad of [null, 7, "x", {}, { action: "closed" }, { action: "closed", pull_request: { merged: true }, repository: {} }]) {
       expect(mergedPullRequest("pull_request", bad)).toBeNull();
     }
-    expect(mergedPullRequest("pull_request", mergedCopy({ merge_commit_sha: null }))).toBeNull();
-    expect(mergedPullRequest("pull_request", mergedCopy({ merge_commit_sha: "main" }))).toBeNull();
     expect(mergedPullRequest("pull_request", mergedCopy({ merged: "true" }))).toBeNull();
+    expect(mergedPullRequest("pull_request", mergedCopy({ number: -1 }))).toBeNull();
+    expect(mergedPullRequest("pull_request", mergedCopy({ number: 1.5 }))).toBeNull();
+  });
+
+  it("keeps the payload's merge commit only as a claim: a missing or malformed one is no claim, and the API decides", () => {
+    expect(mergedPullRequest("pull_request", mergedCopy({ merge_commit_sha: null }))).toMatchObject({ claimedMergeCommitSha: null });
+    expect(mergedPullRequest("pull_request", mergedCopy({ merge_commit_sha: "main" }))).toMatchObject({ claimedMergeCommitSha: null });
   });
 });
 
