@@ -64,7 +64,10 @@ describe.skipIf(!PG_UP)("temporary access from a merged PR, executed by a worker
     const p = app.world.pulls.open(REPO, { author: alice, files: { [REQUEST_PATH]: REQUEST } });
     app.world.pulls.review(p, "sam", "APPROVED"); // CODEOWNERS of requests/: @acme/sre
     app.world.pulls.review(p, "sec", "APPROVED"); // the workflow's approval.from: @acme/security
+    // The approvals are evaluated before the merge, as the review's own delivery would: a merge runs only what an evaluation approved.
+    expect((await post(app.webhookUrl, WEBHOOK_SECRET, delivery("pull_request_review", payloadFor("pull_request_review", "submitted", p, { sender: "sec" })))).status).toBe(200);
     const mergeSha = app.world.git.commit(REPO, { branch: "main", files: { [REQUEST_PATH]: REQUEST }, author: "web-flow", message: `Merge pull request #${p.number}` });
+    app.world.pulls.markMerged(p, mergeSha);
     const res = await post(app.webhookUrl, WEBHOOK_SECRET, delivery("pull_request", payloadFor("pull_request", "closed", p, { merged: true, mergeCommitSha: mergeSha, sender: "sam" })));
     expect(res.status).toBe(200);
 

@@ -4,35 +4,8 @@
  * head descends from base, `behind` when base descends from head, otherwise
  * `diverged`), and the files are those changed from the merge base to head.
  */
-import type { FakeCommit, FakeGit, FakeRepo } from "./git.js";
+import type { FakeGit } from "./git.js";
 import type { FakeGitHub } from "./server.js";
-
-function ancestors(r: FakeRepo, sha: string): Set<string> {
-  const seen = new Set<string>();
-  const todo = [sha];
-  while (todo.length > 0) {
-    const s = todo.pop()!;
-    if (seen.has(s)) continue;
-    seen.add(s);
-    todo.push(...(r.commits.get(s)?.parents ?? []));
-  }
-  return seen;
-}
-
-/** The nearest common ancestor, walking head's history breadth first. */
-function mergeBase(r: FakeRepo, base: string, head: string): string | undefined {
-  const ofBase = ancestors(r, base);
-  const queue = [head];
-  const seen = new Set<string>();
-  while (queue.length > 0) {
-    const s = queue.shift()!;
-    if (ofBase.has(s)) return s;
-    if (seen.has(s)) continue;
-    seen.add(s);
-    queue.push(...(r.commits.get(s)?.parents ?? []));
-  }
-  return undefined;
-}
 
 export function serveCompare(fake: FakeGitHub, git: FakeGit): void {
   fake.route("GET /repos/{owner}/{repo}/compare/{basehead}", ({ params }) => {
@@ -41,9 +14,9 @@ export function serveCompare(fake: FakeGitHub, git: FakeGit): void {
     const base = r && git.resolve(r, baseRef);
     const head = r && headRef !== undefined ? git.resolve(r, headRef) : undefined;
     if (!r || !base || !head) return { status: 404, body: { message: "Not Found", documentation_url: "https://docs.github.com/rest" } };
-    const mb = mergeBase(r, base.sha, head.sha);
-    const headHistory = ancestors(r, head.sha);
-    const baseHistory = ancestors(r, base.sha);
+    const mb = git.mergeBase(r, base.sha, head.sha);
+    const headHistory = git.ancestors(r, head.sha);
+    const baseHistory = git.ancestors(r, base.sha);
     const status = base.sha === head.sha ? "identical" : headHistory.has(base.sha) ? "ahead" : baseHistory.has(head.sha) ? "behind" : "diverged";
     const from = mb ? r.commits.get(mb)!.tree : new Map<string, string>();
     const files = [...new Set([...from.keys(), ...head.tree.keys()])].sort().flatMap((path) => {
@@ -54,7 +27,6 @@ export function serveCompare(fake: FakeGitHub, git: FakeGit): void {
       const url = `https://github.com/${r.owner}/${r.name}/blob/${head.sha}/${path}`;
       return [{ sha: (b ?? a)!, filename: path, status: st, additions: 1, deletions: st === "added" ? 0 : 1, changes: st === "modified" ? 2 : 1, blob_url: url, raw_url: url, contents_url: `${fake.url}/repos/${r.owner}/${r.name}/contents/${path}?ref=${head.sha}` }];
     });
-    const commitApi = (c: FakeCommit) => fake.api.sample("commit", { sha: c.sha, url: `${fake.url}/repos/${r.owner}/${r.name}/commits/${c.sha}`, parents: [] });
     const html = `https://github.com/${r.owner}/${r.name}/compare/${params.basehead}`;
     return {
       status: 200,
@@ -64,8 +36,8 @@ export function serveCompare(fake: FakeGitHub, git: FakeGit): void {
         permalink_url: html,
         diff_url: `${html}.diff`,
         patch_url: `${html}.patch`,
-        base_commit: commitApi(base),
-        merge_base_commit: commitApi(mb ? r.commits.get(mb)! : base),
+        base_commit: git.commitToApi(r, base),
+        merge_base_commit: git.commitToApi(r, mb ? r.commits.get(mb)! : base),
         status,
         ahead_by: [...headHistory].filter((s) => !baseHistory.has(s)).length,
         behind_by: [...baseHistory].filter((s) => !headHistory.has(s)).length,

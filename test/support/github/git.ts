@@ -109,38 +109,9 @@ export class FakeGit {
       }));
       return { status: 200, body: { sha: c.treeSha, url: `${fake.url}/repos/${r.owner}/${r.name}/git/trees/${c.treeSha}`, truncated: false, tree } };
     });
-    // Only the merge base of a three-dot comparison is modelled: that is what the app reads.
-    fake.route("GET /repos/{owner}/{repo}/compare/{basehead}", ({ params }) => {
-      const r = this.repo(params.owner!, params.repo!);
-      const m = /^(.+?)\.\.\.(.+)$/.exec(params.basehead!);
-      const base = r && m ? this.resolve(r, m[1]!) : undefined;
-      const head = r && m ? this.resolve(r, m[2]!) : undefined;
-      const mb = base && head ? this.mergeBase(r!, base.sha, head.sha) : undefined;
-      if (!r || !base || !head || !mb) return notFound;
-      const ahead = [...this.ancestors(r, head.sha)].filter((s) => !this.ancestors(r, base.sha).has(s)).length;
-      const behind = [...this.ancestors(r, base.sha)].filter((s) => !this.ancestors(r, head.sha).has(s)).length;
-      const html = `https://github.com/${r.owner}/${r.name}/compare/${params.basehead}`;
-      return {
-        status: 200,
-        body: this.fake.api.sample("commit-comparison", {
-          url: `${fake.url}/repos/${r.owner}/${r.name}/compare/${params.basehead}`,
-          html_url: html,
-          permalink_url: html,
-          diff_url: `${html}.diff`,
-          patch_url: `${html}.patch`,
-          base_commit: this.commitToApi(r, base),
-          merge_base_commit: this.commitToApi(r, r.commits.get(mb)!),
-          status: ahead === 0 ? (behind === 0 ? "identical" : "behind") : behind === 0 ? "ahead" : "diverged",
-          ahead_by: ahead,
-          behind_by: behind,
-          total_commits: ahead,
-          commits: [],
-        }),
-      };
-    });
   }
 
-  private commitToApi(r: FakeRepo, c: FakeCommit): Record<string, unknown> {
+  commitToApi(r: FakeRepo, c: FakeCommit): Record<string, unknown> {
     const base = `${this.fake.url}/repos/${r.owner}/${r.name}`;
     const person = { name: c.author, email: `${c.author}@users.noreply.github.com`, date: "2026-11-28T10:00:00Z" };
     return this.fake.api.sample("commit", {

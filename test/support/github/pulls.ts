@@ -210,7 +210,11 @@ export class FakePulls {
   files(p: FakePull): Record<string, unknown>[] {
     const r = this.git.repo(p.owner, p.repo)!;
     // GitHub diffs a PR three-dot: from the merge base of the base branch as it is now and the head.
-    const mergeBase = this.git.mergeBase(r, r.branches.get(p.baseRef) ?? p.mergeBase, p.headSha) ?? p.mergeBase;
+    // Once merged, GitHub keeps listing the change as it was merged: against the base
+    // branch as it stood before the merge commit (its first parent), not against a base
+    // that now contains the head.
+    const baseTip = p.merged ? (r.commits.get(p.merged.sha)?.parents[0] ?? p.mergeBase) : (r.branches.get(p.baseRef) ?? p.mergeBase);
+    const mergeBase = this.git.mergeBase(r, baseTip, p.headSha) ?? p.mergeBase;
     const before = r.commits.get(mergeBase)!.tree;
     const after = r.commits.get(p.headSha)!.tree;
     const paths = [...new Set([...before.keys(), ...after.keys()])].sort();
