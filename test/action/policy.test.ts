@@ -60,7 +60,7 @@ describe("policy from a facts file", () => {
   });
 
   it("an invalid facts file or proposed policy is one error annotation, no verdict", async () => {
-    for (const inputs of [
+    for (const inputs of <Record<string, string>[]>[
       { facts: "missing-fields.facts.json" },
       { facts: "rotate-approved.facts.json", config: "invalid.clutch-luigi.yml" },
       { facts: "no-such.json" },
