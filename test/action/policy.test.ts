@@ -111,6 +111,7 @@ describe("policy from the current pull request (token path, local GitHub)", () =
     expect(r.summary).toContain(`## Clutch Luigi: policy — acme/ops#${p.number}`);
     expect(r.summary).toContain(`**Approved** at ${p.headSha.slice(0, 7)}`);
     for (const text of [r.stdout, r.summary, r.outputFile]) expect(text).not.toContain(TOKEN);
+    expect(w.fake.calls.filter((c) => c.operationId === "pulls/get").map((c) => c.authorization)).toContain(`token ${TOKEN}`);
   });
 
   it("a PR that changes the policy is judged by the base branch's; its own file only as a labelled simulation", async () => {
@@ -139,6 +140,24 @@ describe("policy from the current pull request (token path, local GitHub)", () =
       expect(proposed).toContain("**Not approved**");
       expect(proposed).toContain("A simulation, not the verdict");
       expect(proposed).toContain("if it were on the base branch");
+    } finally {
+      ws.remove();
+    }
+  });
+
+  it("the simulation reads the members of a team only the proposed policy names", async () => {
+    w.teams.add("acme", "auditors", { aud: "member" });
+    w.pulls.setPermission(REPO, "aud", "write");
+    const proposedText = "controlPlane:\n  owners: [\"@acme/auditors\"]\n  minApprovals: 1\n";
+    const p = w.pulls.open(REPO, { author: alice, files: { ".github/clutch-luigi.yml": proposedText } });
+    w.pulls.review(p, "paula", "APPROVED");
+    w.pulls.review(p, "aud", "APPROVED");
+    const ws = scratchRepo({ ".github/clutch-luigi.yml": proposedText });
+    try {
+      const r = await runAction({ workspace: ws.dir, inputs: { command: "policy", token: TOKEN, config: ".github/clutch-luigi.yml" }, env: env(), event: payloadFor("pull_request", "opened", p) });
+      expect(workflowCommands(r.stdout)).toEqual([]);
+      expect(r.outputs["proposed-approved"]).toBe("true");
+      expect(w.fake.calls.some((c) => c.operationId === "teams/list-members-in-org" && c.params.team_slug === "auditors")).toBe(true);
     } finally {
       ws.remove();
     }
