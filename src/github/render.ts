@@ -64,14 +64,14 @@ function oneLine(text: string, max: number): string {
 }
 
 /** A fence longer than any run of backticks in the content, so the content cannot close it. */
-function fenced(content: string, info = ""): string {
+export function fenced(content: string, info = ""): string {
   const longest = Math.max(0, ...[...content.matchAll(/`+/g)].map((m) => m[0].length));
   const fence = "`".repeat(Math.max(3, longest + 1));
   return `${fence}${info}\n${content.endsWith("\n") ? content : `${content}\n`}${fence}`;
 }
 
 /** User-controlled text (reasons, paths, messages) cannot inject HTML into the rendered Markdown. */
-function inert(text: string): string {
+export function inert(text: string): string {
   return text.replace(/[<>&]/g, (c) => (c === "<" ? "&lt;" : c === ">" ? "&gt;" : "&amp;"));
 }
 

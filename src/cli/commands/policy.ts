@@ -4,7 +4,7 @@ import { checkFacts, evaluatePolicy, loadPolicyConfig, mergeConfig, type PolicyF
 import { parseCli, requireFile } from "../args.js";
 import { UsageError, type CliIO, type Command } from "../command.js";
 
-class InputError extends Error {}
+export class InputError extends Error {}
 
 /** Far above any real snapshot; a bound keeps a wrong path (a device, a disk image) from exhausting memory. */
 const MAX_INPUT_BYTES = 64 * 1024 * 1024;
@@ -29,7 +29,7 @@ function readInput(io: CliIO, file: string): string {
 }
 
 /** JSON is YAML, so one parser reads both; its errors carry line and column. */
-function readData(io: CliIO, file: string): unknown {
+export function readData(io: CliIO, file: string): unknown {
   const text = readInput(io, file);
   if (text.trim() === "") throw new InputError(`${file} is empty`);
   try {
@@ -39,7 +39,7 @@ function readData(io: CliIO, file: string): unknown {
   }
 }
 
-function checkedConfig(file: string, config: unknown): unknown {
+export function checkedConfig(file: string, config: unknown): unknown {
   const r = loadPolicyConfig(config);
   if (!r.ok) throw new InputError(`${file} is not a valid policy:\n${r.errors.map((e) => `  ${e}`).join("\n")}`);
   return config;
