@@ -15,6 +15,8 @@ export const POLICY_CHECK = "clutch-luigi/policy";
 export const MAX_TITLE = 255;
 export const MAX_OUTPUT_TEXT = 65535;
 export const MAX_ANNOTATIONS_PER_CALL = 50;
+/** Per check run, so that a hostile PR costs at most two calls; the summary still says how many problems there are. */
+export const MAX_ANNOTATIONS_PER_RUN = 100;
 
 export type CheckConclusion = "success" | "failure" | "action_required" | "neutral";
 
@@ -105,7 +107,7 @@ function payload(name: string, e: Evaluation, conclusion: CheckConclusion, title
       title: oneLine(title, MAX_TITLE),
       summary: clip(summary, MAX_OUTPUT_TEXT),
       ...(text !== undefined ? { text: clip(text, MAX_OUTPUT_TEXT) } : {}),
-      ...(annotations.length > 0 ? { annotations } : {}),
+      ...(annotations.length > 0 ? { annotations: annotations.slice(0, MAX_ANNOTATIONS_PER_RUN) } : {}),
     },
   };
 }
