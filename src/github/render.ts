@@ -61,7 +61,7 @@ export function clip(text: string, max: number): string {
 }
 
 function oneLine(text: string, max: number): string {
-  const flat = text.replace(/\s*\n\s*/g, " ").trim();
+  const flat = text.replace(/(?<!\s)\s*\n\s*/g, " ").trim();
   return flat.length <= max ? flat : `${flat.slice(0, max - 1)}…`;
 }
 
