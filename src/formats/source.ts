@@ -8,7 +8,7 @@
  * strict UTF-8, one document, a mapping at the top, unique keys, and no aliases at
  * all (an alias bomb is refused before expansion, so it costs nothing).
  */
-import { isAlias, isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, visit, type Node, type Pair, type YAMLMap } from "yaml";
+import { isAlias, isMap, isPair, isScalar, isSeq, Lexer, LineCounter, parseDocument, visit, type Node, type Pair, type YAMLMap } from "yaml";
 import { capProblems, type Problem } from "./problems.js";
 
 export const MAX_FILE_BYTES = 1024 * 1024;
@@ -89,6 +89,33 @@ function duplicateKeyOffsets(root: unknown): number[] {
   return out.sort((a, b) => a - b);
 }
 
+/** The lexer's control tokens, which stand for no source text. */
+const CONTROL_TOKENS = new Set(["\u{feff}", "\u0002", "\u0018", "\u001f"]);
+
+/**
+ * Offset of the first flow collection (`[`, `{`) nested deeper than MAX_DEPTH, or -1.
+ * The parser spends seconds on a megabyte of `[`; the lexer, stopped at the first
+ * level too deep, costs nothing. Brackets inside scalars and comments are one token
+ * each, so they never count; files with few brackets skip the lexer altogether.
+ */
+function tooDeepFlow(text: string): number {
+  let brackets = 0;
+  for (let i = 0; i < text.length && brackets <= MAX_DEPTH; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x5b || c === 0x7b) brackets++;
+  }
+  if (brackets <= MAX_DEPTH) return -1;
+  let depth = 0;
+  let offset = 0;
+  for (const token of new Lexer().lex(text)) {
+    if (token === "[" || token === "{") {
+      if (++depth > MAX_DEPTH) return offset;
+    } else if (token === "]" || token === "}") depth--;
+    if (!CONTROL_TOKENS.has(token)) offset += token.length;
+  }
+  return -1;
+}
+
 /** Index of the first byte that is not valid UTF-8, or -1. */
 function firstInvalidUtf8(bytes: Uint8Array): number {
   let i = 0;
@@ -137,6 +164,11 @@ export function parseSource(file: string, input: Uint8Array | string): ParseResu
     return fail(pos.line, pos.col, "NUL byte in file; YAML files must be text");
   }
   if (isBlankYaml(text)) return fail(1, 1, "file is empty");
+  const deep = tooDeepFlow(text);
+  if (deep >= 0) {
+    const at = positionOfChar(text, deep);
+    return fail(at.line, at.col, `YAML nested more than ${MAX_DEPTH} levels deep`);
+  }
 
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: false, prettyErrors: false });

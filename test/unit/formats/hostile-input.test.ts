@@ -1,0 +1,137 @@
+/**
+ * Files a PR author controls, in their worst shapes under the 1 MiB limit: each is
+ * answered quickly with a clear, bounded list of problems. The time bounds are far
+ * above what these take (see `npm run bench:hostile`) and far below what they took
+ * before (seconds to minutes), so a loaded machine does not make them flake.
+ */
+import { describe, expect, it } from "vitest";
+import { defaultRegistry } from "../../../src/actions/index.js";
+import { checkRequest, checkWorkflow, parseSource, type Problem } from "../../../src/formats/index.js";
+import { capProblems, MAX_PROBLEMS_PER_FILE } from "../../../src/formats/problems.js";
+import { isBlankYaml } from "../../../src/formats/source.js";
+import { evaluatePullRequest } from "../../../src/github/evaluate.js";
+import { MAX_ANNOTATIONS_PER_RUN, renderPlanCheck, splitAnnotations } from "../../../src/github/render.js";
+import { gathered } from "../github/gathered.js";
+import * as hostile from "../../support/hostile-files.js";
+
+const registry = defaultRegistry();
+
+/** Parses and checks `text` as a request against one workflow; returns its problems and the time taken. */
+function timed(text: string, pattern = "^[a-z!]*$"): { ms: number; problems: Problem[] } {
+  const catalog = new Map([["hostile", hostile.workflowWithPattern(pattern)]]);
+  const t0 = performance.now();
+  const parsed = parseSource("requests/hostile.yaml", text);
+  const problems = parsed.ok ? checkRequest(parsed.doc, catalog).problems : parsed.problems;
+  return { ms: performance.now() - t0, problems };
+}
+
+describe("hostile request files", () => {
+  it("answers a request that begins with 14 comment lines in under 1 s (was ~50 s)", () => {
+    const { ms, problems } = timed(hostile.commentedRequest(14));
+    expect(problems).toEqual([]);
+    expect(ms).toBeLessThan(1000);
+  });
+
+  it("answers 40,000 comment lines, and a file of only comments is empty", () => {
+    const { ms, problems } = timed(hostile.commentedRequest(40_000));
+    expect(problems).toEqual([]);
+    expect(ms).toBeLessThan(2000);
+    expect(isBlankYaml("# a\n  # b\r\n\n\t# c\u2028")).toBe(true);
+    expect(isBlankYaml("# a\nkey: v # c\n")).toBe(false);
+    expect(parseSource("x.yaml", "# OPS-1234 see runbook\n".repeat(30_000) + "\n \n")).toEqual({
+      ok: false,
+      problems: [{ file: "x.yaml", line: 1, col: 1, message: "file is empty" }],
+    });
+  });
+
+  it("runs a workflow's ^(a+)+$ against a 100k 'a…a!' value in under 50 ms", () => {
+    const catalog = new Map([["hostile", hostile.workflowWithPattern("^(a+)+$")]]);
+    const parsed = parseSource("requests/hostile.yaml", hostile.longLineRequest(100_000));
+    if (!parsed.ok) throw new Error(JSON.stringify(parsed.problems));
+    checkRequest(parsed.doc, catalog); // compile once; the cost under test is matching
+    const t0 = performance.now();
+    const { problems } = checkRequest(parsed.doc, catalog);
+    expect(performance.now() - t0).toBeLessThan(50);
+    expect(problems.map((p) => p.message)).toEqual(["params.value does not match the pattern ^(a+)+$"]);
+  });
+
+  it("makes a pattern RE2 cannot run a problem for the workflow's author, not a crash", () => {
+    const text = [
+      "apiVersion: clutch-luigi/v1",
+      "kind: Workflow",
+      "name: backref",
+      "params:",
+      "  type: object",
+      "  properties:",
+      '    v: { type: string, pattern: "^(a)\\\\1$" }',
+      "steps:",
+      "  - { id: wait, uses: sleep, with: { duration: 1s } }",
+      "",
+    ].join("\n");
+    const parsed = parseSource("workflows/backref.yaml", text);
+    if (!parsed.ok) throw new Error(JSON.stringify(parsed.problems));
+    const messages = checkWorkflow(parsed.doc, registry).problems.map((p) => p.message);
+    expect(messages.some((m) => m.startsWith('params is not a valid JSON Schema: pattern "^(a)\\\\1$" is not supported'))).toBe(true);
+  });
+
+  it("answers a request of 80,000 keys (~930 KB) in under 5 s (was ~48 s), with 50 problems and a count of the rest", () => {
+    const text = hostile.manyKeysRequest(80_000);
+    expect(text.length).toBeLessThan(1024 * 1024);
+    const { ms, problems } = timed(text);
+    expect(ms).toBeLessThan(5000);
+    expect(problems).toHaveLength(MAX_PROBLEMS_PER_FILE + 1);
+    expect(problems[0]!.message).toBe('unknown key "k0" in params (known keys: value)');
+    expect(problems[0]!.line).toBe(6);
+    expect(problems.at(-1)!.message).toBe(`… and ${80_000 - MAX_PROBLEMS_PER_FILE} more problems in this file`);
+  });
+
+  it("finds duplicate keys in one pass, at each repeat, capped", () => {
+    const { ms, problems } = timed(hostile.duplicateKeysRequest(100_000));
+    expect(ms).toBeLessThan(5000);
+    expect(problems).toHaveLength(MAX_PROBLEMS_PER_FILE + 1);
+    expect(problems[0]).toEqual({ file: "requests/hostile.yaml", line: 7, col: 3, message: "duplicate key: each key may appear once in a mapping" });
+    expect(problems.at(-1)!.message).toBe(`… and ${100_000 - 1 - MAX_PROBLEMS_PER_FILE} more problems in this file`);
+    // Keys compare by value, as YAML says: 1 and "1" differ, "a" and a are the same key.
+    const mixed = parseSource("x.yaml", 'kind: Request\n1: a\n"1": b\nx: 1\n"x": 2\n');
+    expect(mixed.ok ? [] : mixed.problems).toEqual([{ file: "x.yaml", line: 5, col: 1, message: "duplicate key: each key may appear once in a mapping" }]);
+  });
+
+  it("refuses 400,000 nested brackets at the first level too deep, quickly", () => {
+    const { ms, problems } = timed(hostile.deepRequest(400_000));
+    expect(ms).toBeLessThan(1000);
+    expect(problems).toEqual([{ file: "requests/hostile.yaml", line: 5, col: 17 + 64, message: "YAML nested more than 64 levels deep" }]);
+  });
+
+  it("does not count brackets inside strings and comments as nesting", () => {
+    const text = hostile.commentedRequest(0).replace("params: { value: ok }", `params: { value: "${"[".repeat(100)}" } # ${"{".repeat(100)}`);
+    expect(timed(text, "^\\[*$").problems).toEqual([]);
+  });
+
+  it("answers a one-line value of a million characters in under 2 s", () => {
+    const { ms, problems } = timed(hostile.longLineRequest(1_000_000));
+    expect(ms).toBeLessThan(2000);
+    expect(problems).toEqual([]);
+  });
+});
+
+describe("problem and annotation caps", () => {
+  it("keeps the first problems by position and counts the rest at the last one kept", () => {
+    const ps: Problem[] = Array.from({ length: 60 }, (_, i) => ({ file: "f", line: 60 - i, col: 1, message: `p${60 - i}` }));
+    const capped = capProblems(ps);
+    expect(capped.slice(0, MAX_PROBLEMS_PER_FILE).map((p) => p.line)).toEqual(Array.from({ length: 50 }, (_, i) => i + 1));
+    expect(capped.at(-1)).toEqual({ file: "f", line: 50, col: 1, message: "… and 10 more problems in this file" });
+    expect(capProblems(ps.slice(0, 50))).toHaveLength(50);
+  });
+
+  it("turns 40,000 unknown params into one check run of at most two calls", () => {
+    const params = Array.from({ length: 40_000 }, (_, i) => `  p${i}: ${i}`).join("\n");
+    const text = `apiVersion: clutch-luigi/v1\nkind: Request\nworkflow: restart-service\nreason: "OPS-9 many"\nparams:\n  service: checkout\n${params}\n`;
+    const t0 = performance.now();
+    const payload = renderPlanCheck(evaluatePullRequest(gathered("requests/many.yaml", text), registry));
+    expect(performance.now() - t0).toBeLessThan(5000);
+    const annotations = payload.output.annotations ?? [];
+    expect(annotations.length).toBeLessThanOrEqual(MAX_ANNOTATIONS_PER_RUN);
+    expect(annotations.map((a) => a.message)).toContain(`… and ${40_000 - MAX_PROBLEMS_PER_FILE} more problems in this file`);
+    expect(splitAnnotations(payload).updates.length).toBeLessThanOrEqual(1);
+  });
+});
