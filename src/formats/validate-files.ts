@@ -11,6 +11,7 @@ import { checkWorkflow } from "./check-workflow.js";
 import { collectFiles, findWorkflowsDir, loadCatalogDir, readBoundedFile } from "./files.js";
 import { capProblems, type Problem } from "./problems.js";
 import { parseSource } from "./source.js";
+import { tooManySteps } from "./step-limit.js";
 import type { RequestSpec, WorkflowSpec } from "./types.js";
 
 export interface ValidateOptions {
@@ -52,6 +53,8 @@ async function checkFile(
   const { doc } = parsed;
   const kind = doc.value.kind;
   if (kind === "Workflow") {
+    const tooMany = tooManySteps(doc);
+    if (tooMany) return { file, kind, problems: [tooMany] };
     const checked = checkWorkflow(doc, opts.registry, { expectedName: workflowNameOf(file) });
     return { file, kind, problems: capProblems(checked.problems), workflow: checked.workflow };
   }
