@@ -93,27 +93,36 @@ function duplicateKeyOffsets(root: unknown): number[] {
 const CONTROL_TOKENS = new Set(["\u{feff}", "\u0002", "\u0018", "\u001f"]);
 
 /**
- * Offset of the first flow collection (`[`, `{`) nested deeper than MAX_DEPTH, or -1.
- * The parser spends seconds on a megabyte of `[`; the lexer, stopped at the first
- * level too deep, costs nothing. Brackets inside scalars and comments are one token
- * each, so they never count; files with few brackets skip the lexer altogether.
+ * Keys, values and punctuation a file may hold. Real requests have tens and workflows
+ * hundreds; the `yaml` parser, linear but slow, spends seconds on a megabyte of short
+ * keys, so such a file is refused from the lexer's count before it is parsed.
  */
-function tooDeepFlow(text: string): number {
-  let brackets = 0;
-  for (let i = 0; i < text.length && brackets <= MAX_DEPTH; i++) {
-    const c = text.charCodeAt(i);
-    if (c === 0x5b || c === 0x7b) brackets++;
-  }
-  if (brackets <= MAX_DEPTH) return -1;
+export const MAX_TOKENS = 50_000;
+
+/**
+ * Where the lexer finds the file too big or too deep to parse: the first flow
+ * collection (`[`, `{`) nested past MAX_DEPTH, or the token past MAX_TOKENS. The
+ * parser spends seconds on a megabyte of `[`; the lexer, stopped there, costs little.
+ * Brackets inside scalars and comments are part of one token, so they never count,
+ * nor do comments, blanks and line ends.
+ */
+function lexerLimit(text: string): { offset: number; message: string } | undefined {
   let depth = 0;
+  let tokens = 0;
   let offset = 0;
   for (const token of new Lexer().lex(text)) {
+    if (CONTROL_TOKENS.has(token)) continue;
+    const first = token.charCodeAt(0);
+    // space, tab, CR, LF, '#'
+    if (first !== 0x20 && first !== 0x09 && first !== 0x0d && first !== 0x0a && first !== 0x23) {
+      if (++tokens > MAX_TOKENS) return { offset, message: `more than ${MAX_TOKENS} YAML keys, values and punctuation; the limit is ${MAX_TOKENS}` };
+    }
     if (token === "[" || token === "{") {
-      if (++depth > MAX_DEPTH) return offset;
+      if (++depth > MAX_DEPTH) return { offset, message: `YAML nested more than ${MAX_DEPTH} levels deep` };
     } else if (token === "]" || token === "}") depth--;
-    if (!CONTROL_TOKENS.has(token)) offset += token.length;
+    offset += token.length;
   }
-  return -1;
+  return undefined;
 }
 
 /** Index of the first byte that is not valid UTF-8, or -1. */
@@ -164,10 +173,10 @@ export function parseSource(file: string, input: Uint8Array | string): ParseResu
     return fail(pos.line, pos.col, "NUL byte in file; YAML files must be text");
   }
   if (isBlankYaml(text)) return fail(1, 1, "file is empty");
-  const deep = tooDeepFlow(text);
-  if (deep >= 0) {
-    const at = positionOfChar(text, deep);
-    return fail(at.line, at.col, `YAML nested more than ${MAX_DEPTH} levels deep`);
+  const limit = lexerLimit(text);
+  if (limit) {
+    const at = positionOfChar(text, limit.offset);
+    return fail(at.line, at.col, limit.message);
   }
 
   const lines = new LineCounter();
