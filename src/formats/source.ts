@@ -101,7 +101,8 @@ export const MAX_TOKENS = 50_000;
 
 /**
  * Where the lexer finds the file too big or too deep to parse: the first flow
- * collection (`[`, `{`) nested past MAX_DEPTH, or the token past MAX_TOKENS. The
+ * collection (`[`, `{`) nested past twice MAX_DEPTH (nearer the limit, the check on
+ * the parsed tree, which counts block levels too, says where), or the token past MAX_TOKENS. The
  * parser spends seconds on a megabyte of `[`; the lexer, stopped there, costs little.
  * Brackets inside scalars and comments are part of one token, so they never count,
  * nor do comments, blanks and line ends.
@@ -118,7 +119,7 @@ function lexerLimit(text: string): { offset: number; message: string } | undefin
       if (++tokens > MAX_TOKENS) return { offset, message: `more than ${MAX_TOKENS} YAML keys, values and punctuation; the limit is ${MAX_TOKENS}` };
     }
     if (token === "[" || token === "{") {
-      if (++depth > MAX_DEPTH) return { offset, message: `YAML nested more than ${MAX_DEPTH} levels deep` };
+      if (++depth > 2 * MAX_DEPTH) return { offset, message: `YAML nested too deeply to parse; the limit is ${MAX_DEPTH} levels` };
     } else if (token === "]" || token === "}") depth--;
     offset += token.length;
   }
