@@ -12,6 +12,7 @@ import path from "node:path";
 import { performance } from "node:perf_hooks";
 import { defaultRegistry } from "../../src/actions/index.js";
 import { MAX_FILE_BYTES, validatePaths } from "../../src/formats/index.js";
+import { MAX_TOKENS } from "../../src/formats/source.js";
 import { evaluatePullRequest } from "../../src/github/evaluate.js";
 import type { GatheredPullRequest } from "../../src/github/facts.js";
 import { renderPlanCheck, renderPolicyCheck, splitAnnotations } from "../../src/github/render.js";
@@ -44,12 +45,17 @@ const workflowShapes: Record<string, string> = {
   "workflow: nested brackets": largest((n) => workflowHead + "steps:\n  - { id: s, uses: noop, with: { x: " + "[".repeat(n) + "]".repeat(n) + " } }\n"),
 };
 
+// Room for the webhook rows, which name the fixture's "restart-service" instead of "hostile".
+const REQUEST_LIMIT = MAX_FILE_BYTES - 16;
 const requestShapes: Record<string, string> = {
-  "request: comment lines": largest((n) => hostile.commentedRequest(n)),
-  "request: distinct keys": largest((n) => hostile.manyKeysRequest(n)),
-  "request: duplicate keys": largest((n) => hostile.duplicateKeysRequest(n)),
-  "request: nested brackets": largest((n) => hostile.deepRequest(n)),
-  "request: one long value vs ^(a+)+$": largest((n) => hostile.longLineRequest(n)),
+  "request: comment lines": largest((n) => hostile.commentedRequest(n), REQUEST_LIMIT),
+  "request: distinct keys": largest((n) => hostile.manyKeysRequest(n), REQUEST_LIMIT),
+  // Just under the lexer's token limit, so these are parsed and checked in full.
+  "request: distinct keys at the token limit": hostile.manyKeysRequest(Math.floor((MAX_TOKENS - 20) / 3)),
+  "request: duplicate keys at the token limit": hostile.duplicateKeysRequest(Math.floor((MAX_TOKENS - 20) / 3)),
+  "request: duplicate keys": largest((n) => hostile.duplicateKeysRequest(n), REQUEST_LIMIT),
+  "request: nested brackets": largest((n) => hostile.deepRequest(n), REQUEST_LIMIT),
+  "request: one long value vs ^(a+)+$": largest((n) => hostile.longLineRequest(n), REQUEST_LIMIT),
 };
 
 function median(xs: number[]): number {
@@ -76,7 +82,6 @@ try {
   writeFileSync(path.join(dir, "workflows", "hostile.yaml"), workflowHead + "steps:\n  - { id: s, uses: noop }\n");
 
   for (const [shape, text] of Object.entries(workflowShapes)) {
-    if (process.env.BENCH_VERBOSE) console.error(shape);
     const wdir = mkdtempSync(path.join(dir, "w-"));
     mkdirSync(path.join(wdir, "workflows"));
     const file = path.join(wdir, "workflows", "hostile.yaml");
