@@ -121,7 +121,7 @@ try {
     const e = evaluatePullRequest(gathered("requests/many.yaml", unknown), registry);
     calls = 1 + splitAnnotations(renderPlanCheck(e)).updates.length;
   });
-  rows.push({ shape: `request: 40,000 unknown params (${calls} check-run calls)`, kb: Buffer.byteLength(unknown) / 1024, path: "webhook evaluation", ms: ums, problems: calls });
+  rows.push({ shape: `request: 40,000 unknown params (${calls} check-run call${calls === 1 ? "" : "s"})`, kb: Buffer.byteLength(unknown) / 1024, path: "webhook evaluation", ms: ums, problems: calls });
 
   // CODEOWNERS (read at the base branch): wildcard lines up to GitHub's 3 MB, and owners shaped against the email check.
   const codeowners: Record<string, string> = {
