@@ -11,6 +11,7 @@ import { MAX_SCHEMA_NODES } from "../../../src/formats/schema-check.js";
 import { MAX_STEPS } from "../../../src/formats/step-limit.js";
 import { capProblems, MAX_PROBLEMS_PER_FILE } from "../../../src/formats/problems.js";
 import { isBlankYaml, MAX_TOKENS } from "../../../src/formats/source.js";
+import { parseConfigFile } from "../../../src/github/authority.js";
 import { evaluatePullRequest } from "../../../src/github/evaluate.js";
 import { MAX_ANNOTATIONS_PER_RUN, renderPlanCheck, splitAnnotations } from "../../../src/github/render.js";
 import { gathered } from "../github/gathered.js";
@@ -44,6 +45,17 @@ describe("hostile request files", () => {
       ok: false,
       problems: [{ file: "x.yaml", line: 1, col: 1, message: "file is empty" }],
     });
+  });
+
+  it("reads a .github/clutch-luigi.yml of 30 comment lines as no settings, at once (the same regex froze it)", () => {
+    const text = "# OPS-1234 see runbook\n".repeat(30) + "x";
+    const file = (t: string) => ({ kind: "file" as const, text: t, bytes: new TextEncoder().encode(t), sha: "0", size: t.length });
+    const t0 = performance.now();
+    expect(parseConfigFile(".github/clutch-luigi.yml", file(text.slice(0, -1)), [])).toEqual({});
+    const problems: { code: string; message: string }[] = [];
+    expect(parseConfigFile(".github/clutch-luigi.yml", file(text), problems)).toBeUndefined();
+    expect(performance.now() - t0).toBeLessThan(1000);
+    expect(problems.map((p) => p.message)).toEqual([expect.stringContaining("the document is a scalar")]);
   });
 
   it("runs a workflow's ^(a+)+$ against a 100k 'a…a!' value in under 50 ms", () => {
