@@ -5,6 +5,7 @@
  */
 import type { ActionRegistry } from "../actions/registry.js";
 import { checkWorkflow } from "./check-workflow.js";
+import { tooManySteps } from "./step-limit.js";
 import type { Catalog } from "./check-request.js";
 import type { Problem } from "./problems.js";
 import { parseSource } from "./source.js";
@@ -39,7 +40,8 @@ export function buildCatalog(files: readonly SourceFile[], registry: ActionRegis
       continue;
     }
     if (parsed.doc.value.kind !== "Workflow") continue;
-    const checked = checkWorkflow(parsed.doc, registry, { expectedName: name });
+    const tooMany = tooManySteps(parsed.doc);
+    const checked = tooMany ? { problems: [tooMany], workflow: undefined } : checkWorkflow(parsed.doc, registry, { expectedName: name });
     problems.push(...checked.problems);
     catalog.set(name, checked.problems.length === 0 ? checked.workflow : undefined);
   }

@@ -5,7 +5,7 @@
 import type { ActionRegistry } from "../actions/registry.js";
 import { parseTemplate } from "./expressions.js";
 import { resolveStatic } from "./plan.js";
-import type { Problem } from "./problems.js";
+import { capProblems, type Problem } from "./problems.js";
 import { checkAgainstSchema } from "./schema-check.js";
 import requestSchema from "./schemas/request.schema.json" with { type: "json" };
 import type { SourceDoc } from "./source.js";
@@ -80,6 +80,11 @@ function checkResolvedInputs(doc: SourceDoc, workflow: WorkflowSpec, params: Rec
 }
 
 export function checkRequest(doc: SourceDoc, catalog: Catalog, registry?: ActionRegistry): RequestCheck {
+  const checked = checkRequestUncapped(doc, catalog, registry);
+  return { ...checked, problems: capProblems(checked.problems) };
+}
+
+function checkRequestUncapped(doc: SourceDoc, catalog: Catalog, registry?: ActionRegistry): RequestCheck {
   const problems: Problem[] = [];
   const value = doc.value;
   for (const issue of checkAgainstSchema(REQUEST_SCHEMA, value)) problems.push(doc.problem(issue.path, issue.message, issue.which));

@@ -1,6 +1,6 @@
 export * from "./types.js";
 export * from "./problems.js";
-export { parseSource, MAX_FILE_BYTES, type SourceDoc } from "./source.js";
+export { parseSource, isBlankYaml, MAX_FILE_BYTES, type SourceDoc } from "./source.js";
 export { checkWorkflow, WORKFLOW_SCHEMA } from "./check-workflow.js";
 export { checkRequest, REQUEST_SCHEMA, type Catalog } from "./check-request.js";
 export { buildCatalog, workflowNameOf, type SourceFile } from "./catalog.js";

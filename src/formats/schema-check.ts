@@ -3,8 +3,10 @@
  * instance compiles every schema: the document schemas, action input schemas and the
  * params schemas platform teams write in workflows.
  */
-import { Ajv, type ErrorObject, type ValidateFunction } from "ajv";
+import { Ajv, type ErrorObject, type Options, type ValidateFunction } from "ajv";
+import type { RegExpEngine } from "ajv/dist/types/index.js";
 import addFormatsModule from "ajv-formats";
+import { RE2JS } from "re2js";
 import type { JsonSchema } from "./types.js";
 import type { PathSegment } from "./source.js";
 import { hasExpression } from "./expressions.js";
@@ -13,12 +15,61 @@ import { closest } from "./suggest.js";
 // ajv-formats is CommonJS; under NodeNext its default export arrives wrapped.
 const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
 
+/** A `pattern` a linear-time engine cannot run (backreferences, lookaround); the schema's author must rewrite it. */
+export class UnsupportedPatternError extends Error {
+  constructor(readonly pattern: string, reason: string) {
+    super(`pattern ${JSON.stringify(pattern)} is not supported (${reason}); patterns run on a linear-time engine (RE2 syntax): no backreferences or lookaround`);
+    this.name = "UnsupportedPatternError";
+  }
+}
+
+/** JavaScript's `\uXXXX` and `\u{X…}` escapes in RE2's spelling, `\x{…}`; everything else as written. */
+function toRe2Syntax(pattern: string): string {
+  let out = "";
+  for (let i = 0; i < pattern.length; i++) {
+    const c = pattern[i]!;
+    if (c !== "\\" || i + 1 >= pattern.length) {
+      out += c;
+      continue;
+    }
+    const hex4 = pattern.slice(i + 2, i + 6);
+    if (pattern[i + 1] === "u" && hex4.length === 4 && [...hex4].every((h) => "0123456789abcdefABCDEF".includes(h))) {
+      out += `\\x{${hex4}}`;
+      i += 5;
+    } else if (pattern[i + 1] === "u" && pattern[i + 2] === "{") {
+      out += "\\x";
+      i += 1;
+    } else {
+      out += c + pattern[i + 1];
+      i += 1;
+    }
+  }
+  return out;
+}
+
+/**
+ * Schema `pattern`s run on the request's values, which a PR author writes; JavaScript's
+ * backtracking engine would let `^(a+)+$` against a long value freeze the server. RE2
+ * matches in time linear in the input, whatever the pattern.
+ */
+const linearRegExp: RegExpEngine = Object.assign(
+  (pattern: string) => {
+    try {
+      return RE2JS.compile(toRe2Syntax(pattern));
+    } catch (e) {
+      throw new UnsupportedPatternError(pattern, (e as Error).message);
+    }
+  },
+  { code: "re2js" },
+);
+
 // verbose: errors carry their parent schema, which "did you mean" needs for unknown keys.
-const ajv = new Ajv({ allErrors: true, strict: false, allowUnionTypes: true, verbose: true });
+const options: Options = { allErrors: true, strict: false, allowUnionTypes: true, verbose: true, code: { regExp: linearRegExp } };
+const ajv = new Ajv(options);
 addFormats(ajv);
 
 // A second instance fills in `default:` values, as users of a params schema expect.
-const ajvDefaults = new Ajv({ allErrors: true, strict: false, allowUnionTypes: true, verbose: true, useDefaults: true });
+const ajvDefaults = new Ajv({ ...options, useDefaults: true });
 addFormats(ajvDefaults);
 
 const cache = new Map<string, ValidateFunction>();
@@ -33,8 +84,24 @@ export function compileSchema(schema: JsonSchema, withDefaults = false): Validat
   return fn;
 }
 
+/** Nodes a user-written schema may have: real ones have tens; compiling 30,000 properties took ajv 10 s. */
+export const MAX_SCHEMA_NODES = 2000;
+
+/** Whether `value` has more than `max` nodes (objects, arrays and scalars), counted without recursion. */
+function exceedsNodes(value: unknown, max: number): boolean {
+  const stack: unknown[] = [value];
+  let n = 0;
+  while (stack.length > 0) {
+    const v = stack.pop();
+    if (++n > max) return true;
+    if (v !== null && typeof v === "object") for (const child of Object.values(v)) stack.push(child);
+  }
+  return false;
+}
+
 /** Problems with a user-written schema itself (e.g. a workflow's `params`), or [] if it is valid. */
 export function schemaErrors(schema: JsonSchema): string[] {
+  if (exceedsNodes(schema, MAX_SCHEMA_NODES)) return [`the schema has more than ${MAX_SCHEMA_NODES} nodes; the limit keeps checking requests fast`];
   try {
     if (!ajv.validateSchema(schema)) return (ajv.errors ?? []).map((e) => `${e.instancePath || "schema"} ${e.message}`);
     compileSchema(schema);

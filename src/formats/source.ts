@@ -8,8 +8,8 @@
  * strict UTF-8, one document, a mapping at the top, unique keys, and no aliases at
  * all (an alias bomb is refused before expansion, so it costs nothing).
  */
-import { isAlias, isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, visit, type Node } from "yaml";
-import type { Problem } from "./problems.js";
+import { isAlias, isMap, isPair, isScalar, isSeq, Lexer, LineCounter, parseDocument, visit, type Node, type Pair, type YAMLMap } from "yaml";
+import { capProblems, type Problem } from "./problems.js";
 
 export const MAX_FILE_BYTES = 1024 * 1024;
 /** Deeper than any real request or workflow; deep enough nesting overflows parsers and checkers. */
@@ -49,6 +49,81 @@ function positionOfByte(bytes: Uint8Array, offset: number): { line: number; col:
 function positionOfChar(text: string, offset: number): { line: number; col: number } {
   const before = text.slice(0, offset);
   return { line: before.split("\n").length, col: offset - (before.lastIndexOf("\n") + 1) + 1 };
+}
+
+/**
+ * True when the text holds only blank and comment lines. A scan, not a regex: the
+ * expression this replaces backtracked exponentially in the number of comment lines.
+ */
+export function isBlankYaml(text: string): boolean {
+  // `trimStart` strips exactly what `\s` matches; these are the line ends `.` stops at.
+  return text.split(/[\n\r\u2028\u2029]/).every((line) => {
+    const rest = line.trimStart();
+    return rest === "" || rest.startsWith("#");
+  });
+}
+
+/**
+ * Duplicate keys, one pass with a Set per mapping (the `yaml` package's own
+ * `uniqueKeys` compares each key with every earlier one: quadratic per mapping).
+ * Scalar keys compare by value, as YAML and `uniqueKeys` do; other keys are never equal.
+ */
+function duplicateKeyOffsets(root: unknown): number[] {
+  const out: number[] = [];
+  const stack: unknown[] = [root];
+  while (stack.length > 0) {
+    const node = stack.pop();
+    if (isSeq(node)) {
+      for (const item of node.items) stack.push(item);
+    } else if (isMap(node)) {
+      const seen = new Set<unknown>();
+      for (const pair of node.items) {
+        if (isScalar(pair.key)) {
+          if (seen.has(pair.key.value)) out.push(pair.key.range?.[0] ?? 0);
+          else seen.add(pair.key.value);
+        }
+        stack.push(pair.value);
+      }
+    }
+  }
+  return out.sort((a, b) => a - b);
+}
+
+/** The lexer's control tokens, which stand for no source text. */
+const CONTROL_TOKENS = new Set(["\u{feff}", "\u0002", "\u0018", "\u001f"]);
+
+/**
+ * Keys, values and punctuation a file may hold. Real requests have tens and workflows
+ * hundreds; the `yaml` parser, linear but slow, spends seconds on a megabyte of short
+ * keys, so such a file is refused from the lexer's count before it is parsed.
+ */
+export const MAX_TOKENS = 50_000;
+
+/**
+ * Where the lexer finds the file too big or too deep to parse: the first flow
+ * collection (`[`, `{`) nested past twice MAX_DEPTH (nearer the limit, the check on
+ * the parsed tree, which counts block levels too, says where), or the token past MAX_TOKENS. The
+ * parser spends seconds on a megabyte of `[`; the lexer, stopped there, costs little.
+ * Brackets inside scalars and comments are part of one token, so they never count,
+ * nor do comments, blanks and line ends.
+ */
+function lexerLimit(text: string): { offset: number; message: string } | undefined {
+  let depth = 0;
+  let tokens = 0;
+  let offset = 0;
+  for (const token of new Lexer().lex(text)) {
+    if (CONTROL_TOKENS.has(token)) continue;
+    const first = token.charCodeAt(0);
+    // space, tab, CR, LF, '#'
+    if (first !== 0x20 && first !== 0x09 && first !== 0x0d && first !== 0x0a && first !== 0x23) {
+      if (++tokens > MAX_TOKENS) return { offset, message: `more than ${MAX_TOKENS} YAML keys, values and punctuation; the limit is ${MAX_TOKENS}` };
+    }
+    if (token === "[" || token === "{") {
+      if (++depth > 2 * MAX_DEPTH) return { offset, message: `YAML nested too deeply to parse; the limit is ${MAX_DEPTH} levels` };
+    } else if (token === "]" || token === "}") depth--;
+    offset += token.length;
+  }
+  return undefined;
 }
 
 /** Index of the first byte that is not valid UTF-8, or -1. */
@@ -98,15 +173,26 @@ export function parseSource(file: string, input: Uint8Array | string): ParseResu
     const pos = positionOfChar(text, nul);
     return fail(pos.line, pos.col, "NUL byte in file; YAML files must be text");
   }
-  if (text.trim() === "" || /^(\s*(#.*)?\n?)*$/.test(text)) return fail(1, 1, "file is empty");
+  if (isBlankYaml(text)) return fail(1, 1, "file is empty");
+  const limit = lexerLimit(text);
+  if (limit) {
+    const at = positionOfChar(text, limit.offset);
+    return fail(at.line, at.col, limit.message);
+  }
 
   const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true, prettyErrors: false });
+  const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: false, prettyErrors: false });
   const pos = (offset: number): { line: number; col: number } => lines.linePos(offset);
 
   const problems: Problem[] = [];
   const reported = new Set<string>();
-  for (const err of doc.errors) {
+  // Nested too deeply to compose: walking for duplicates would only repeat that news.
+  const duplicates = doc.errors.some((e) => e.code === "RESOURCE_EXHAUSTION") ? [] : duplicateKeyOffsets(doc.contents);
+  const errors: { code: string; pos: [number, number]; linePos?: { line: number; col: number }[]; message: string }[] = [
+    ...doc.errors,
+    ...duplicates.map((offset) => ({ code: "DUPLICATE_KEY", pos: [offset, offset] as [number, number], message: "" })),
+  ];
+  for (const err of errors) {
     const at = err.linePos?.[0] ?? pos(err.pos[0]);
     // One syntax error tends to trip several parser rules at the same spot, and a stack
     // overflow several at nearby spots; the first says it.
@@ -155,7 +241,7 @@ export function parseSource(file: string, input: Uint8Array | string): ParseResu
       for (const item of node.items) stack.push({ node: isPair(item) ? item.value : item, depth: depth + 1 });
     }
   }
-  if (problems.length > 0) return { ok: false, problems };
+  if (problems.length > 0) return { ok: false, problems: capProblems(problems) };
 
   if (!isMap(doc.contents)) {
     const kind = isSeq(doc.contents) ? "a list" : doc.contents === null ? "empty" : "a scalar";
@@ -163,6 +249,22 @@ export function parseSource(file: string, input: Uint8Array | string): ParseResu
     return fail(at.line, at.col, `the document is ${kind}; expected a mapping with apiVersion, kind, …`);
   }
   const value = doc.toJS({ maxAliasCount: 0 }) as Record<string, unknown>;
+
+  // Built on first use, so that locating each of many problems costs O(depth), not O(keys).
+  const pairIndex = new WeakMap<object, Map<string, Pair>>();
+  const pairOf = (map: YAMLMap, seg: PathSegment): Pair | undefined => {
+    let index = pairIndex.get(map);
+    if (!index) {
+      index = new Map();
+      for (const p of map.items) {
+        if (!isPair(p) || !isScalar(p.key)) continue;
+        const k = String(p.key.value);
+        if (!index.has(k)) index.set(k, p);
+      }
+      pairIndex.set(map, index);
+    }
+    return index.get(String(seg));
+  };
 
   /** Walk the AST along `path`; returns the deepest node reached and whether the full path was found. */
   const walk = (path: readonly PathSegment[], which: "key" | "value"): Node | undefined => {
@@ -172,7 +274,7 @@ export function parseSource(file: string, input: Uint8Array | string): ParseResu
       const seg = path[i]!;
       const isLast = i === path.length - 1;
       if (isMap(node)) {
-        const pair = node.items.find((p) => isPair(p) && isScalar(p.key) && String(p.key.value) === String(seg));
+        const pair = pairOf(node, seg);
         if (!pair) return last;
         if (isLast && which === "key" && pair.key) return pair.key as Node;
         node = pair.value;

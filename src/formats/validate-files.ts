@@ -9,8 +9,9 @@ import { workflowNameOf } from "./catalog.js";
 import { checkRequest } from "./check-request.js";
 import { checkWorkflow } from "./check-workflow.js";
 import { collectFiles, findWorkflowsDir, loadCatalogDir, readBoundedFile } from "./files.js";
-import type { Problem } from "./problems.js";
+import { capProblems, type Problem } from "./problems.js";
 import { parseSource } from "./source.js";
+import { tooManySteps } from "./step-limit.js";
 import type { RequestSpec, WorkflowSpec } from "./types.js";
 
 export interface ValidateOptions {
@@ -52,8 +53,10 @@ async function checkFile(
   const { doc } = parsed;
   const kind = doc.value.kind;
   if (kind === "Workflow") {
+    const tooMany = tooManySteps(doc);
+    if (tooMany) return { file, kind, problems: [tooMany] };
     const checked = checkWorkflow(doc, opts.registry, { expectedName: workflowNameOf(file) });
-    return { file, kind, problems: checked.problems, workflow: checked.workflow };
+    return { file, kind, problems: capProblems(checked.problems), workflow: checked.workflow };
   }
   if (kind === "Request") {
     const dir = opts.workflowsDir ? path.resolve(opts.cwd, opts.workflowsDir) : findWorkflowsDir(abs);

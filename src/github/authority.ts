@@ -5,7 +5,7 @@
  * `context.config` finds them). Unreadable files become blocking problems.
  */
 import { CODEOWNERS_LOCATIONS, CODEOWNERS_MAX_BYTES } from "../policy/index.js";
-import { MAX_FILE_BYTES, parseSource } from "../formats/index.js";
+import { isBlankYaml, MAX_FILE_BYTES, parseSource } from "../formats/index.js";
 import type { GitHubClient } from "./client.js";
 import type { GatherProblem } from "./facts.js";
 import { readRepoFile, type RepoCoordinates, type RepoFile } from "./repo-files.js";
@@ -23,7 +23,7 @@ export function parseConfigFile(path: string, file: RepoFile, problems: GatherPr
     problems.push({ code: "config-unreadable", message: `${path} is a ${file.type}, not a file` });
     return undefined;
   }
-  if (file.text.trim() === "" || /^(\s*(#.*)?\n?)*$/.test(file.text)) return {};
+  if (isBlankYaml(file.text)) return {};
   const parsed = parseSource(path, file.bytes);
   if (!parsed.ok) {
     for (const p of parsed.problems) problems.push({ code: "config-unreadable", message: `${p.file}:${p.line}:${p.col}: ${p.message}` });

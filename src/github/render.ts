@@ -15,6 +15,8 @@ export const POLICY_CHECK = "clutch-luigi/policy";
 export const MAX_TITLE = 255;
 export const MAX_OUTPUT_TEXT = 65535;
 export const MAX_ANNOTATIONS_PER_CALL = 50;
+/** Per check run, so that a hostile PR costs at most two calls; the summary still says how many problems there are. */
+export const MAX_ANNOTATIONS_PER_RUN = 100;
 
 export type CheckConclusion = "success" | "failure" | "action_required" | "neutral";
 
@@ -59,7 +61,7 @@ export function clip(text: string, max: number): string {
 }
 
 function oneLine(text: string, max: number): string {
-  const flat = text.replace(/\s*\n\s*/g, " ").trim();
+  const flat = text.replace(/(?<!\s)\s*\n\s*/g, " ").trim();
   return flat.length <= max ? flat : `${flat.slice(0, max - 1)}…`;
 }
 
@@ -105,7 +107,7 @@ function payload(name: string, e: Evaluation, conclusion: CheckConclusion, title
       title: oneLine(title, MAX_TITLE),
       summary: clip(summary, MAX_OUTPUT_TEXT),
       ...(text !== undefined ? { text: clip(text, MAX_OUTPUT_TEXT) } : {}),
-      ...(annotations.length > 0 ? { annotations } : {}),
+      ...(annotations.length > 0 ? { annotations: annotations.slice(0, MAX_ANNOTATIONS_PER_RUN) } : {}),
     },
   };
 }

@@ -61,7 +61,7 @@ export interface CodeownersMatcher {
 // GitHub logins: alphanumerics and single inner hyphens, up to 39 characters.
 const USER = /^@[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}$/;
 const TEAM = /^@[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}\/[A-Za-z0-9][A-Za-z0-9_.-]*$/;
-const EMAIL = /^[^@\s]+@[^@\s]+\.[^@\s]+$/;
+const EMAIL = /^[^@\s]+@[^@\s][^@\s.]*\.[^@\s]+$/;
 
 /** No login, team slug or e-mail address is longer; the bound keeps the e-mail pattern linear on hostile tokens. */
 const MAX_OWNER_LENGTH = 256;

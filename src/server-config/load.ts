@@ -86,7 +86,7 @@ function buildServerConfig(doc: Record<string, unknown>, env: Record<string, str
       ...(d.signing?.keyFile ? { keyFile: d.signing.keyFile } : {}),
       ...(d.signing?.algorithm ? { algorithm: d.signing.algorithm } : {}),
     },
-    ...(d.github ? { github: { tokenSecret: d.github.tokenSecret, apiUrl: (d.github.apiUrl ?? "https://api.github.com").replace(/\/+$/, "") } } : {}),
+    ...(d.github ? { github: { tokenSecret: d.github.tokenSecret, apiUrl: (d.github.apiUrl ?? "https://api.github.com").replace(/(?<!\/)\/+$/, "") } } : {}),
     worker: { concurrency: d.worker?.concurrency ?? 4 },
   };
   const problems = semanticProblems(config);

@@ -36,6 +36,7 @@ export const postgresRotatePassword: Action<RotatePasswordInput, { role: string;
   errorCodes: ["invalid-input", "role-missing", "postgres-error"],
   async run(input, ctx) {
     ctx.markSecret(input.password);
+    // lint-regex: allow — ROLE_PATTERN is a constant of this file, bounded and anchored
     if (!new RegExp(ROLE_PATTERN).test(input.role)) throw new ActionError("invalid-input", "role name is not a plain identifier");
     if (input.password.includes("\0") || input.password.length < 12) throw new ActionError("invalid-input", "password must be at least 12 characters without NUL bytes");
     return withConnection(ctx, input.connection, async (client) => {

@@ -46,7 +46,7 @@ export function runRefusedCheck(mergeSha: string, reasons: readonly string[], de
     conclusion: "failure",
     ...(detailsUrl ? { details_url: detailsUrl } : {}),
     output: {
-      title: clip(`Not run: ${reasons[0] ?? "refused"}`.replace(/\s*\n\s*/g, " "), MAX_TITLE),
+      title: clip(`Not run: ${reasons[0] ?? "refused"}`.replace(/(?<!\s)\s*\n\s*/g, " "), MAX_TITLE),
       summary: clip(["The merge did not start a run.", "", ...reasons.map((r) => `- ${inert(r)}`)].join("\n"), MAX_OUTPUT_TEXT),
     },
   };

@@ -166,17 +166,18 @@ describe("history and races", () => {
 });
 
 describe("publishing check runs", () => {
-  it("sends 120 annotations in three calls, all of which GitHub keeps", async () => {
+  it("sends 120 problems, capped to 50 and a count of the rest, in two calls, all of which GitHub keeps", async () => {
     const params = Array.from({ length: 120 }, (_, i) => `  p${i}: ${i}`).join("\n");
     const text = `apiVersion: clutch-luigi/v1\nkind: Request\nworkflow: restart-service\nreason: "OPS-9 many"\nparams:\n  service: checkout\n${params}\n`;
     const p = w.pulls.open(REPO, { author: alice, files: { "requests/many.yaml": text } });
     const e = evaluatePullRequest(await gatherPullRequest(w.octokit, refOf(p)), registry);
     w.fake.calls.length = 0;
     const id = await publishCheckRun(w.octokit, { owner: "acme", repo: "ops" }, renderPlanCheck(e, { detailsUrl: `https://github.com/acme/ops/pull/${p.number}` }));
-    expect(w.fake.calls.map((c) => `${c.method} ${c.status}`)).toEqual(["POST 201", "PATCH 200", "PATCH 200"]);
+    expect(w.fake.calls.map((c) => `${c.method} ${c.status}`)).toEqual(["POST 201", "PATCH 200"]);
     const run = w.checks.runs.find((r) => r.id === id)!;
     expect(run).toMatchObject({ name: "clutch-luigi/plan", headSha: p.headSha, conclusion: "failure" });
-    expect(run.annotations).toHaveLength(120);
+    expect(run.annotations).toHaveLength(51);
+    expect(run.annotations.map((a) => a.message)).toContain("… and 70 more problems in this file");
     expect(run.annotations.map((a) => a.start_line)).toEqual(e.request!.problems.map((x) => x.line));
   });
 });

@@ -78,15 +78,15 @@ describe("clutch-luigi/plan", () => {
   });
 
   it("sends annotations 50 per call: the rest go in updates", () => {
-    // 120 problems: one invalid param each.
+    // 120 problems, one invalid param each, capped to 50 and one "… and 70 more".
     const params = Array.from({ length: 120 }, (_, i) => `  p${i}: ${i}`).join("\n");
     const text = `apiVersion: clutch-luigi/v1\nkind: Request\nworkflow: restart-service\nreason: "OPS-9 many"\nparams:\n  service: checkout\n${params}\n`;
     const e = evaluatePullRequest(gathered("requests/many.yaml", text), registry);
     const p = renderPlanCheck(e);
-    expect(p.output.annotations).toHaveLength(120);
+    expect(p.output.annotations).toHaveLength(51);
     const { create: first, updates } = splitAnnotations(p);
     expect(first.output.annotations).toHaveLength(MAX_ANNOTATIONS_PER_CALL);
-    expect(updates.map((u) => u.output.annotations!.length)).toEqual([50, 20]);
+    expect(updates.map((u) => u.output.annotations!.length)).toEqual([1]);
     expect(schemaProblems(first)).toEqual([]);
     for (const u of updates) {
       expect(api.validateRequest(update, { pathParams: { owner: "acme", repo: "ops", check_run_id: "1" }, query: new URLSearchParams(), body: u })).toEqual([]);
