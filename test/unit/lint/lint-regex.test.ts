@@ -7,7 +7,7 @@ const fixture = (name: string): string => `test/fixtures/lint-regex/${name}`;
 /** Runs the lint as `npm run lint:regex` does; returns its exit code and output. */
 function lint(...files: string[]): { code: number; out: string } {
   try {
-    return { code: 0, out: execFileSync("node", ["scripts/lint-regex.mjs", ...files], { cwd: root, encoding: "utf8" }) };
+    return { code: 0, out: execFileSync("node", ["test/lint/lint-regex.mjs", ...files], { cwd: root, encoding: "utf8" }) };
   } catch (e) {
     const err = e as { status: number; stdout: string };
     return { code: err.status, out: err.stdout };

@@ -119,7 +119,7 @@ function tsFiles(dir) {
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const args = process.argv.slice(2);
-  const files = (args.length ? args : ["src"]).flatMap((a) => (statSync(a).isDirectory() ? tsFiles(a) : [a])).sort();
+  const files = (args.length ? args : ["src", "action/src"]).flatMap((a) => (statSync(a).isDirectory() ? tsFiles(a) : [a])).sort();
   const findings = files.flatMap((f) => lintSource(path.relative(process.cwd(), f) || f, readFileSync(f, "utf8")));
   for (const f of findings) console.log(`${f.file}:${f.line}:${f.col}: ${f.message} (${f.rule})`);
   console.log(`lint:regex: ${files.length} file${files.length === 1 ? "" : "s"}, ${findings.length} finding${findings.length === 1 ? "" : "s"}`);
