@@ -11,6 +11,7 @@ import { createStepContextFactory, type StepContextFactoryOptions, type StepCont
 import type { ActionRegistry } from "../actions/registry.js";
 import type { ActionServices } from "../actions/types.js";
 import { loadServerConfig } from "../server-config/index.js";
+import { requireSharedKeys } from "../server-config/shared-keys.js";
 import type { ServerConfig } from "../server-config/types.js";
 import { appCredentialsFromEnv } from "../github/installation-auth.js";
 import { createSigner } from "../identity/signer.js";
@@ -43,6 +44,8 @@ export interface StepRuntimeOptions {
 
 export async function createStepRuntime(opts: StepRuntimeOptions): Promise<StepRuntime> {
   const config = await loadServerConfig({ ...(opts.env.CLUTCH_LUIGI_CONFIG ? { path: opts.env.CLUTCH_LUIGI_CONFIG } : {}), env: opts.env });
+  // Before any key is generated: on a shared database a key of this process alone is a silent split.
+  requireSharedKeys(opts.env, config);
   const signer = await createSigner(config, opts.env);
   const store = opts.store;
   const credentials = store ? await appCredentialsFromEnv(opts.env) : null;

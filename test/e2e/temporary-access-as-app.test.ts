@@ -17,6 +17,7 @@ import { cancelRun, getRun } from "../../src/store/runs.js";
 import { REPO } from "../integration/github/world.js";
 import { createTestDatabase, type TestDatabase } from "../support/pg.js";
 import { PG_UP } from "../support/pg-suite.js";
+import { sharedKeysEnv } from "../support/shared-keys.js";
 import { startApp, WEBHOOK_SECRET, type E2eApp } from "./app.js";
 import { delivery, INSTALLATION_ID, payloadFor, post } from "./webhook-client.js";
 
@@ -31,11 +32,13 @@ params: { user: dave, team: prod-readers, duration: 30m }
 
 let db: TestDatabase;
 let app: E2eApp;
+let keys: Awaited<ReturnType<typeof sharedKeysEnv>>;
 
 beforeAll(async () => {
   if (!PG_UP) return;
   db = await createTestDatabase("cl_e2e_as_app");
-  app = await startApp({ env: { DATABASE_URL: db.url } });
+  keys = await sharedKeysEnv();
+  app = await startApp({ env: { DATABASE_URL: db.url, ...keys } });
   // The catalog's workflow is part of the ops repository's control plane on main.
   app.world.git.commit(REPO, { branch: "main", files: { "workflows/temporary-access.yaml": readFileSync(path.join(ROOT, "workflows/temporary-access.yaml")) }, message: "catalog: temporary-access" });
   app.world.teams.add("acme", "prod-readers", { carol: "member" });
@@ -78,7 +81,7 @@ describe.skipIf(!PG_UP)("temporary access from a merged PR, executed by a worker
 
     // Another machine: only the app's credentials and the database. No tokenSecret, no config file.
     const gheHost = new URL(app.world.url).host;
-    const env: NodeJS.ProcessEnv = { DATABASE_URL: db.url, APP_ID: app.env.APP_ID, PRIVATE_KEY: app.env.PRIVATE_KEY, GHE_HOST: gheHost, GHE_PROTOCOL: "http" };
+    const env: NodeJS.ProcessEnv = { DATABASE_URL: db.url, ...keys, APP_ID: app.env.APP_ID, PRIVATE_KEY: app.env.PRIVATE_KEY, GHE_HOST: gheHost, GHE_PROTOCOL: "http" };
     const ctl = new AbortController();
     let stderr = "";
     const worker = main(["worker", "--poll", "50ms", "--lease", "5s"], {

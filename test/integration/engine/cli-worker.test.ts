@@ -3,6 +3,7 @@
  * server, a clean stop on the signal.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { sharedKeysEnv } from "../../support/shared-keys.js";
 import { main } from "../../../src/cli/main.js";
 import type { CliIO } from "../../../src/cli/command.js";
 import { createTestDatabase, type TestDatabase } from "../../support/pg.js";
@@ -53,11 +54,17 @@ describe("clutch-luigi worker", () => {
       await db.drop();
     });
 
+    it("refuses to start without the keys every process on the database must share", async () => {
+      const t = io({ DATABASE_URL: db.url });
+      expect(await main(["worker"], t)).toBe(1);
+      expect(t.err()).toMatch(/DATABASE_URL is set, so this process shares its database with others, but the signing key .* and the encryption key \(CLUTCH_LUIGI_ENCRYPTION_KEY\) are not configured/);
+    });
+
     it("runs what it finds and stops cleanly on its signal", async () => {
       const workflow = parse(readFileSync(join(FIXTURES, "cli-repo", "workflows", "hello.yaml"), "utf8")) as WorkflowSpec;
       const { runId } = await createRun(store, { ...IDENTITY, workflow, request: request(workflow, { name: "fleet" }), requestPath: "requests/hello.yaml", registry: defaultRegistry() });
       const ctl = new AbortController();
-      const t = io({ DATABASE_URL: db.url }, ctl.signal);
+      const t = io({ DATABASE_URL: db.url, ...(await sharedKeysEnv()) }, ctl.signal);
       const running = main(["worker", "--concurrency", "2", "--poll", "100ms", "--lease", "5s"], t);
       expect((await waitForRun(store, runId, 20_000)).state).toBe("succeeded");
       ctl.abort();
