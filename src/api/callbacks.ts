@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { GITHUB_ACTIONS_ISSUER } from "../server-config/types.js";
 import type { CallerIdentity, OidcVerifier } from "../identity/oidc.js";
 import { authenticate } from "./auth.js";
+import { refuseTooLarge } from "./body-limit.js";
 import { BodyError, readJsonBody, sendJson } from "./http.js";
 
 export const GITHUB_ACTIONS_CALLBACK_PATH = "/api/callbacks/github-actions";
@@ -20,6 +21,9 @@ export interface GitHubActionsCallback {
 
 /** Returns false when the callback names no step awaiting it (answered 404). */
 export type CallbackDelivery = (callback: GitHubActionsCallback) => Promise<boolean>;
+
+/** A callback carries ids, a status and a few outputs: 64 KiB is far more than any needs. */
+export const CALLBACK_BODY_LIMIT = 64 * 1024;
 
 const ID = /^[A-Za-z0-9_.-]{1,100}$/;
 
@@ -56,8 +60,9 @@ export function githubActionsCallbackHandler(options: { verifier: OidcVerifier; 
     if (caller.issuer !== GITHUB_ACTIONS_ISSUER) return sendJson(res, 403, { error: "only GitHub Actions tokens may call back" });
     let body: unknown;
     try {
-      body = await readJsonBody(req);
+      body = await readJsonBody(req, CALLBACK_BODY_LIMIT);
     } catch (e) {
+      if (e instanceof BodyError && e.status === 413) return refuseTooLarge(req, res, CALLBACK_BODY_LIMIT);
       if (e instanceof BodyError) return sendJson(res, e.status, { error: e.message });
       throw e;
     }
