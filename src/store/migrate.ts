@@ -6,6 +6,7 @@ import type { Knex } from "knex";
 import * as m001 from "./migrations/001_initial.js";
 import * as m002 from "./migrations/002_hot_path.js";
 import * as m003 from "./migrations/003_deliveries.js";
+import * as m006 from "./migrations/006_dispatches.js";
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -16,6 +17,7 @@ const MIGRATIONS: [string, Migration][] = [
   ["001_initial", m001],
   ["002_hot_path", m002],
   ["003_deliveries", m003],
+  ["006_dispatches", m006],
 ];
 
 const source: Knex.MigrationSource<string> = {
