@@ -37,6 +37,11 @@ export interface StartOptions {
   before?: Middleware[];
 }
 
+function positiveInt(v: string | undefined): number | undefined {
+  const n = v === undefined ? NaN : Number(v);
+  return Number.isSafeInteger(n) && n > 0 ? n : undefined;
+}
+
 function callerName(caller: CallerIdentity): string {
   return caller.login ?? (caller.repository ? `${caller.repository}:${caller.workflow ?? "?"}` : caller.subject);
 }
@@ -53,7 +58,8 @@ export async function startServer(opts: StartOptions): Promise<ServerHandle> {
   // Refusals are in the chain before the answer leaves, but repeats from one source are counted, not each written.
   const aggregator = new RefusalAggregator({
     write: (kind, data) => audit(kind, "anonymous", data),
-    ...(env.CLUTCH_LUIGI_REFUSAL_WINDOW_MS ? { windowMs: Number(env.CLUTCH_LUIGI_REFUSAL_WINDOW_MS) } : {}),
+    ...(positiveInt(env.CLUTCH_LUIGI_REFUSAL_WINDOW_MS) ? { windowMs: positiveInt(env.CLUTCH_LUIGI_REFUSAL_WINDOW_MS) } : {}),
+    ...(positiveInt(env.CLUTCH_LUIGI_REFUSAL_LIMIT) ? { limit: positiveInt(env.CLUTCH_LUIGI_REFUSAL_LIMIT) } : {}),
     onError: (e) => log(`audit: ${e instanceof Error ? e.message : String(e)}`),
   });
   const refusals: RefusalSink = {
