@@ -10,6 +10,7 @@ import { Octokit } from "@octokit/rest";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { githubWorkflowDispatch, WORKFLOW_DISPATCH_RECORDER } from "../../../src/actions/builtin/github-workflow-dispatch.js";
 import { startServer, type ServerHandle } from "../../../src/server/app-server.js";
+import { parseServerConfig, ServerConfigError } from "../../../src/server-config/index.js";
 import { GITHUB_ACTIONS_ISSUER } from "../../../src/server-config/types.js";
 import { listAuditEvents, verifyAuditChain } from "../../../src/store/audit.js";
 import { recordWorkflowDispatch } from "../../../src/store/dispatches.js";
@@ -153,5 +154,15 @@ describe("POST /api/callbacks/github-actions is bound to the dispatch", () => {
     await recordWorkflowDispatch(server.store, { runId: otherRun, stepId: "deploy", repository: "acme/other", workflowRunId: 9002 });
     expect((await callback(await actionsToken("acme/other", "9001"), { runId: otherRun, stepId: "deploy" })).status).toBe(403);
     expect((await callback(await actionsToken("acme/other", "9002"), { runId: otherRun, stepId: "deploy" })).status).toBe(202);
+  });
+});
+
+describe("api.operators in the server configuration", () => {
+  it("accepts rules naming a subject, login or repository, and refuses one that names only an issuer", () => {
+    const ok = parseServerConfig(`api:\n  operators:\n    - { subject: a }\n    - { login: b, issuer: "https://sso.example.com" }\n    - { repository: acme/platform }\n`, "s.yaml", {});
+    expect(ok.api.operators).toHaveLength(3);
+    expect(parseServerConfig("{}", "s.yaml", {}).api.operators).toEqual([]);
+    expect(() => parseServerConfig(`api:\n  operators:\n    - { issuer: "https://sso.example.com" }\n`, "s.yaml", {})).toThrow(ServerConfigError);
+    expect(() => parseServerConfig(`api:\n  operators:\n    - { subject: a, role: admin }\n`, "s.yaml", {})).toThrow(ServerConfigError);
   });
 });
