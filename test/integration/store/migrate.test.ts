@@ -16,9 +16,9 @@ describe.skipIf(!PG_UP)("migrations on a shared server", () => {
       const stores = opened.flatMap((o) => (o.status === "fulfilled" ? [o.value] : []));
       try {
         expect(opened.filter((o) => o.status === "rejected").map((o) => String((o as PromiseRejectedResult).reason))).toEqual([]);
-        expect(await migrationStatus(stores[0]!.db)).toEqual({ applied: ["001_initial", "002_hot_path", "003_deliveries"], pending: [] });
+        expect(await migrationStatus(stores[0]!.db)).toEqual({ applied: ["001_initial", "002_hot_path", "003_deliveries", "006_dispatches"], pending: [] });
         const rows = (await stores[0]!.db.raw("select name from clutch_luigi_migrations order by id")).rows as { name: string }[];
-        expect(rows.map((r) => r.name)).toEqual(["001_initial", "002_hot_path", "003_deliveries"]);
+        expect(rows.map((r) => r.name)).toEqual(["001_initial", "002_hot_path", "003_deliveries", "006_dispatches"]);
       } finally {
         await Promise.all(stores.map((s) => s.close()));
       }
