@@ -91,13 +91,13 @@ describe("clutch-luigi run (embedded database)", () => {
   it("migrate reports what it applied, then that it is up to date", async () => {
     const a = io(dataDir);
     expect(await main(["migrate"], a)).toBe(0);
-    expect(a.out()).toBe("embedded database: applied 001_initial\nembedded database: applied 002_hot_path\nembedded database: applied 003_deliveries\n");
+    expect(a.out()).toBe("embedded database: applied 001_initial\nembedded database: applied 002_hot_path\nembedded database: applied 003_deliveries\nembedded database: applied 006_dispatches\n");
     const b = io(dataDir);
     expect(await main(["migrate"], b)).toBe(0);
     expect(b.out()).toBe("embedded database: up to date\n");
     const c = io(dataDir);
     expect(await main(["migrate", "--status"], c)).toBe(0);
-    expect(c.out()).toBe("applied  001_initial\napplied  002_hot_path\napplied  003_deliveries\n");
+    expect(c.out()).toBe("applied  001_initial\napplied  002_hot_path\napplied  003_deliveries\napplied  006_dispatches\n");
   });
 
   it("redraws a step table in place on a terminal", async () => {
