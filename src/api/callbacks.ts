@@ -1,7 +1,9 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { GITHUB_ACTIONS_ISSUER } from "../server-config/types.js";
 import type { CallerIdentity, OidcVerifier } from "../identity/oidc.js";
-import { authenticate } from "./auth.js";
+import { authenticate, forbid, type RefusalSink } from "./auth.js";
+import { checkCallbackBinding, type DispatchBinding } from "./authz.js";
+import { refuseTooLarge } from "./body-limit.js";
 import { BodyError, readJsonBody, sendJson } from "./http.js";
 
 export const GITHUB_ACTIONS_CALLBACK_PATH = "/api/callbacks/github-actions";
@@ -18,8 +20,14 @@ export interface GitHubActionsCallback {
   outputs: Record<string, string>;
 }
 
-/** Returns false when the callback names no step awaiting it (answered 404). */
-export type CallbackDelivery = (callback: GitHubActionsCallback) => Promise<boolean>;
+/** Called only for a callback bound to its step's dispatch. */
+export type CallbackDelivery = (callback: GitHubActionsCallback) => Promise<void>;
+
+/** The step (does it exist?) and the workflow run it dispatched, if any. */
+export type DispatchLookup = (runId: string, stepId: string) => Promise<{ step: boolean; dispatch?: DispatchBinding }>;
+
+/** A callback carries ids, a status and a few outputs: 64 KiB is far more than any needs. */
+export const CALLBACK_BODY_LIMIT = 64 * 1024;
 
 const ID = /^[A-Za-z0-9_.-]{1,100}$/;
 
@@ -48,23 +56,27 @@ function parse(body: unknown): Omit<GitHubActionsCallback, "caller"> | string {
 }
 
 /** POST /api/callbacks/github-actions — a dispatched workflow reports, authenticated by its own OIDC token. */
-export function githubActionsCallbackHandler(options: { verifier: OidcVerifier; deliver: CallbackDelivery }) {
+export function githubActionsCallbackHandler(options: { verifier: OidcVerifier; findDispatch: DispatchLookup; deliver: CallbackDelivery; refusals?: RefusalSink }) {
+  const path = GITHUB_ACTIONS_CALLBACK_PATH;
   return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    const caller = await authenticate(options.verifier, req, res, GITHUB_ACTIONS_CALLBACK_PATH);
+    const caller = await authenticate(options.verifier, req, res, path, options.refusals);
     if (!caller) return;
     // Other trusted issuers may read run status, but only GitHub Actions reports workflow results.
-    if (caller.issuer !== GITHUB_ACTIONS_ISSUER) return sendJson(res, 403, { error: "only GitHub Actions tokens may call back" });
+    if (caller.issuer !== GITHUB_ACTIONS_ISSUER) return forbid(req, res, options.refusals, caller, path, "not-github-actions", "only GitHub Actions tokens may call back");
     let body: unknown;
     try {
-      body = await readJsonBody(req);
+      body = await readJsonBody(req, CALLBACK_BODY_LIMIT);
     } catch (e) {
+      if (e instanceof BodyError && e.status === 413) return refuseTooLarge(req, res, CALLBACK_BODY_LIMIT);
       if (e instanceof BodyError) return sendJson(res, e.status, { error: e.message });
       throw e;
     }
     const parsed = parse(body);
     if (typeof parsed === "string") return sendJson(res, 400, { error: parsed });
-    const accepted = await options.deliver({ caller, ...parsed });
-    if (!accepted) return sendJson(res, 404, { error: "no step is waiting for this callback" });
+    // An unknown step is refused like a foreign one: the caller learns nothing about other runs.
+    const refused = checkCallbackBinding(caller, parsed.workflowRunId, await options.findDispatch(parsed.runId, parsed.stepId));
+    if (refused) return forbid(req, res, options.refusals, caller, path, refused, "this workflow run did not get this step's dispatch");
+    await options.deliver({ caller, ...parsed });
     sendJson(res, 202, { accepted: true });
   };
 }

@@ -1,5 +1,6 @@
 /** Small helpers for plain node:http handlers. */
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { BodyTooLarge, readBounded } from "./body-limit.js";
 
 export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   const text = JSON.stringify(body);
@@ -28,15 +29,15 @@ export class BodyError extends Error {
 export async function readJsonBody(req: IncomingMessage, limit = 64 * 1024): Promise<unknown> {
   const type = req.headers["content-type"] ?? "";
   if (!/^application\/json\b/i.test(type)) throw new BodyError(415, "expected content-type application/json");
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > limit) throw new BodyError(413, `body larger than ${limit} bytes`);
-    chunks.push(chunk as Buffer);
+  let body: Buffer;
+  try {
+    body = await readBounded(req, limit);
+  } catch (e) {
+    if (e instanceof BodyTooLarge) throw new BodyError(413, e.message);
+    throw e;
   }
   try {
-    return JSON.parse(Buffer.concat(chunks).toString("utf8"));
+    return JSON.parse(body.toString("utf8"));
   } catch {
     throw new BodyError(400, "the body is not valid JSON");
   }

@@ -5,7 +5,9 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { JsonWebKeySet } from "../identity/keys.js";
 import type { OidcVerifier } from "../identity/oidc.js";
-import { GITHUB_ACTIONS_CALLBACK_PATH, githubActionsCallbackHandler, type CallbackDelivery } from "./callbacks.js";
+import type { ApiOperatorRule } from "../server-config/types.js";
+import type { RefusalSink } from "./auth.js";
+import { GITHUB_ACTIONS_CALLBACK_PATH, githubActionsCallbackHandler, type CallbackDelivery, type DispatchLookup } from "./callbacks.js";
 import { sendJson } from "./http.js";
 import { JWKS_PATH, jwksHandler } from "./jwks.js";
 import { runStatusHandler, type RunLookup } from "./runs.js";
@@ -14,7 +16,12 @@ export interface ApiOptions {
   signer: { jwks(): JsonWebKeySet };
   verifier: OidcVerifier;
   getRun: RunLookup;
+  findDispatch: DispatchLookup;
   deliverCallback: CallbackDelivery;
+  /** Identities that read every run (`api.operators` of the server configuration). */
+  operators?: readonly ApiOperatorRule[];
+  /** Where refusals go (rate limit, 403s); the server aggregates them into the audit chain. */
+  refusals?: RefusalSink;
   /** Called with unexpected errors (a handler bug, a store outage); the caller gets a bare 500. */
   onError?: (error: unknown) => void;
 }
@@ -23,7 +30,12 @@ export interface ApiOptions {
 export function createApiHandler(options: ApiOptions) {
   const jwks = jwksHandler(options.signer);
   const runs = runStatusHandler(options);
-  const callback = githubActionsCallbackHandler({ verifier: options.verifier, deliver: options.deliverCallback });
+  const callback = githubActionsCallbackHandler({
+    verifier: options.verifier,
+    findDispatch: options.findDispatch,
+    deliver: options.deliverCallback,
+    ...(options.refusals ? { refusals: options.refusals } : {}),
+  });
 
   return async (req: IncomingMessage, res: ServerResponse): Promise<boolean> => {
     const path = new URL(req.url ?? "/", "http://localhost").pathname;

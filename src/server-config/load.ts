@@ -88,6 +88,7 @@ function buildServerConfig(doc: Record<string, unknown>, env: Record<string, str
     },
     ...(d.github ? { github: { tokenSecret: d.github.tokenSecret, apiUrl: (d.github.apiUrl ?? "https://api.github.com").replace(/(?<!\/)\/+$/, "") } } : {}),
     worker: { concurrency: d.worker?.concurrency ?? 4 },
+    api: { operators: d.api?.operators ?? [] },
   };
   const problems = semanticProblems(config);
   if (problems.length) throw new ServerConfigError(problems, where);

@@ -128,5 +128,25 @@ export const serverConfigSchema: JsonSchema = {
       additionalProperties: false,
       properties: { concurrency: { type: "integer", minimum: 1, maximum: 1000 } },
     },
+    api: {
+      type: "object",
+      additionalProperties: false,
+      properties: {
+        operators: {
+          type: "array",
+          items: {
+            type: "object",
+            additionalProperties: false,
+            anyOf: [{ required: ["subject"] }, { required: ["login"] }, { required: ["repository"] }],
+            properties: {
+              issuer: { type: "string", pattern: "^https?://" },
+              subject: { type: "string", minLength: 1 },
+              login: { type: "string", minLength: 1 },
+              repository: { type: "string", pattern: "^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$" },
+            },
+          },
+        },
+      },
+    },
   },
 };

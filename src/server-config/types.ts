@@ -69,6 +69,20 @@ export interface GitHubConfig {
   apiUrl: string;
 }
 
+/**
+ * An identity that may read every run through the HTTP API (`api.operators`). Every
+ * field given must match the verified caller; `issuer` narrows a rule to one issuer.
+ */
+export interface ApiOperatorRule {
+  issuer?: string;
+  /** The caller's subject (the issuer's configured subject claim). */
+  subject?: string;
+  /** The caller's login claim (GitHub Actions: `actor`). */
+  login?: string;
+  /** A GitHub Actions token's `repository` (`owner/name`): its workflows read all runs. */
+  repository?: string;
+}
+
 export interface ServerConfig {
   /** Where the file came from, or undefined for the empty local default. */
   source?: string;
@@ -83,6 +97,7 @@ export interface ServerConfig {
   signing: SigningConfig;
   github?: GitHubConfig;
   worker: { concurrency: number };
+  api: { operators: ApiOperatorRule[] };
 }
 
 export const GITHUB_ACTIONS_ISSUER = "https://token.actions.githubusercontent.com";

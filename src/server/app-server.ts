@@ -9,11 +9,15 @@ import { OidcVerifier } from "../identity/oidc.js";
 import type { GitHubActionsCallback } from "../api/index.js";
 import { createStepRuntime } from "../runtime/step-runtime.js";
 import { appendAudit } from "../store/audit.js";
-import { openStore, rowsOf, storeOptionsFromEnv, type Store } from "../store/db.js";
+import { WORKFLOW_DISPATCH_RECORDER, type WorkflowDispatchRecorder } from "../actions/builtin/github-workflow-dispatch.js";
+import type { RefusalSink } from "../api/auth.js";
+import { findWorkflowDispatch, recordWorkflowDispatch, runRepository } from "../store/dispatches.js";
+import { openStore, storeOptionsFromEnv, type Store } from "../store/db.js";
 import { getRun } from "../store/runs.js";
 import { runWorker } from "../store/workers.js";
 import { createHttpServer, type Middleware } from "./http.js";
 import { createMetrics, type AppMetrics } from "./metrics.js";
+import { RefusalAggregator } from "./refusals.js";
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -21,6 +25,8 @@ export interface ServerHandle {
   url: string;
   store: Store;
   metrics: AppMetrics;
+  /** Write the open refusal windows' aggregate rows now (also done by close). */
+  flushRefusals(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -33,6 +39,11 @@ export interface StartOptions {
   before?: Middleware[];
 }
 
+function positiveInt(v: string | undefined): number | undefined {
+  const n = v === undefined ? NaN : Number(v);
+  return Number.isSafeInteger(n) && n > 0 ? n : undefined;
+}
+
 function callerName(caller: CallerIdentity): string {
   return caller.login ?? (caller.repository ? `${caller.repository}:${caller.workflow ?? "?"}` : caller.subject);
 }
@@ -41,15 +52,31 @@ export async function startServer(opts: StartOptions): Promise<ServerHandle> {
   const env = opts.env;
   const log = opts.log ?? ((m: string) => process.stderr.write(`${m}\n`));
   const store = await openStore(storeOptionsFromEnv(env, opts.cwd ?? process.cwd()));
-  const runtime = await createStepRuntime({ env, store });
+  const recordDispatch: WorkflowDispatchRecorder = (d) => recordWorkflowDispatch(store, d);
+  const runtime = await createStepRuntime({ env, store, services: { [WORKFLOW_DISPATCH_RECORDER]: recordDispatch } });
   const audit = (kind: string, actor: string, data: Record<string, unknown>, runId?: string, stepId?: string) =>
     store.db.transaction((trx) => appendAudit(trx, { kind, actor, data, runId: runId ?? null, stepId: stepId ?? null }));
 
+  // Refusals are in the chain before the answer leaves, but repeats from one source are counted, not each written.
+  const aggregator = new RefusalAggregator({
+    write: (kind, data) => audit(kind, "anonymous", data),
+    ...(positiveInt(env.CLUTCH_LUIGI_REFUSAL_WINDOW_MS) ? { windowMs: positiveInt(env.CLUTCH_LUIGI_REFUSAL_WINDOW_MS) } : {}),
+    ...(positiveInt(env.CLUTCH_LUIGI_REFUSAL_LIMIT) ? { limit: positiveInt(env.CLUTCH_LUIGI_REFUSAL_LIMIT) } : {}),
+    onError: (e) => log(`audit: ${e instanceof Error ? e.message : String(e)}`),
+  });
+  const refusals: RefusalSink = {
+    limited: (remote) => aggregator.limited(remote),
+    refuse: (kind, reason, info) =>
+      aggregator.record(kind, { ...(info.remoteAddress ? { remoteAddress: info.remoteAddress } : {}), ...(info.caller ? { issuer: info.caller.issuer } : {}) }, reason, {
+        path: info.path,
+        ...(info.remoteAddress ? { remoteAddress: info.remoteAddress } : {}),
+        ...(info.caller ? { caller: callerName(info.caller), issuer: info.caller.issuer } : {}),
+      }),
+  };
+
   const verifier = new OidcVerifier(runtime.config.oidc.issuers, {
-    // A refused token is a security event: it is in the audit trail before the 401 leaves.
     audit: (e: OidcRejectEvent) =>
-      audit("auth.rejected", "anonymous", {
-        reason: e.reason,
+      aggregator.record("auth.rejected", { ...(e.remoteAddress ? { remoteAddress: e.remoteAddress } : {}), ...(e.issuer ? { issuer: e.issuer } : {}) }, e.reason, {
         message: e.message,
         ...(e.issuer ? { claimedIssuer: e.issuer } : {}),
         ...(e.subject ? { claimedSubject: e.subject } : {}),
@@ -65,14 +92,16 @@ export async function startServer(opts: StartOptions): Promise<ServerHandle> {
     signer: runtime.signer,
     verifier,
     ...(opts.before ? { before: opts.before } : {}),
+    operators: runtime.config.api.operators,
+    refusals,
     getRun: async (runId) => {
       if (!UUID.test(runId)) return undefined;
-      return (await getRun(store, runId)) ?? undefined;
+      const repository = await runRepository(store, runId);
+      const status = repository === undefined ? null : await getRun(store, runId);
+      return repository !== undefined && status ? { repository, status } : undefined;
     },
+    findDispatch: async (runId, stepId) => (UUID.test(runId) ? findWorkflowDispatch(store, runId, stepId) : { step: false }),
     deliverCallback: async (cb: GitHubActionsCallback) => {
-      if (!UUID.test(cb.runId)) return false;
-      const exists = rowsOf(await store.db.raw("select 1 from steps where run_id = ? and step_id = ?", [cb.runId, cb.stepId])).length > 0;
-      if (!exists) return false;
       // Output values may be anything the workflow chose to send: only their names are kept.
       await audit(
         "callback.received",
@@ -81,7 +110,6 @@ export async function startServer(opts: StartOptions): Promise<ServerHandle> {
         cb.runId,
         cb.stepId,
       );
-      return true;
     },
     onError: (e) => log(`server: ${e instanceof Error ? e.message : String(e)}`),
   });
@@ -112,11 +140,13 @@ export async function startServer(opts: StartOptions): Promise<ServerHandle> {
     url,
     store,
     metrics,
+    flushRefusals: () => aggregator.flush(),
     async close() {
       stopWorkers.abort();
       await workers;
       server.closeAllConnections();
       await new Promise((r) => server.close(r));
+      await aggregator.flush();
       await store.close();
     },
   };

@@ -5,8 +5,10 @@
  * Middleware for startServer. Probot verifies each delivery's signature
  * before any handler runs.
  */
+import type { IncomingMessage } from "node:http";
 import { createNodeMiddleware, createProbot } from "probot";
 import { clutchLuigiApp, type AppDepsSource } from "../index.js";
+import { BodyTooLarge, readBounded, refuseTooLarge, WEBHOOK_BODY_LIMIT } from "../api/body-limit.js";
 import type { Middleware } from "./http.js";
 
 export const DEFAULT_WEBHOOK_PATH = "/api/github/webhooks";
@@ -16,6 +18,8 @@ export interface ProbotMiddlewareOptions {
   deps: AppDepsSource;
   /** GitHub's API root, when not from GHE_HOST (tests point it at a local fake). */
   baseUrl?: string;
+  /** Largest webhook body accepted, in bytes (default 25 MiB, GitHub's own cap). */
+  bodyLimit?: number;
 }
 
 /** Which of the settings a GitHub App cannot work without are missing. */
@@ -31,6 +35,21 @@ export function missingAppSettings(env: NodeJS.ProcessEnv): string[] {
 export async function createProbotMiddleware(opts: ProbotMiddlewareOptions): Promise<Middleware | null> {
   if (missingAppSettings(opts.env).length > 0) return null;
   const probot = createProbot({ env: opts.env, ...(opts.baseUrl ? { overrides: { baseUrl: opts.baseUrl } } : {}) });
-  const handler = await createNodeMiddleware(clutchLuigiApp(opts.deps), { probot, webhooksPath: opts.env.WEBHOOK_PATH || DEFAULT_WEBHOOK_PATH });
-  return async (req, res) => Boolean(await handler(req, res));
+  const webhooksPath = opts.env.WEBHOOK_PATH || DEFAULT_WEBHOOK_PATH;
+  const handler = await createNodeMiddleware(clutchLuigiApp(opts.deps), { probot, webhooksPath });
+  const limit = opts.bodyLimit ?? WEBHOOK_BODY_LIMIT;
+  return async (req, res) => {
+    if (new URL(req.url ?? "/", "http://localhost").pathname !== webhooksPath || req.method !== "POST") return Boolean(await handler(req, res));
+    let body: Buffer;
+    try {
+      body = await readBounded(req, limit);
+    } catch (e) {
+      if (!(e instanceof BodyTooLarge)) throw e;
+      refuseTooLarge(req, res, limit);
+      return true;
+    }
+    // @octokit/webhooks takes an already-read body as a string and verifies its signature as is.
+    (req as IncomingMessage & { body?: string }).body = body.toString("utf8");
+    return Boolean(await handler(req, res));
+  };
 }

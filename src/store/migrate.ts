@@ -9,6 +9,7 @@ import * as m002 from "./migrations/002_hot_path.js";
 import * as m003 from "./migrations/003_deliveries.js";
 import * as m004 from "./migrations/004_run_key.js";
 import * as m005 from "./migrations/005_audit_roles.js";
+import * as m006 from "./migrations/006_dispatches.js";
 import * as m007 from "./migrations/007_installation.js";
 import * as m008 from "./migrations/008_metrics_indexes.js";
 
@@ -23,6 +24,7 @@ export const MIGRATIONS: [string, Migration][] = [
   ["003_deliveries", m003],
   ["004_run_key", m004],
   ["005_audit_roles", m005],
+  ["006_dispatches", m006],
   ["007_installation", m007],
   ["008_metrics_indexes", m008],
 ];

@@ -20,6 +20,14 @@ export interface WorkflowDispatchInput {
   callbackInputs?: boolean;
 }
 
+/**
+ * Service (in `ctx.services`) that remembers which workflow run a step started, so the
+ * server accepts that step's callback from that workflow run only. The app provides it;
+ * without it (e.g. `clutch-luigi run`) there is no callback endpoint to bind.
+ */
+export const WORKFLOW_DISPATCH_RECORDER = "recordWorkflowDispatch";
+export type WorkflowDispatchRecorder = (d: { runId: string; stepId: string; repository: string; workflowRunId: number }) => Promise<void>;
+
 /** GitHub's limit on a dispatch's inputs. */
 const MAX_INPUTS = 25;
 
@@ -111,6 +119,8 @@ export const githubWorkflowDispatch: Action<WorkflowDispatchInput, WorkflowDispa
       htmlUrl = found.html_url;
     }
     const id: number = runId;
+    const record = ctx.services[WORKFLOW_DISPATCH_RECORDER] as WorkflowDispatchRecorder | undefined;
+    await record?.({ runId: ctx.identity.runId, stepId: ctx.identity.stepId, repository: input.repository, workflowRunId: id });
     ctx.log.info(`dispatched ${input.repository} ${input.workflow} run ${id}`, { runId: id, htmlUrl });
     if (input.wait === false) return { runId: id, htmlUrl, status: "queued", conclusion: null };
 

@@ -17,6 +17,7 @@ const audited: OidcRejectEvent[] = [];
 const delivered: GitHubActionsCallback[] = [];
 const signer = await testSigner("http://127.0.0.1/luigi");
 const runs: Record<string, unknown> = { "run-1": { id: "run-1", state: "running", steps: [{ id: "alter-role", state: "succeeded" }] } };
+const OPERATOR = "operator-1";
 
 beforeAll(async () => {
   sso = await startOidcIssuer();
@@ -31,11 +32,12 @@ beforeAll(async () => {
   const api = createApiHandler({
     signer,
     verifier,
-    getRun: async (id) => runs[id],
+    operators: [{ issuer: sso.url, subject: OPERATOR }],
+    getRun: async (id) => (runs[id] ? { repository: "acme/ops", status: runs[id] } : undefined),
+    findDispatch: async (runId, stepId) =>
+      runId !== "run-1" ? { step: false } : stepId === "deploy" ? { step: true, dispatch: { repository: "acme/ops", workflowRunId: 77 } } : { step: true },
     deliverCallback: async (cb) => {
-      if (cb.runId !== "run-1") return false;
       delivered.push(cb);
-      return true;
     },
   });
   server = createServer((req, res) => {
@@ -54,7 +56,7 @@ afterAll(async () => {
 });
 
 const ghaToken = (claims: Record<string, unknown> = {}) =>
-  gha.mint({ issuer: GITHUB_ACTIONS_ISSUER, claims: { repository: "acme/ops", workflow: "rotate", ...claims } });
+  gha.mint({ issuer: GITHUB_ACTIONS_ISSUER, claims: { repository: "acme/ops", workflow: "rotate", run_id: "77", ...claims } });
 
 describe("GET /.well-known/jwks.json", () => {
   it("serves public keys that verify the app's step tokens", async () => {
@@ -73,14 +75,14 @@ describe("GET /.well-known/jwks.json", () => {
 });
 
 describe("GET /api/runs/:id", () => {
-  it("answers a caller with a valid token", async () => {
-    const res = await fetch(`${base}/api/runs/run-1`, { headers: { authorization: `Bearer ${await sso.mint()}` } });
+  it("answers an operator with a valid token", async () => {
+    const res = await fetch(`${base}/api/runs/run-1`, { headers: { authorization: `Bearer ${await sso.mint({ subject: OPERATOR })}` } });
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual(runs["run-1"]);
   });
 
-  it("answers 404 for an unknown run and 400 for a malformed id", async () => {
-    const auth = { authorization: `Bearer ${await sso.mint()}` };
+  it("answers an operator 404 for an unknown run and 400 for a malformed id", async () => {
+    const auth = { authorization: `Bearer ${await sso.mint({ subject: OPERATOR })}` };
     expect((await fetch(`${base}/api/runs/run-404`, { headers: auth })).status).toBe(404);
     expect((await fetch(`${base}/api/runs/${encodeURIComponent("a b;c")}`, { headers: auth })).status).toBe(400);
   });
@@ -146,7 +148,7 @@ describe("POST /api/callbacks/github-actions", () => {
     expect((await post(token, { runId: "run-1", stepId: "s", status: "success", outputs: { x: 1 } })).status).toBe(400);
     expect((await post(token, { runId: "run-1" }, "text/plain")).status).toBe(415);
     expect((await post(token, { runId: "run-1", stepId: "s", status: "success", pad: "x".repeat(70_000) })).status).toBe(413);
-    expect((await post(token, { runId: "run-9", stepId: "s", status: "success" })).status).toBe(404);
+    expect((await post(token, { runId: "run-9", stepId: "s", status: "success" })).status).toBe(403);
   });
 });
 

@@ -26,7 +26,7 @@ beforeAll(async () => {
   const config = path.join(dataDir, "server.yaml");
   writeFileSync(
     config,
-    `signing: { issuer: "http://clutch-luigi.test" }\noidc:\n  issuers:\n    - { issuer: "${issuer.url}", audience: clutch-luigi, jwksUrl: "${issuer.jwksUrl}" }\n`,
+    `signing: { issuer: "http://clutch-luigi.test" }\noidc:\n  issuers:\n    - { issuer: "${issuer.url}", audience: clutch-luigi, jwksUrl: "${issuer.jwksUrl}" }\napi:\n  operators:\n    - { subject: agent-7 }\n`,
   );
   server = await startServer({
     env: { CLUTCH_LUIGI_DATA_DIR: dataDir, CLUTCH_LUIGI_CONFIG: config, PORT: "0", HOST: "127.0.0.1", CLUTCH_LUIGI_WORKERS: "0" },
