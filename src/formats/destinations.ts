@@ -3,7 +3,8 @@
  * Every field that picks a destination (a host, a named connection, a repository, a
  * secret, a program) is fixed in the workflow, or chosen from a closed list the
  * workflow declares (a param with `enum`/`const`); and an argv element may take a
- * param only if the workflow constrains it (`pattern`, `enum` or `const`), so a
+ * param only if the workflow constrains it (`pattern`, `enum`, `const`, or a type whose
+ * text is digits or true/false), so a
  * request cannot turn an argument into an option such as `--kubeconfig=/attacker`.
  */
 import { findExpressions, parseTemplate, type ExpressionRef } from "./expressions.js";
@@ -48,7 +49,12 @@ const closedParam = (params: unknown, ref: ExpressionRef): boolean => {
 };
 const constrainedParam = (params: unknown, ref: ExpressionRef): boolean => {
   const s = ref.root === "params" ? paramSchema(params, ref.path) : undefined;
-  return !!s && (Array.isArray(s.enum) || Object.hasOwn(s, "const") || typeof s.pattern === "string");
+  if (!s) return false;
+  if (Array.isArray(s.enum) || Object.hasOwn(s, "const") || typeof s.pattern === "string") return true;
+  // Digits or true/false only: such a value can never read as an option.
+  if (s.type === "boolean") return true;
+  const min = typeof s.minimum === "number" ? s.minimum : typeof s.exclusiveMinimum === "number" ? s.exclusiveMinimum : undefined;
+  return s.type === "integer" && min !== undefined && min >= 0;
 };
 
 const shown = (ref: ExpressionRef): string => `\${{ ${ref.source} }}`;
@@ -135,7 +141,7 @@ function argvProblems(args: unknown, params: unknown): DestinationProblem[] {
         offset: ref.offset,
         message: ref.root === "request"
           ? `${shown(ref)}: shell args may not carry the request's free-text ${String(ref.path[0])}`
-          : `${shown(ref)}: shell args may take a param only if the workflow constrains it with a pattern, enum or const`,
+          : `${shown(ref)}: shell args may take a param only if the workflow constrains it (pattern, enum, const, boolean, or integer with minimum >= 0)`,
       });
     }
   });

@@ -38,9 +38,10 @@ const CASES: [string, string, string[]][] = [
     "bad/dest-http-service.yaml:14:64: ${{ params.free }}: http.request audience must be written in the workflow, not taken from an expression",
   ]],
   ["shell argv from unconstrained params and the request's reason", "bad/dest-shell-argv.yaml", [
-    "bad/dest-shell-argv.yaml:16:22: ${{ params.free }}: shell args may take a param only if the workflow constrains it with a pattern, enum or const",
-    "bad/dest-shell-argv.yaml:16:55: ${{ params.host }}: shell args may take a param only if the workflow constrains it with a pattern, enum or const",
-    "bad/dest-shell-argv.yaml:16:77: ${{ request.reason }}: shell args may not carry the request's free-text reason",
+    "bad/dest-shell-argv.yaml:17:22: ${{ params.free }}: shell args may take a param only if the workflow constrains it (pattern, enum, const, boolean, or integer with minimum >= 0)",
+    "bad/dest-shell-argv.yaml:17:55: ${{ params.host }}: shell args may take a param only if the workflow constrains it (pattern, enum, const, boolean, or integer with minimum >= 0)",
+    "bad/dest-shell-argv.yaml:17:77: ${{ request.reason }}: shell args may not carry the request's free-text reason",
+    "bad/dest-shell-argv.yaml:18:26: ${{ params.signed }}: shell args may take a param only if the workflow constrains it (pattern, enum, const, boolean, or integer with minimum >= 0)",
   ]],
   ["shell command and secretEnv secret name from expressions", "bad/dest-shell-command.yaml", [
     "bad/dest-shell-command.yaml:15:17: ${{ params.db }}: shell command must be written in the workflow, not taken from an expression",
