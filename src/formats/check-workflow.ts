@@ -5,6 +5,7 @@
 import type { ActionRegistry } from "../actions/registry.js";
 import type { Action } from "../actions/types.js";
 import { ancestors, findCycle } from "./dag.js";
+import { destinationProblems } from "./destinations.js";
 import { ExpressionError, findExpressions, type FoundExpression } from "./expressions.js";
 import type { Problem } from "./problems.js";
 import { checkAgainstSchema, schemaErrors } from "./schema-check.js";
@@ -148,6 +149,10 @@ export function checkWorkflow(doc: SourceDoc, registry: ActionRegistry, opts: { 
       }
     }
     checkExpressions(withValue, [...base, "with"], readable, context);
+    for (const d of destinationProblems(uses, withValue, params)) {
+      const path = [...base, "with", ...d.path];
+      at(path, d.message, "value", nthExpression(path, d.offset));
+    }
     return action;
   };
 

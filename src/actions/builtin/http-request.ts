@@ -77,16 +77,34 @@ interface Target {
 }
 
 /**
- * A `.` or `..` segment, plain or percent-encoded, after `/` or `\` (which URL parsing
- * treats alike). Parsing would resolve it away, so a substituted value such as
- * `../admin` could walk to another endpoint of the same host: refused instead.
+ * A path that could address another endpoint than the one the workflow wrote. A
+ * substituted value such as `../admin`, `%2e%2e`, `a%2fb` or `x;jsessionid=` can be
+ * resolved by URL parsing, a proxy or the service itself into a different route, so the
+ * request is refused before anything is sent. Not retryable: its code is no action's
+ * error class, so no `retry.on` can name it.
  */
-const DOT_SEGMENT = /[/\\](?:\.|%2e){1,2}(?=$|[/\\?#])/i;
+export class UnsafePathError extends ActionError {
+  constructor(readonly path: string, readonly reason: string) {
+    super("unsafe-path", `path ${JSON.stringify(path)} refused: ${reason}`);
+    this.name = "UnsafePathError";
+  }
+}
 
-function refuseDotSegments(raw: string, label: string): void {
+/** Refuse any segment that is `.`/`..`, holds a `\` or `;`, or an encoded `/`, `\`, `.` or `%` after one decode. */
+export function checkPath(raw: string): void {
   const pathPart = raw.replace(/^[a-z][a-z0-9+.-]*:\/\/[^/\\?#]*/i, "").split(/[?#]/)[0] ?? "";
-  if (DOT_SEGMENT.test(pathPart)) {
-    throw new ActionError("invalid-input", `${label} ${JSON.stringify(raw)} contains a "." or ".." path segment`);
+  for (const segment of pathPart.split("/")) {
+    if (segment.includes("\\")) throw new UnsafePathError(raw, "a backslash in a path segment");
+    let decoded: string;
+    try {
+      decoded = decodeURIComponent(segment);
+    } catch {
+      throw new UnsafePathError(raw, `malformed percent-encoding in segment ${JSON.stringify(segment)}`);
+    }
+    if (decoded === "." || decoded === "..") throw new UnsafePathError(raw, `a "${decoded}" segment`);
+    if (/[/\\]/.test(decoded)) throw new UnsafePathError(raw, "an encoded slash or backslash");
+    if (decoded.includes(";")) throw new UnsafePathError(raw, 'a ";" (matrix parameter) in a path segment');
+    if (/%[0-9a-f]{2}/i.test(decoded)) throw new UnsafePathError(raw, "double percent-encoding");
   }
 }
 
@@ -97,7 +115,7 @@ function resolveTarget(input: HttpRequestInput, ctx: StepContext): Target {
     if (!svc) throw new ActionError("invalid-input", `no HTTP service named "${input.service}" in the server configuration`);
     const base = new URL(svc.baseUrl.endsWith("/") ? svc.baseUrl : `${svc.baseUrl}/`);
     const path = input.path ?? "/";
-    refuseDotSegments(path, "path");
+    checkPath(path);
     const url = new URL(path.replace(/^\/+/, ""), base);
     // `..` segments or an encoded host in a substituted path must not leave the service.
     if (url.origin !== base.origin || !url.pathname.startsWith(base.pathname)) {
@@ -105,7 +123,7 @@ function resolveTarget(input: HttpRequestInput, ctx: StepContext): Target {
     }
     return { url, audience: input.audience ?? svc.audience ?? base.origin, tokenHeader: input.tokenHeader ?? svc.tokenHeader ?? "authorization" };
   }
-  refuseDotSegments(input.url ?? "", "URL");
+  checkPath(input.url ?? "");
   let url: URL;
   try {
     url = new URL(input.url ?? "");
