@@ -28,7 +28,16 @@ export interface WorkerOptions {
   signal?: AbortSignal;
   /** Unexpected errors (database down, …). The loop keeps going after them. */
   onError?: (err: unknown) => void;
+  /** Each finished attempt, for metrics: its action, what became of it, how long it took. */
+  onAttempt?: (a: AttemptObservation) => void;
   random?: () => number;
+}
+
+export interface AttemptObservation {
+  action: string;
+  phase: "forward" | "rollback";
+  outcome: StepResult["kind"];
+  seconds: number;
 }
 
 type AbortKind = "timeout" | "run-timeout" | "cancelled" | "shutdown";
@@ -159,6 +168,7 @@ export class Worker {
   private readonly pollMs: number;
   private readonly leaseMs: number;
   private readonly onError: (err: unknown) => void;
+  private readonly onAttempt: ((a: AttemptObservation) => void) | undefined;
   private readonly random: () => number;
   /** `settled`: the action has returned and only the report is pending; nothing left to abort. */
   private readonly inflight = new Map<string, { step: ClaimedStep; controller: AbortController; settled: boolean }>();
@@ -179,6 +189,7 @@ export class Worker {
     this.pollMs = Math.min(MAX_TIMER_MS, opts.pollMs ?? 1_000);
     this.leaseMs = Math.min(MAX_TIMER_MS, opts.leaseMs ?? 30_000);
     this.onError = opts.onError ?? (() => undefined);
+    this.onAttempt = opts.onAttempt;
     this.random = opts.random ?? Math.random;
   }
 
@@ -309,6 +320,7 @@ export class Worker {
   /** Run one claimed step and report it; returns the steps claimed along with the report. */
   private async execute(step: ClaimedStep, controller: AbortController, workerSignal: AbortSignal, settle: () => void): Promise<ClaimedStep[]> {
     const secrets: SecretsSeen = new Set();
+    const began = performance.now();
     let loaded: Loaded | undefined;
     let result: StepResult;
     try {
@@ -321,7 +333,12 @@ export class Worker {
       result = this.failure(step, loaded, controller.signal, err, secrets);
     }
     settle();
-    const dependents = loaded?.graph.nodes.get(step.stepId)?.dependents ?? [];
+    const node = loaded?.graph.nodes.get(step.stepId);
+    if (node && this.onAttempt) {
+      const action = step.phase === "forward" ? node.spec.uses : (node.spec.rollback?.uses ?? node.spec.uses);
+      this.onAttempt({ action, phase: step.phase, outcome: result.kind, seconds: (performance.now() - began) / 1000 });
+    }
+    const dependents = node?.dependents ?? [];
     // This step's own slot passes to whatever the report claims next, plus any idle ones.
     const extra = this.stopping || workerSignal.aborted ? 0 : Math.max(0, this.freeSlots());
     this.reserved += extra;

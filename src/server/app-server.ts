@@ -131,6 +131,7 @@ export async function startServer(opts: StartOptions): Promise<ServerHandle> {
           contextFactory: runtime.contextFactory,
           concurrency: runtime.config.worker.concurrency,
           signal: stopWorkers.signal,
+          onAttempt: (a) => metrics.stepSeconds.observe({ action: a.action, outcome: a.phase === "rollback" ? `rollback-${a.outcome}` : a.outcome }, a.seconds),
           onError: (e) => log(`worker: ${e instanceof Error ? e.message : String(e)}`),
         })
       : Promise.resolve();

@@ -5,7 +5,7 @@
  */
 import type { ActionRegistry } from "../actions/registry.js";
 import type { StepContextFactory } from "../engine/context.js";
-import { Worker } from "../engine/worker.js";
+import { Worker, type WorkerOptions } from "../engine/worker.js";
 import type { Store } from "./db.js";
 import { PgWorkQueue } from "./queue.js";
 
@@ -19,6 +19,7 @@ export interface RunWorkersOptions {
   workerId?: string;
   signal: AbortSignal;
   onError?: (err: unknown) => void;
+  onAttempt?: WorkerOptions["onAttempt"];
 }
 
 export async function runWorker(store: Store, opts: RunWorkersOptions): Promise<void> {
@@ -33,6 +34,7 @@ export async function runWorker(store: Store, opts: RunWorkersOptions): Promise<
     // PGlite has no LISTEN across processes worth waiting on: poll briskly instead.
     pollMs: opts.pollMs ?? (store.backend === "pglite" ? 100 : 1_000),
     ...(opts.onError ? { onError: opts.onError } : {}),
+    ...(opts.onAttempt ? { onAttempt: opts.onAttempt } : {}),
   });
   try {
     await worker.run(opts.signal);
