@@ -213,7 +213,10 @@ export class FakePulls {
     // Once merged, GitHub keeps listing the change as it was merged: against the base
     // branch as it stood before the merge commit (its first parent), not against a base
     // that now contains the head.
-    const baseTip = p.merged ? (r.commits.get(p.merged.sha)?.parents[0] ?? p.mergeBase) : (r.branches.get(p.baseRef) ?? p.mergeBase);
+    // (A "merge commit" that never reached the base branch changed nothing there.)
+    const tip = r.branches.get(p.baseRef) ?? p.mergeBase;
+    const mergedIntoBase = p.merged !== undefined && this.git.ancestors(r, tip).has(p.merged.sha);
+    const baseTip = mergedIntoBase ? (r.commits.get(p.merged!.sha)?.parents[0] ?? p.mergeBase) : tip;
     const mergeBase = this.git.mergeBase(r, baseTip, p.headSha) ?? p.mergeBase;
     const before = r.commits.get(mergeBase)!.tree;
     const after = r.commits.get(p.headSha)!.tree;
