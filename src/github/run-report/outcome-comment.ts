@@ -7,7 +7,7 @@
 import { formatDuration } from "../../formats/duration.js";
 import type { RunSnapshot } from "../../store/run-reports.js";
 import { clip, inert } from "../render.js";
-import { conclusionOf, undoneLine, type RunConclusion } from "./run-check.js";
+import { conclusionOf, oneLine, undoneLine, type RunConclusion } from "./run-check.js";
 
 /** GitHub's limit on a comment body. */
 export const MAX_COMMENT = 65_536;
@@ -45,7 +45,7 @@ export function renderOutcomeComment(s: RunSnapshot, opts: { anchor?: AnchorLine
     "",
     `- **Duration**: ${formatDuration(Math.max(0, end.getTime() - s.createdAt.getTime()))} (${utc(s.createdAt)} → ${utc(end)})`,
     `- **Steps**: ${s.steps.filter((x) => x.state === "succeeded" || x.state === "skipped").length} of ${s.steps.length} completed`,
-    ...failed.map((x) => `- **${x.state === "failed" ? "Failed" : "Rollback failed"}**: \`${inert(x.id)}\`${x.error ? `: ${clip(inert(x.error).replace(/[\r\n]+/g, " "), 300)}` : ""}`),
+    ...failed.map((x) => `- **${x.state === "failed" ? "Failed" : "Rollback failed"}**: \`${inert(x.id)}\`${x.error ? `: ${oneLine(x.error, 300)}` : ""}`),
     `- **Undone**: ${undoneLine(s)?.replace(/^Undone, in order: /, "") ?? "nothing"}`,
     `- **Audit**: run \`${s.runId}\`; the chain after the run: seq ${s.lastSeq}, hash \`${s.lastHash}\``,
     ...(opts.anchor ? [`- **Anchor**: chain head seq ${opts.anchor.seq} (\`${opts.anchor.hash.slice(0, 16)}…\`) published as the \`clutch-luigi/audit\` status on ${inert(opts.anchor.where)}`] : []),

@@ -88,8 +88,14 @@ const STATE_LABEL: Record<StepState, string> = {
 };
 
 /** A table cell: no pipes or newlines from an error message, no HTML. */
+/** One line of at most `max` characters, inert: for table cells and list items. */
+export function oneLine(text: string, max: number): string {
+  const flat = text.replace(/[\r\n]+/g, " ");
+  return inert(flat.length > max ? `${flat.slice(0, max - 1)}…` : flat);
+}
+
 function cell(text: string, max = 200): string {
-  return clip(inert(text).replace(/[\r\n]+/g, " ").replace(/\|/g, "\\|"), max);
+  return oneLine(text, max).replace(/\|/g, "\\|");
 }
 
 /** A finished step's duration; a running one shows when it started, so an unchanged run renders the same. */
