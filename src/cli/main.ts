@@ -18,6 +18,7 @@ const COMMANDS: Record<string, () => Promise<{ command: Command }>> = {
   worker: () => import("./commands/worker.js"),
   migrate: () => import("./commands/migrate.js"),
   audit: () => import("./commands/audit.js"),
+  runs: () => import("./commands/runs.js"),
 };
 
 /** The package's version: package.json sits two folders above this file in src/ and in dist/ alike. */

@@ -8,6 +8,7 @@ import type { WorkflowSpec } from "../../../src/formats/types.js";
 import { rowsOf, type Store } from "../../../src/store/db.js";
 import { activeExpiries, activeExpiry, expiryGauges, ExtensionRefused, moveExpiry } from "../../../src/store/expiries.js";
 import { createRun, CannotStartRun } from "../../../src/store/runs.js";
+import { main } from "../../../src/cli/main.js";
 import { BACKENDS } from "../engine/backends.js";
 import { IDENTITY, request, startWorkers, testRegistry, waitForRun } from "../engine/harness.js";
 
@@ -25,9 +26,10 @@ const timeBound = (lock?: string): WorkflowSpec =>
 describe.each(BACKENDS)("time-bound runs on $name", (backend) => {
   let store: Store;
   let cleanup: () => Promise<void>;
+  let url: string | undefined;
   const registry = testRegistry({ events: [], spans: [] });
   beforeAll(async () => {
-    ({ store, cleanup } = await backend.open());
+    ({ store, cleanup, url } = await backend.open());
   });
   afterAll(async () => cleanup());
 
@@ -76,6 +78,21 @@ describe.each(BACKENDS)("time-bound runs on $name", (backend) => {
   it("refuses to start a run asking for longer than the maximum", async () => {
     const w = timeBound();
     await expect(createRun(store, { ...IDENTITY, workflow: w, request: request(w, { duration: "5h" }), requestPath: "requests/long.yaml", registry })).rejects.toThrow(CannotStartRun);
+  });
+
+  it("clutch-luigi runs --active lists them soonest first, with the expiry in UTC and a named zone", async () => {
+    if (!url) return; // the embedded in-memory database is not reachable from a CLI process
+    let out = "";
+    let err = "";
+    const io = { stdout: { write: (s: string) => (out += s) }, stderr: { write: (s: string) => (err += s) }, cwd: process.cwd(), env: { DATABASE_URL: url } };
+    expect(await main(["runs", "--active", "--tz", "Asia/Kolkata"], io)).toBe(0);
+    const lines = out.trim().split("\n");
+    expect(lines.length).toBeGreaterThanOrEqual(3);
+    expect(lines[0]).toMatch(/^[0-9a-f]{8} {2}switch {2}requests\/.*\.yaml {2}@alice {2}expires \d{4}-\d\d-\d\d \d\d:\d\d UTC \(\d{4}-\d\d-\d\d \d\d:\d\d GMT\+5:30\) {2}in \d/);
+    expect(out).toContain("extended 1×");
+    expect(await main(["runs", "--active", "--tz", "Mars/Olympus"], io)).toBe(2);
+    expect(err).toContain('--tz: unknown time zone "Mars/Olympus"');
+    expect(await main(["runs"], io)).toBe(2);
   });
 
   it("counts changes in force and the seconds to the next expiry for /metrics", async () => {
