@@ -25,6 +25,8 @@ export interface RunActionFacts {
   codeowners: string | null;
   /** `.github/clutch-luigi.yml` (merged over the organisation's defaults) at the default branch head. */
   config: unknown;
+  /** Set when the policy file could not be read (too large, not YAML): treated like an invalid one. */
+  configUnreadable?: string;
   /** Teams (`org/team`, any case) the clicker is an active member of, among those CODEOWNERS and `operators` name. */
   clickerTeams: readonly string[];
 }
@@ -72,6 +74,9 @@ function grants(owners: readonly string[], clicker: string, teams: ReadonlySet<s
 
 export function decideRunAction(action: RunAction, facts: RunActionFacts): RunActionDecision {
   const label = { retry: "retry", rollback: "roll back", cancel: "cancel" }[action];
+  if (facts.configUnreadable !== undefined) {
+    return { allowed: false, code: "config-invalid", reason: `the policy file cannot be read (${facts.configUnreadable}), so nobody may ${label} runs until it is fixed` };
+  }
   const c = loadPolicyConfig(facts.config);
   // An unreadable policy might have named this login a machine user: refuse rather than guess.
   if (!c.ok) return { allowed: false, code: "config-invalid", reason: `the policy file is invalid (${c.errors[0] ?? "?"}), so nobody may ${label} runs until it is fixed` };

@@ -12,7 +12,7 @@ import { appendAudit } from "./audit.js";
 import { rowsOf, type Store } from "./db.js";
 import { acquireLock, flushEffects, newEffects, reconcileFailing, runGraph, startRun } from "./transitions.js";
 
-export type RunControlCode = "not-found" | "not-retryable" | "not-rollbackable" | "nothing-to-undo" | "lock-held";
+export type RunControlCode = "not-found" | "not-retryable" | "not-rollbackable" | "nothing-to-undo" | "lock-held" | "not-active";
 
 /** The run is not in a state this request applies to; nothing was changed. */
 export class RunControlRefusal extends Error {
@@ -145,4 +145,35 @@ export async function rollbackRun(store: Store, runId: string, actor: string, or
     await flushEffects(trx, fx, appendAudit, store.backend === "pg");
     return { state: await currentState(trx, runId), steps };
   });
+}
+
+/** A run as the check's buttons see it: where it came from, and its state now. */
+export interface CheckedRun {
+  runId: string;
+  state: RunState;
+  repository: string;
+  commit: string | null;
+  pullRequest: number | null;
+  requestPath: string;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * The run a `clutch-luigi/run` check on `commit` of `repository` is about: by the check's
+ * `external_id` when it holds a run id, else the run of that merge commit. Either way
+ * the run must be of that repository and commit, so a check elsewhere never reaches it.
+ */
+export async function findRunForCheck(store: Store, repository: string, commit: string, runId: string | null): Promise<CheckedRun | null> {
+  const rows = rowsOf<{ id: string; state: RunState; identity: { repository: string; commit?: string; pullRequest?: number }; request_path: string }>(
+    runId !== null && UUID.test(runId)
+      ? await store.db.raw("select id, state, identity, request_path from runs where id = ?", [runId])
+      : await store.db.raw(
+          "select id, state, identity, request_path from runs where lower(identity->>'repository') = lower(?) and identity->>'commit' = ? order by created_at limit 1",
+          [repository, commit],
+        ),
+  );
+  const r = rows[0];
+  if (!r || r.identity.repository.toLowerCase() !== repository.toLowerCase() || r.identity.commit !== commit) return null;
+  return { runId: r.id, state: r.state, repository: r.identity.repository, commit: r.identity.commit ?? null, pullRequest: r.identity.pullRequest ?? null, requestPath: r.request_path };
 }

@@ -34,6 +34,7 @@ describe("decideRunAction", () => {
     ["no CODEOWNERS: operators only", { codeowners: null, clickerTeams: ["acme/sre"] }, "retry", expect.objectContaining({ allowed: false, code: "not-authorized" })],
     ["no policy file: code owners only", { config: undefined, clickerTeams: ["acme/sre"] }, "retry", { allowed: true, as: "codeowner", via: "@acme/sre" }],
     ["an invalid policy file refuses everyone", { config: { operators: "@acme/oncall" }, clickerTeams: ["acme/sre"] }, "retry", expect.objectContaining({ allowed: false, code: "config-invalid" })],
+    ["an unreadable policy file refuses everyone", { configUnreadable: "not YAML", clickerTeams: ["acme/sre"] }, "retry", expect.objectContaining({ allowed: false, code: "config-invalid" })],
     ["an e-mail owner grants nothing by itself", { codeowners: "/requests/ sre@acme.example\n", clicker: { login: "sre", type: "User" } }, "retry", expect.objectContaining({ allowed: false, code: "not-authorized" })],
     ["a team name is not a login", { clicker: { login: "acme", type: "User" } }, "retry", expect.objectContaining({ allowed: false })],
   ])("%s", (_name, over, action, expected) => {
