@@ -73,7 +73,7 @@ export async function gatherRunActionFacts(gh: GitHubClient, t: RunActionTarget,
     ...(unreadable ? { configUnreadable: unreadable.message } : {}),
   };
   const clickerTeams: string[] = [];
-  if (LOGIN.test(clicker.login) && clicker.type !== "Bot" && !unreadable) {
+  if (LOGIN.test(clicker.login) && clicker.type === "User" && !unreadable) {
     for (const team of teamsToCheck(base).slice(0, MAX_TEAMS_CHECKED)) {
       if (await isActiveMember(gh, team, clicker.login)) clickerTeams.push(team);
     }

@@ -31,7 +31,7 @@ export interface RunActionFacts {
   clickerTeams: readonly string[];
 }
 
-export type RunActionRefusalCode = "bot" | "config-invalid" | "not-authorized";
+export type RunActionRefusalCode = "bot" | "not-a-user" | "config-invalid" | "not-authorized";
 
 export type RunActionDecision =
   | { allowed: true; as: "codeowner" | "operator"; via: string }
@@ -82,6 +82,9 @@ export function decideRunAction(action: RunAction, facts: RunActionFacts): RunAc
   if (!c.ok) return { allowed: false, code: "config-invalid", reason: `the policy file is invalid (${c.errors[0] ?? "?"}), so nobody may ${label} runs until it is fixed` };
   if (isBotActor(facts.clicker, c.config.machineUsers)) {
     return { allowed: false, code: "bot", reason: `${facts.clicker.login} is a bot or machine user; bots never ${label} runs` };
+  }
+  if (facts.clicker.type !== "User") {
+    return { allowed: false, code: "not-a-user", reason: `${facts.clicker.login} is a ${facts.clicker.type} account; only people (User accounts) ${label} runs` };
   }
   const clicker = loginKey(facts.clicker.login);
   const teams = new Set(facts.clickerTeams.map((t) => t.toLowerCase()));

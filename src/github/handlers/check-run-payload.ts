@@ -54,7 +54,8 @@ export function requestedAction(eventName: string, payload: unknown): RequestedA
     headSha,
     externalId: typeof cr.external_id === "string" && cr.external_id !== "" ? cr.external_id : null,
     identifier: ra.identifier,
-    clicker: { login: sender.login, type: typeof sender.type === "string" ? sender.type : "User" },
+    // No type is no claim to be a person: only `User` accounts may act on runs.
+    clicker: { login: sender.login, type: typeof sender.type === "string" ? sender.type : "Unknown" },
     output: { title: str(output.title), summary: str(output.summary), text: str(output.text) },
   };
 }

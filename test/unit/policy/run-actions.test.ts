@@ -31,6 +31,8 @@ describe("decideRunAction", () => {
     ["a Bot account, even in the owning team", { clicker: { login: "deployer", type: "Bot" }, clickerTeams: ["acme/sre"] }, "retry", expect.objectContaining({ allowed: false, code: "bot" })],
     ["a [bot] login typed User", { clicker: { login: "renovate[bot]", type: "User" }, clickerTeams: ["acme/sre"] }, "cancel", expect.objectContaining({ allowed: false, code: "bot" })],
     ["a machine user who is an operator", { clicker: { login: "ops-agent", type: "User" }, config: { operators: ["@ops-agent"], machineUsers: ["ops-agent"] } }, "retry", expect.objectContaining({ allowed: false, code: "bot" })],
+    ["an Organization account, even one named as an owner", { clicker: { login: "dora", type: "Organization" }, requestPath: "requests/databases/x.yaml" }, "retry", expect.objectContaining({ allowed: false, code: "not-a-user" })],
+    ["an account of unknown type", { clicker: { login: "olga", type: "Unknown" } }, "cancel", expect.objectContaining({ allowed: false, code: "not-a-user" })],
     ["no CODEOWNERS: operators only", { codeowners: null, clickerTeams: ["acme/sre"] }, "retry", expect.objectContaining({ allowed: false, code: "not-authorized" })],
     ["no policy file: code owners only", { config: undefined, clickerTeams: ["acme/sre"] }, "retry", { allowed: true, as: "codeowner", via: "@acme/sre" }],
     ["an invalid policy file refuses everyone", { config: { operators: "@acme/oncall" }, clickerTeams: ["acme/sre"] }, "retry", expect.objectContaining({ allowed: false, code: "config-invalid" })],
