@@ -10,6 +10,7 @@ import { defaultRegistry } from "../actions/index.js";
 import { createStepContextFactory, type StepContextFactoryOptions, type StepContextFactory } from "../actions/context.js";
 import type { ActionRegistry } from "../actions/registry.js";
 import type { ActionServices } from "../actions/types.js";
+import type { GitHubAppService } from "../actions/builtin/github-client.js";
 import { loadServerConfig } from "../server-config/index.js";
 import { requireSharedKeys } from "../server-config/shared-keys.js";
 import type { ServerConfig } from "../server-config/types.js";
@@ -29,6 +30,8 @@ export interface StepRuntime {
   contextFactory: StepContextFactory;
   /** How GitHub steps authenticate on this worker, for its startup line (never a secret). */
   githubAuth: string;
+  /** The app on each run's installation, when APP_ID and its key are set: steps and run reports use it. */
+  githubApp?: GitHubAppService;
 }
 
 export interface StepRuntimeOptions {
@@ -53,9 +56,10 @@ export async function createStepRuntime(opts: StepRuntimeOptions): Promise<StepR
     remember: (runId, stepId, value) => rememberStepMemo(store, runId, stepId, value),
     recall: (runId, stepId) => recallStepMemo(store, runId, stepId),
   };
+  const githubApp = credentials && store ? createGitHubAppService(credentials, (runId) => runInstallation(store, runId)) : undefined;
   const services: ActionServices = {
     ...(stepMemo ? { stepMemo } : {}),
-    ...(credentials && store ? { githubApp: createGitHubAppService(credentials, (runId) => runInstallation(store, runId)) } : {}),
+    ...(githubApp ? { githubApp } : {}),
     ...(opts.services ?? {}),
   };
   const contextFactory = createStepContextFactory({
@@ -71,5 +75,5 @@ export async function createStepRuntime(opts: StepRuntimeOptions): Promise<StepR
       : services.githubApp && credentials
         ? `app ${credentials.appId} on each run's installation`
         : "no credentials: set APP_ID and PRIVATE_KEY or PRIVATE_KEY_PATH, or github.tokenSecret";
-  return { config, signer, registry: defaultRegistry(), contextFactory, githubAuth };
+  return { config, signer, registry: defaultRegistry(), contextFactory, githubAuth, ...(githubApp ? { githubApp } : {}) };
 }

@@ -16,6 +16,7 @@ import { openStore, storeOptionsFromEnv, type Store } from "../store/db.js";
 import { cancelRun, getRun } from "../store/runs.js";
 import { runWorker } from "../store/workers.js";
 import { createHttpServer, type Middleware } from "./http.js";
+import { RunReporter } from "../github/run-report/reporter.js";
 import { createMetrics, type AppMetrics } from "./metrics.js";
 import { RefusalAggregator } from "./refusals.js";
 
@@ -142,6 +143,11 @@ export async function startServer(opts: StartOptions): Promise<ServerHandle> {
           onError: (e) => log(`worker: ${e instanceof Error ? e.message : String(e)}`),
         })
       : Promise.resolve();
+  // Runs' checks and outcome comments, in this process as in every other one with the app's credentials.
+  const githubApp = runtime.githubApp;
+  const reports = githubApp
+    ? new RunReporter({ db: store.db, clientFor: (runId, repository) => githubApp.clientFor(runId, repository), onError: (e) => log(`reporter: ${e instanceof Error ? e.message : String(e)}`) }).run(stopWorkers.signal)
+    : Promise.resolve();
   log(`clutch-luigi listening on ${url} (${store.backend === "pg" ? "postgres" : "embedded database"}, ${workerCount ? `worker concurrency ${runtime.config.worker.concurrency}` : "no workers"})`);
 
   return {
@@ -151,7 +157,7 @@ export async function startServer(opts: StartOptions): Promise<ServerHandle> {
     flushRefusals: () => aggregator.flush(),
     async close() {
       stopWorkers.abort();
-      await workers;
+      await Promise.all([workers, reports]);
       server.closeAllConnections();
       await new Promise((r) => server.close(r));
       await aggregator.flush();

@@ -16,6 +16,7 @@ import { substitute } from "../formats/expressions.js";
 import type { RequestSpec, WorkflowSpec } from "../formats/types.js";
 import { appendAudit } from "./audit.js";
 import { rowsOf, type Store } from "./db.js";
+import { openRunReport } from "./run-reports.js";
 import { acquireLock, failRun, finishRun, flushEffects, newEffects, startRun } from "./transitions.js";
 
 export interface CreateRunInput extends RunIdentity {
@@ -36,6 +37,8 @@ export interface CreateRunInput extends RunIdentity {
   registry?: ActionRegistry;
   /** The GitHub App installation the run came from: workers mint its tokens from it. */
   installationId?: number;
+  /** Started from a pull request: its check and outcome comment follow the run (see run-reports.ts). */
+  report?: { detailsUrl: string | null; defaultBranch: string | null };
 }
 
 export interface CreatedRun {
@@ -146,6 +149,7 @@ export async function createRun(store: Store, input: CreateRunInput): Promise<Cr
       return { runId: existing.id, created: false, state: existing.state };
     }
     if (input.installationId !== undefined) await trx.raw("update runs set installation_id = ? where id = ?", [installationIdOf(input.installationId), runId]);
+    if (input.report) await openRunReport(trx, runId, input.report);
     const stepRows = graph.order.map((id) => {
       const n = graph.nodes.get(id)!;
       const action = input.registry?.get(n.spec.uses);

@@ -49,6 +49,9 @@ export async function startApp(opts: { env?: NodeJS.ProcessEnv } = {}): Promise<
     LOG_LEVEL: "fatal",
     CLUTCH_LUIGI_DATA_DIR: dataDir,
     CLUTCH_LUIGI_WORKERS: "0",
+    // The server's own GitHub client (run reports) reaches the fake as GitHub Enterprise would be reached.
+    GHE_HOST: new URL(world.url).host,
+    GHE_PROTOCOL: "http",
     PORT: "0",
     HOST: "127.0.0.1",
     ...opts.env,

@@ -2,6 +2,7 @@ import { parseDuration } from "../../formats/duration.js";
 import { openStore, storeOptionsFromEnv } from "../../store/db.js";
 import { defaultWorkerId } from "../../store/queue.js";
 import { runWorker } from "../../store/workers.js";
+import { RunReporter } from "../../github/run-report/reporter.js";
 import { createStepRuntime } from "../../runtime/step-runtime.js";
 import { parseCli } from "../args.js";
 import { UsageError, type Command } from "../command.js";
@@ -34,7 +35,8 @@ once (default 4). Workers coordinate only through Postgres: start any number on
 any machines. A worker that dies loses its lease after --lease and another one
 resumes its steps. Stops cleanly on SIGINT/SIGTERM, handing running steps back.
 GitHub steps act as the app (APP_ID, PRIVATE_KEY or PRIVATE_KEY_PATH, GHE_HOST)
-on the run's installation, unless github.tokenSecret overrides it.`,
+on the run's installation, unless github.tokenSecret overrides it; with those
+credentials it also keeps each run's check and outcome comment on GitHub current.`,
   async run(argv, io) {
     const { values, positionals } = parseCli(argv, {
       concurrency: { type: "string", short: "c" },
@@ -56,6 +58,15 @@ on the run's installation, unless github.tokenSecret overrides it.`,
       // With APP_ID and the app's key in its environment, the worker acts as the app.
       const runtime = await createStepRuntime({ env: io.env, store });
       io.stderr.write(`worker ${workerId}: GitHub steps use ${runtime.githubAuth}\n`);
+      const say = (err: unknown): void => {
+        // Say it once per distinct problem: a database outage must not flood the log.
+        const msg = err instanceof Error ? err.message : String(err);
+        if (msg !== lastError) io.stderr.write(`worker ${workerId}: ${msg}\n`);
+        lastError = msg;
+      };
+      // With the app's identity it also keeps runs' checks and comments on GitHub current.
+      const githubApp = runtime.githubApp;
+      const reports = githubApp ? new RunReporter({ db: store.db, clientFor: (runId, repository) => githubApp.clientFor(runId, repository), onError: say }).run(signal) : Promise.resolve();
       await runWorker(store, {
         registry: runtime.registry,
         contextFactory: runtime.contextFactory,
@@ -64,13 +75,9 @@ on the run's installation, unless github.tokenSecret overrides it.`,
         signal,
         ...(leaseMs ? { leaseMs } : {}),
         ...(pollMs ? { pollMs } : {}),
-        onError: (err) => {
-          // Say it once per distinct problem: a database outage must not flood the log.
-          const msg = err instanceof Error ? err.message : String(err);
-          if (msg !== lastError) io.stderr.write(`worker ${workerId}: ${msg}\n`);
-          lastError = msg;
-        },
+        onError: say,
       });
+      await reports;
     } finally {
       await store.close();
     }

@@ -24,7 +24,8 @@ import type { AppDeps } from "./deps.js";
 import { evaluateAndPublish } from "./evaluate-handler.js";
 import type { MergeClaim, MergedPullRequest } from "./payload.js";
 import { RunRefusal } from "./refusal.js";
-import { runRefusedCheck, runStartedCheck, type RunCheckPayload } from "./run-check.js";
+import { publishRunNow } from "../run-report/reporter.js";
+import { runRefusedCheck, type RunCheckPayload } from "./run-check.js";
 
 export type MergeOutcome =
   | { kind: "no-request" }
@@ -199,7 +200,7 @@ export async function handleMerge(deps: AppDeps, gh: GitHubClient, claim: MergeC
     if (!gathered.request) return { kind: "no-request" };
     requestPath = gathered.request.path;
     await checkReachable(gh, m, confirmed.defaultBranch);
-    return await startRun(deps, gh, m, gathered, evaluation.verdict, prior, opts);
+    return await startRun(deps, gh, m, gathered, evaluation.verdict, prior, { ...opts, defaultBranch: confirmed.defaultBranch });
   } catch (e) {
     if (!(e instanceof RunRefusal)) throw e;
     return refuse(deps, gh, m, requestPath, e, opts);
@@ -213,8 +214,9 @@ async function startRun(
   gathered: GatheredPullRequest,
   verdict: Verdict,
   prior: RecordedEvaluation | null,
-  opts: { actor: string; detailsUrl?: string },
+  opts: { actor: string; detailsUrl?: string; defaultBranch: string },
 ): Promise<MergeOutcome> {
+  const defaultBranch = opts.defaultBranch;
   const path = gathered.request!.path;
   const blocking = [...new Set(verdict.blocking.map((b) => b.code))];
   const reasons: string[] = [];
@@ -275,6 +277,7 @@ async function startRun(
       requestKey: requestKey(repository, m.pullNumber, path),
       evidence: { ...evidence },
       ...(m.installationId !== undefined ? { installationId: m.installationId } : {}),
+      report: { detailsUrl: opts.detailsUrl ?? null, defaultBranch },
       registry: deps.registry,
       actor: opts.actor,
     });
@@ -283,6 +286,7 @@ async function startRun(
     throw e;
   }
   // Two deliveries racing past the early lookup: the loser finds the run and posts nothing.
-  if (run.created) await postRunCheck(gh, m, runStartedCheck(m.mergeCommitSha, { ...run, workflow: specs.workflow.name, requestPath: path }, opts.detailsUrl));
+  // The check goes out now with this delivery's client; if that fails, the reporter loop retries it.
+  if (run.created) await publishRunNow(deps.store.db, gh, run.runId);
   return { kind: "started", runId: run.runId, created: run.created };
 }

@@ -1,6 +1,6 @@
 /**
- * The `clutch-luigi/run` check on the merge commit: in progress with the run's
- * id once a run starts, or a failure saying why the merge started nothing.
+ * The `clutch-luigi/run` check of a merge that started nothing: a failure saying
+ * why. A run's own check is drawn by run-report/run-check.ts as the run moves.
  */
 import { clip, MAX_OUTPUT_TEXT, MAX_TITLE } from "../render.js";
 
@@ -19,23 +19,6 @@ export interface RunCheckPayload {
 /** Reasons can carry user text (paths, workflow names): no HTML. */
 function inert(text: string): string {
   return text.replace(/[<>&]/g, (c) => (c === "<" ? "&lt;" : c === ">" ? "&gt;" : "&amp;"));
-}
-
-export function runStartedCheck(mergeSha: string, run: { runId: string; workflow: string; requestPath: string; state: string }, detailsUrl?: string): RunCheckPayload {
-  return {
-    name: RUN_CHECK,
-    head_sha: mergeSha,
-    status: "in_progress",
-    external_id: run.runId,
-    ...(detailsUrl ? { details_url: detailsUrl } : {}),
-    output: {
-      title: clip(`Run ${run.runId} ${run.state === "waiting" ? "waiting for its lock" : "started"}`, MAX_TITLE),
-      summary: clip(
-        [`Workflow \`${inert(run.workflow)}\` for \`${inert(run.requestPath)}\`.`, "", `Run id: \`${run.runId}\``, `Follow it with \`clutch-luigi audit show ${run.runId}\`.`].join("\n"),
-        MAX_OUTPUT_TEXT,
-      ),
-    },
-  };
 }
 
 export function runRefusedCheck(mergeSha: string, reasons: readonly string[], detailsUrl?: string): RunCheckPayload {

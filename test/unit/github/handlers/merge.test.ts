@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { defaultRegistry } from "../../../../src/actions/index.js";
 import { evaluatePullRequest } from "../../../../src/github/evaluate.js";
 import { approversOf, controlPlaneChanges, runIdempotencyKey } from "../../../../src/github/handlers/merge-handler.js";
-import { runRefusedCheck, runStartedCheck, RUN_CHECK } from "../../../../src/github/handlers/run-check.js";
+import { runRefusedCheck } from "../../../../src/github/handlers/run-check.js";
 import { MAX_TITLE } from "../../../../src/github/render.js";
 import { gathered, read } from "../gathered.js";
 
@@ -32,13 +32,6 @@ describe("approversOf", () => {
 });
 
 describe("the clutch-luigi/run check", () => {
-  it("is in progress with the run id while the run goes", () => {
-    const c = runStartedCheck(MERGE, { runId: "r-1", workflow: "restart-service", requestPath: "requests/a.yaml", state: "running" });
-    expect(c).toMatchObject({ name: RUN_CHECK, head_sha: MERGE, status: "in_progress", external_id: "r-1" });
-    expect(c.output.title).toBe("Run r-1 started");
-    expect(runStartedCheck(MERGE, { runId: "r-2", workflow: "w", requestPath: "p", state: "waiting" }).output.title).toBe("Run r-2 waiting for its lock");
-  });
-
   it("fails with the reasons when the merge starts nothing, with user text made inert and the title bounded", () => {
     const c = runRefusedCheck(MERGE, ["x".repeat(400), "requests/<b>.yaml is bad & wrong"]);
     expect(c).toMatchObject({ status: "completed", conclusion: "failure" });
