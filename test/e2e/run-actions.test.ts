@@ -164,6 +164,18 @@ describe.each(backends)("run check buttons on $name", (backend) => {
     return c;
   };
 
+  /** The run check once the reporter has published `conclusion` on it. */
+  async function checkConcluded(sha: string, conclusion: string): Promise<FakeCheckRun> {
+    const end = Date.now() + 30_000;
+    for (;;) {
+      const c = app.world.checks.runs.filter((r) => r.name === "clutch-luigi/run" && r.headSha === sha).at(-1);
+      if (c?.conclusion === conclusion) return c;
+      if (Date.now() > end) throw new Error(`the run check on ${sha} never concluded ${conclusion} (it is ${c?.status}/${c?.conclusion})`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  const runChecks = (sha: string) => app.world.checks.runs.filter((r) => r.name === "clutch-luigi/run" && r.headSha === sha);
+
   async function click(sha: string, runId: string, identifier: string, who: { login: string; type: string }): Promise<number> {
     const d = delivery("check_run", requestedActionPayload(runCheck(sha), identifier, who, runId));
     return (await post(app.webhookUrl, WEBHOOK_SECRET, d)).status;
@@ -173,6 +185,7 @@ describe.each(backends)("run check buttons on $name", (backend) => {
     const { runId, mergeSha } = await mergedRun("requests/2026/flaky.yaml", "flaky-restart");
     const first = await runReaches(runId, ["rolled_back"]);
     expect(first.steps.map((s) => [s.stepId, s.state])).toEqual([["announce", "rolled_back"], ["restart", "failed"]]);
+    const failedCheck = await checkConcluded(mergeSha, "failure");
 
     // Neither rita (no team, not an owner) nor a bot may retry: nothing moves.
     expect(await click(mergeSha, runId, "retry", RITA)).toBe(200);
@@ -193,6 +206,10 @@ describe.each(backends)("run check buttons on $name", (backend) => {
     expect(await click(mergeSha, runId, "retry", SAM)).toBe(200);
     const retried = await runReaches(runId, ["succeeded"], "the retried run to succeed");
     expect(retried.steps.map((s) => [s.stepId, s.state, s.attempt])).toEqual([["announce", "succeeded", 2], ["restart", "succeeded", 2]]);
+    // A completed check cannot be reopened: the retried run is shown on a new clutch-luigi/run check, the failed one stays as it was.
+    const succeededCheck = await checkConcluded(mergeSha, "success");
+    expect(succeededCheck.id).not.toBe(failedCheck.id);
+    expect(runChecks(mergeSha).find((c) => c.id === failedCheck.id)).toMatchObject({ status: "completed", conclusion: "failure" });
     expect((await auditRows("run.retried", runId))).toEqual([
       expect.objectContaining({ actor: "sam", data: expect.objectContaining({ from: "rolled_back", steps: ["announce", "restart"], via: "check_run", as: "codeowner", grantedBy: "@acme/sre" }) }),
     ]);
@@ -210,6 +227,10 @@ describe.each(backends)("run check buttons on $name", (backend) => {
     expect(undone.state).toBe("rolled_back");
     // `fail` cannot be undone; the announcement is.
     expect(undone.steps.map((s) => [s.stepId, s.state])).toEqual([["announce", "rolled_back"], ["restart", "succeeded"]]);
+    // And the roll back, another outcome, is a third check; the succeeded one keeps its conclusion.
+    const rolledBackCheck = await checkConcluded(mergeSha, "failure");
+    expect(rolledBackCheck.id).not.toBe(succeededCheck.id);
+    expect(runChecks(mergeSha).find((c) => c.id === succeededCheck.id)).toMatchObject({ conclusion: "success" });
     expect(await auditRows("run.rollback_requested", runId)).toEqual([
       expect.objectContaining({ actor: "otto", data: expect.objectContaining({ via: "check_run", as: "operator", grantedBy: "@acme/oncall", steps: ["announce"] }) }),
     ]);
@@ -231,6 +252,7 @@ describe.each(backends)("run check buttons on $name", (backend) => {
     expect(await click(mergeSha, runId, "cancel", SAM)).toBe(200);
     const run = await runReaches(runId, ["cancelled"]);
     expect(run.steps.map((s) => [s.stepId, s.state])).toEqual([["announce", "rolled_back"], ["pause", "cancelled"], ["restart", "cancelled"]]);
+    await checkConcluded(mergeSha, "cancelled");
     expect(await auditRows("run.cancel_requested", runId)).toEqual([expect.objectContaining({ actor: "sam", data: expect.objectContaining({ via: "check_run", as: "codeowner" }) })]);
     expect((await auditRows("run.action_refused", runId)).map((r) => [r.actor, r.data.code])).toEqual([["deploy-helper[bot]", "bot"]]);
     // A cancel is a decision: Retry does not undo it.
