@@ -57,13 +57,29 @@ export function readBounded(req: IncomingMessage, limit: number): Promise<Buffer
 }
 
 /** Answer 413 and close the connection, so the sender cannot keep streaming into it. */
+/** A refused upload is drained after the answer for at most this long, and this many bytes, then cut. */
+const LINGER_MS = 500;
+const MAX_DRAIN_BYTES = 4 * 1024 * 1024;
+
 export function refuseTooLarge(req: IncomingMessage, res: ServerResponse, limit: number): void {
   const socket = req.socket;
-  // Stop reading: whatever the client still sends is discarded by the closing socket.
-  res.once("finish", () => socket.destroy());
+  // Closing at once with unread bytes in flight makes the kernel answer them with a reset,
+  // which can reach the client before the 413 does. So: answer, discard what is
+  // still arriving for a moment and a few MiB (nothing is buffered), then cut the connection.
+  res.once("finish", () => {
+    let drained = 0;
+    const cut = (): void => void socket.destroy();
+    req.on("data", (c: Buffer) => {
+      drained += c.length;
+      if (drained > MAX_DRAIN_BYTES) cut();
+    });
+    req.resume();
+    setTimeout(cut, LINGER_MS).unref();
+  });
   if (!res.headersSent) {
     const text = JSON.stringify({ error: `body larger than ${limit} bytes` });
-    res.writeHead(413, { "content-type": "application/json; charset=utf-8", "content-length": String(Buffer.byteLength(text)), connection: "close" });
+    // No `connection: close`: Node would close the socket as soon as the answer is out, resetting the upload.
+    res.writeHead(413, { "content-type": "application/json; charset=utf-8", "content-length": String(Buffer.byteLength(text)) });
     res.end(text);
   }
   else socket.destroy();

@@ -23,6 +23,12 @@ describe("npm run demo", () => {
     expect(section(7)).toContain(`Run ${runId}`);
     expect(section(8)).toMatch(/healthy succeeded \(attempt 2\)/);
     expect(section(8)).toMatch(new RegExp(`run ${runId}: succeeded`));
+    // The PR afterwards: the completed run check with its step table, and one outcome comment.
+    expect(section(9)).toMatch(/clutch-luigi\/run {5}completed success: Succeeded: \d+ of \d+ steps/);
+    expect(section(9)).toMatch(/\| `healthy` \| succeeded \| 2 \|/);
+    expect(section(9)).toContain("comment by clutch-luigi[bot]:");
+    expect(section(9)).toContain("### ✅ Run succeeded");
+    expect(section(9)).toContain(`clutch-luigi audit show ${runId}`);
     // The auditor's view of that run, and an intact chain.
     expect(section(10)).toMatch(/approved by {3}sam \(review \d+\)/);
     expect(section(10)).toMatch(/\d+ rows, head seq \d+, head hash [0-9a-f]{64}: intact/);

@@ -153,12 +153,13 @@ export async function playStory(io: StoryIO): Promise<{ runId: string; code: num
     world.pulls.markMerged(p, mergeSha);
     await send("pull_request", "closed", p, { merged: true, mergeCommitSha: mergeSha, sender: "sam" });
     const started = await settled(mergeSha, "clutch-luigi/run", 1);
-    say(`   clutch-luigi/run     ${started.status}: ${started.output.title}`);
     const runId = await until("the run id", async () => {
       const rows = (await app!.server.store.db.raw("select id from runs order by created_at desc limit 1")) as { rows?: { id: string }[] } | { id: string }[];
       const list = Array.isArray(rows) ? rows : (rows.rows ?? []);
       return list[0]?.id;
     });
+    say(`   clutch-luigi/run     ${started.status}: ${started.output.title}`);
+    say(`   Run ${runId} is on the merge commit ${mergeSha.slice(0, 7)}`);
 
     stage(8, "The run, live");
     const terminal = new Set(["succeeded", "failed", "rolled_back", "rollback_failed", "cancelled"]);
@@ -190,19 +191,13 @@ export async function playStory(io: StoryIO): Promise<{ runId: string; code: num
     const done = await until("the run check to complete", () => {
       const c = latest(mergeSha, "clutch-luigi/run");
       return c?.status === "completed" ? c : undefined;
-    }, 15_000).catch(() => latest(mergeSha, "clutch-luigi/run")!);
-    say(`   clutch-luigi/run     ${done.status}${done.conclusion ? ` ${done.conclusion}` : ""}: ${done.output.title}`);
-    indent(done.output.summary ?? "", 5);
-    // What the app wrote on the PR, as GitHub received it (a comment, then any edits of it).
-    const commentBodies = world.fake.calls
-      .filter((c) => c.template === "POST /repos/{owner}/{repo}/issues/{issue_number}/comments" || c.template === "PATCH /repos/{owner}/{repo}/issues/comments/{comment_id}")
-      .map((c) => (c.body as { body?: string }).body ?? "");
-    if (commentBodies.length > 0) {
-      say(`   comment by the app:`);
-      indent(commentBodies.at(-1)!, 8);
-    } else {
-      say("   (no outcome comment posted)");
-    }
+    });
+    say(`   clutch-luigi/run     ${done.status} ${done.conclusion}: ${done.output.title}`);
+    indent((done.output.summary ?? "").split("\n").filter((l) => l.startsWith("|") && !l.startsWith("| ---")).join("\n"), 8);
+    // The one comment the app leaves on the PR when the run ends, as GitHub received it.
+    const comment = await until("the outcome comment", () => world.comments.on(OPS, p.number).at(-1));
+    say(`   comment by ${comment.author}:`);
+    indent(comment.body.split("\n").filter((l) => !l.startsWith("<!--")).join("\n"), 10);
 
     stage(10, "For the auditor: audit show and audit verify");
     // The embedded database serves one process at a time: the app stops, then the CLI reads it.

@@ -38,7 +38,7 @@ export async function startApp(opts: { env?: NodeJS.ProcessEnv } = {}): Promise<
     const token = repositories ? `ghs_e2e_scoped_${tokenRequests.length + 1}` : INSTALLATION_TOKEN;
     tokenRequests.push({ authorization: headers.authorization, installationId: params.installation_id!, ...(repositories ? { repositories } : {}), token });
     const expires = new Date(Date.now() + 3_600_000).toISOString().replace(/\.\d{3}Z$/, "Z");
-    return { status: 201, body: world.fake.api.sample("installation-token", { token, expires_at: expires, repository_selection: repositories ? "selected" : "all", permissions: { checks: "write", contents: "read", pull_requests: "read", members: "write" } }) };
+    return { status: 201, body: world.fake.api.sample("installation-token", { token, expires_at: expires, repository_selection: repositories ? "selected" : "all", permissions: { checks: "write", contents: "read", pull_requests: "write", members: "write" } }) };
   });
   const { privateKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
   const dataDir = mkdtempSync(path.join(tmpdir(), "cl-e2e-"));

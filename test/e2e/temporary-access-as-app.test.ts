@@ -95,16 +95,19 @@ describe.skipIf(!PG_UP)("temporary access from a merged PR, executed by a worker
       await until("the grant", async () => ((await getRun(app.server.store, run!.id))?.steps.find((s) => s.stepId === "grant")?.state === "succeeded" ? true : undefined));
       expect(app.world.teams.memberOf("acme", "prod-readers", "dave")).toEqual({ role: "member", state: "active" });
 
+      const membership = () => app.world.fake.calls.filter((c) => c.template === "/orgs/{org}/teams/{team_slug}/memberships/{username}" && c.params.username === "dave");
+      // Every token minted for the run is scoped to its repository (the worker's for the steps; the
+      // server's reporter mints its own for the run check).
       const scoped = app.tokenRequests.filter((t) => t.repositories);
-      expect(scoped).toHaveLength(1);
-      const minted = scoped[0]!;
-      expect(minted).toMatchObject({ installationId: String(INSTALLATION_ID), repositories: ["ops"] });
+      expect(scoped.length).toBeGreaterThanOrEqual(1);
+      for (const t of scoped) expect(t).toMatchObject({ installationId: String(INSTALLATION_ID), repositories: ["ops"] });
+      const minted = scoped.find((t) => membership().some((c) => c.authorization === `token ${t.token}`))!;
+      expect(minted).toBeDefined();
       // Minted with the app's own JWT: signed by its private key, issued by APP_ID.
       const jwt = /^bearer (.+)$/i.exec(minted.authorization ?? "")![1]!;
       const { payload } = await jwtVerify(jwt, createPublicKey(app.env.PRIVATE_KEY!));
       expect(payload.iss).toBe(app.env.APP_ID);
 
-      const membership = () => app.world.fake.calls.filter((c) => c.template === "/orgs/{org}/teams/{team_slug}/memberships/{username}" && c.params.username === "dave");
       // check() and run() each read the membership, then the grant writes it: all as the app.
       expect(membership().map((c) => c.method)).toEqual(["GET", "GET", "PUT"]);
       expect(membership().every((c) => c.authorization === `token ${minted.token}`)).toBe(true);
@@ -127,7 +130,8 @@ describe.skipIf(!PG_UP)("temporary access from a merged PR, executed by a worker
       expect(app.world.teams.memberOf("acme", "prod-readers", "dave")).toBeUndefined();
       expect(app.world.teams.memberOf("acme", "prod-readers", "carol")).toEqual({ role: "member", state: "active" });
       expect(membership().filter((c) => c.method === "DELETE").map((c) => c.authorization)).toEqual([`token ${minted.token}`]);
-      expect(app.tokenRequests.filter((t) => t.repositories)).toHaveLength(1);
+      // The worker reused its cached token for the rollback: at most one per process was minted.
+      expect(app.tokenRequests.filter((t) => t.repositories).length).toBeLessThanOrEqual(2);
     } finally {
       ctl.abort();
       expect(await worker).toBe(0);

@@ -97,7 +97,8 @@ describe("a request pull request, from opening to merge", () => {
     const check = checksOn(mergeSha, "clutch-luigi/run");
     expect(check).toHaveLength(1);
     expect(check[0]).toMatchObject({ status: "in_progress", conclusion: null });
-    expect(check[0]!.output.title).toContain(run.id);
+    expect(check[0]!.output.title).toBe("Running: 0 of 3 steps done");
+    expect(check[0]!.output.summary).toContain(`Run \`${run.id}\``);
     const created = await auditRows("run.created");
     expect(created.map((r) => r.run_id)).toEqual([run.id]);
 

@@ -14,7 +14,7 @@ import { createRun, getRun } from "../../../src/store/runs.js";
 import type { WorkflowSpec } from "../../../src/formats/types.js";
 import { startPullRequestWorld, type PullRequestWorld } from "../../support/github/pull-request-world.js";
 import { BACKENDS } from "../engine/backends.js";
-import { IDENTITY, request, startWorkers, testRegistry, waitForRun, type Workers } from "../engine/harness.js";
+import { IDENTITY, loadWorkflow, request, startWorkers, testRegistry, waitForRun, type Workers } from "../engine/harness.js";
 
 const MERGE = "c0ffee".padEnd(40, "0");
 
@@ -62,7 +62,21 @@ describe.each(BACKENDS)("the run reporter on $name", (backend) => {
     return r.runId;
   }
 
-  const checksOf = (runId: string) => world.checks.runs.filter((c) => c.name === "clutch-luigi/run" && world.fake.calls.some((x) => x.method === "POST" && (x.body as { external_id?: string })?.external_id === runId && x.status === 201));
+  /** The check run created for a run: the fake keeps runs in the order their POSTs succeeded. */
+  const checkOf = (runId: string) => {
+    const posts = world.fake.calls.filter((x) => x.method === "POST" && x.template.endsWith("/check-runs") && x.status === 201);
+    return world.checks.runs[posts.findIndex((x) => (x.body as { external_id?: string }).external_id === runId)];
+  };
+
+  it("a run waiting for its lock is queued and names the run that holds it", async () => {
+    const locked = loadWorkflow("locked.yaml");
+    const holder = (await createRun(store, { ...IDENTITY, commit: MERGE, workflow: locked, request: request(locked, { database: `orders-${backend.name}`, tag: "a" }), requestPath: "requests/a.yaml", registry, report: { detailsUrl: null, defaultBranch: "main" } })).runId;
+    const waiting = (await createRun(store, { ...IDENTITY, commit: MERGE, workflow: locked, request: request(locked, { database: `orders-${backend.name}`, tag: "b" }), requestPath: "requests/b.yaml", registry, report: { detailsUrl: null, defaultBranch: "main" } })).runId;
+    await reporter().tick();
+    expect(checkOf(holder)).toMatchObject({ status: "in_progress" });
+    expect(checkOf(waiting)).toMatchObject({ status: "queued" });
+    expect(checkOf(waiting)!.output.title).toBe(`Waiting for lock db:orders-${backend.name}, held by run ${holder}`);
+  });
 
   it("a report claimed by a process that died is published by another once the lease ends", async () => {
     const runId = await run(chain(2), `lease-${backend.name}`);
