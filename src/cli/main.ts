@@ -19,6 +19,7 @@ const COMMANDS: Record<string, () => Promise<{ command: Command }>> = {
   cancel: () => import("./commands/cancel.js"),
   migrate: () => import("./commands/migrate.js"),
   audit: () => import("./commands/audit.js"),
+  runs: () => import("./commands/runs.js"),
 };
 
 /** The package's version: package.json sits two folders above this file in src/ and in dist/ alike. */

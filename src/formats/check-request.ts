@@ -3,6 +3,7 @@
  * names must exist there, and its params must satisfy that workflow's schema.
  */
 import type { ActionRegistry } from "../actions/registry.js";
+import { ExpiryError, expiryTerms } from "./expiry.js";
 import { parseTemplate } from "./expressions.js";
 import { resolveStatic } from "./plan.js";
 import { capProblems, type Problem } from "./problems.js";
@@ -113,6 +114,17 @@ function checkRequestUncapped(doc: SourceDoc, catalog: Catalog, registry?: Actio
     problems.push(doc.problem(["params"], `workflow "${name}" takes no params`));
   }
   if (problems.length === 0 && registry) problems.push(...checkResolvedInputs(doc, workflow, params as Record<string, unknown>, registry));
+  if (problems.length === 0) {
+    try {
+      expiryTerms(workflow, params as Record<string, unknown>);
+    } catch (e) {
+      if (!(e instanceof ExpiryError)) throw e;
+      problems.push(doc.problem(e.param !== undefined ? ["params", e.param] : ["workflow"], e.message));
+    }
+  }
+  if (typeof value.extends === "string" && !workflow.expires) {
+    problems.push(doc.problem(["extends"], `workflow "${name}" is not time-bound (it has no expires:), so there is nothing to extend`));
+  }
   const ok = problems.length === 0;
   return ok ? { request: { ...(value as unknown as RequestSpec), params: params as Record<string, unknown> }, workflow, problems } : { problems, workflow };
 }

@@ -6,13 +6,14 @@ import type { ActionRegistry } from "../actions/registry.js";
 import type { Action } from "../actions/types.js";
 import { ancestors, findCycle } from "./dag.js";
 import { destinationProblems } from "./destinations.js";
+import { expiresProblems } from "./expiry.js";
 import { ExpressionError, findExpressions, type FoundExpression } from "./expressions.js";
 import type { Problem } from "./problems.js";
 import { checkAgainstSchema, schemaErrors } from "./schema-check.js";
 import workflowSchema from "./schemas/workflow.schema.json" with { type: "json" };
 import type { PathSegment, SourceDoc } from "./source.js";
 import { closest } from "./suggest.js";
-import { BUILTIN_ERROR_CLASSES, type JsonSchema, type WorkflowSpec } from "./types.js";
+import { BUILTIN_ERROR_CLASSES, type ExpiresSpec, type JsonSchema, type WorkflowSpec } from "./types.js";
 
 export const WORKFLOW_SCHEMA = workflowSchema as JsonSchema;
 
@@ -205,6 +206,12 @@ export function checkWorkflow(doc: SourceDoc, registry: ActionRegistry, opts: { 
     at(path, `dependency cycle: ${cycle.join(" -> ")}`);
   }
   if (typeof value.lock === "string") checkExpressions(value.lock, ["lock"], new Set(), "lock", ["params", "request"]);
+  if (isObject(value.expires) && typeof value.expires.after === "string" && typeof value.expires.max === "string") {
+    for (const msg of expiresProblems(value.expires as unknown as ExpiresSpec, declaredParams)) at(["expires"], msg);
+    // Expiry undoes the run's steps: with nothing to undo it would expire nothing.
+    const undoable = steps.some(({ s }) => isObject(s.rollback) || (typeof s.uses === "string" && Boolean(registry.get(s.uses)?.rollback)));
+    if (!undoable) at(["expires"], "expires: no step has a rollback, so expiry would undo nothing; give the steps that make the change a rollback");
+  }
 
   const usable = value.kind === "Workflow" && steps.length === rawSteps.length && steps.length > 0;
   return usable ? { workflow: value as unknown as WorkflowSpec, problems } : { problems };

@@ -7,5 +7,6 @@ export { buildCatalog, workflowNameOf, type SourceFile } from "./catalog.js";
 export { validatePaths, loadRequestForRun, type LoadedRequest, type FileReport } from "./validate-files.js";
 export { loadCatalogDir, findWorkflowsDir } from "./files.js";
 export { buildPlan, renderPlanText, renderPlanMermaid, type Plan, type PlannedStep } from "./plan.js";
+export { expiryTerms, ExpiryError, type ExpiryTerms } from "./expiry.js";
 export { parseDuration, formatDuration } from "./duration.js";
 export { findCycle, stages, ancestors } from "./dag.js";

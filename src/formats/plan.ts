@@ -6,6 +6,8 @@
  */
 import { ancestors, stages } from "./dag.js";
 import { parseTemplate, resolveRef, type ExpressionRef } from "./expressions.js";
+import { formatDuration } from "./duration.js";
+import { ExpiryError, expiryTerms } from "./expiry.js";
 import type { RequestSpec, StepSpec, WorkflowSpec } from "./types.js";
 
 export interface PlannedStep {
@@ -28,6 +30,10 @@ export interface Plan {
   params: Record<string, unknown>;
   lock?: string;
   timeout?: string;
+  /** Time-bound: the duration this request keeps the change, and the workflow's maximum. */
+  expires?: { after: string; max: string };
+  /** The active run this request extends instead of starting a new one. */
+  extends?: string;
   approval?: WorkflowSpec["approval"];
   stages: string[][];
   steps: PlannedStep[];
@@ -77,6 +83,17 @@ export function buildPlan(
   const stageOf = new Map<string, number>();
   grouped.forEach((g, i) => g.forEach((s) => stageOf.set(s.id, i + 1)));
   const lock = workflow.lock === undefined ? undefined : resolveStatic(workflow.lock, scope);
+  let expires: Plan["expires"];
+  if (workflow.expires) {
+    // A request the check refused still gets a plan; it then shows the workflow's default.
+    let terms: ReturnType<typeof expiryTerms> = null;
+    try {
+      terms = expiryTerms(workflow, params);
+    } catch (e) {
+      if (!(e instanceof ExpiryError)) throw e;
+    }
+    expires = { after: terms ? formatDuration(terms.durationMs) : workflow.expires.after, max: workflow.expires.max };
+  }
   return {
     requestPath,
     workflow: workflow.name,
@@ -85,6 +102,8 @@ export function buildPlan(
     params,
     ...(lock !== undefined ? { lock: String(lock) } : {}),
     ...(workflow.timeout ? { timeout: workflow.timeout } : {}),
+    ...(expires ? { expires } : {}),
+    ...(request.extends ? { extends: request.extends } : {}),
     ...(workflow.approval ? { approval: workflow.approval } : {}),
     stages: grouped.map((g) => g.map((s) => s.id)),
     steps: workflow.steps.map((s) => ({
@@ -138,6 +157,8 @@ export function renderPlanText(plan: Plan): string {
   kv("params", params.join(", ") || "(none)");
   if (plan.lock) kv("lock", plan.lock);
   if (plan.timeout) kv("timeout", plan.timeout);
+  if (plan.expires) kv("expires", `${plan.expires.after} after the run succeeds: its steps are undone then (at most ${plan.expires.max})`);
+  if (plan.extends) kv("extends", `run ${plan.extends}: moves its expiry instead of running again`);
   if (plan.approval) {
     const n = plan.approval.minApprovals ?? 1;
     const from = plan.approval.from?.length ? ` from ${plan.approval.from.join(", ")}` : "";

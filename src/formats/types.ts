@@ -65,7 +65,16 @@ export interface WorkflowSpec {
   lock?: string;
   /** Whole-run timeout, e.g. `30m`. */
   timeout?: string;
+  /** Time-bound: undone this long after the run succeeds. */
+  expires?: ExpiresSpec;
   steps: StepSpec[];
+}
+
+export interface ExpiresSpec {
+  after: string;
+  max: string;
+  /** The param that chooses the duration, up to `max`. */
+  param?: string;
 }
 
 export interface RequestSpec {
@@ -74,4 +83,6 @@ export interface RequestSpec {
   workflow: string;
   reason: string;
   params?: Record<string, unknown>;
+  /** The id of an active time-bound run whose expiry this request moves. */
+  extends?: string;
 }

@@ -66,6 +66,8 @@ export function createMetrics(db: Knex, opts: MetricsOptions = {}): AppMetrics {
   gauge("clutch_luigi_queue_ready_steps", "Steps ready to be claimed by a worker.", [], (g, m) => m.set(g.readySteps));
   gauge("clutch_luigi_queue_oldest_ready_seconds", "Age of the oldest step ready and unclaimed (0 when none).", [], (g, m) => m.set(g.oldestReadySeconds));
   gauge("clutch_luigi_audit_head_seq", "Sequence number of the newest audit row.", [], (g, m) => m.set(g.auditHeadSeq));
+  gauge("clutch_luigi_run_reports_due", "Runs whose latest state is not yet on their pull request.", [], (g, m) => m.set(g.reportsDue));
+  gauge("clutch_luigi_run_reports_failing", "Of those, runs whose last write to GitHub failed (retried with backoff).", [], (g, m) => m.set(g.reportsFailing));
 
   return {
     registry,

@@ -1,6 +1,6 @@
 /**
  * The figures every replica's `/metrics` shares, in one statement whose every part is
- * answered from a partial index (migration 008): no scan grows with the history of
+ * answered from a partial index (migrations 008 and 009): no scan grows with the history of
  * runs, steps or audit rows.
  */
 import type { Knex } from "knex";
@@ -12,6 +12,9 @@ export interface FleetGauges {
   readySteps: number;
   oldestReadySeconds: number;
   auditHeadSeq: number;
+  /** Runs whose latest state is not yet on their pull request, and those of them whose last write failed. */
+  reportsDue: number;
+  reportsFailing: number;
 }
 
 export const FLEET_SQL = `
@@ -24,15 +27,19 @@ select
   (select count(*)::int from steps where lease_owner is null and state = 'ready') as ready_steps,
   (select coalesce(extract(epoch from now() - min(run_at)), 0)::float8
      from steps where lease_owner is null and state = 'ready' and run_at <= now()) as oldest_ready,
-  (select seq from audit_head where id = 1)::bigint as audit_seq`;
+  (select seq from audit_head where id = 1)::bigint as audit_seq,
+  (select count(*)::int from run_reports where wanted_seq > published_seq) as reports_due,
+  (select count(*)::int from run_reports where wanted_seq > published_seq and failures > 0) as reports_failing`;
 
 export async function readFleetGauges(db: Knex): Promise<FleetGauges> {
-  const row = rowsOf<{ active_runs: Record<string, number>; finished: Record<string, number>; ready_steps: number; oldest_ready: number; audit_seq: string }>(await db.raw(FLEET_SQL))[0]!;
+  const row = rowsOf<{ active_runs: Record<string, number>; finished: Record<string, number>; ready_steps: number; oldest_ready: number; audit_seq: string; reports_due: number; reports_failing: number }>(await db.raw(FLEET_SQL))[0]!;
   return {
     activeRuns: row.active_runs,
     finishedLastHour: row.finished,
     readySteps: row.ready_steps,
     oldestReadySeconds: Math.max(0, Number(row.oldest_ready)),
     auditHeadSeq: Number(row.audit_seq),
+    reportsDue: row.reports_due,
+    reportsFailing: row.reports_failing,
   };
 }

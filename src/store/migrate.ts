@@ -13,6 +13,7 @@ import * as m006 from "./migrations/006_dispatches.js";
 import * as m007 from "./migrations/007_installation.js";
 import * as m008 from "./migrations/008_metrics_indexes.js";
 import * as m009 from "./migrations/009_run_reports.js";
+import * as m013 from "./migrations/013_expiries.js";
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -29,6 +30,7 @@ export const MIGRATIONS: [string, Migration][] = [
   ["007_installation", m007],
   ["008_metrics_indexes", m008],
   ["009_run_reports", m009],
+  ["013_expiries", m013],
 ];
 
 const source: Knex.MigrationSource<string> = {

@@ -13,6 +13,7 @@ import type { RunState, StepState } from "../engine/states.js";
 import { requestFields } from "../engine/worker.js";
 import { jsonProblem, truncateText } from "./storable.js";
 import { substitute } from "../formats/expressions.js";
+import { ExpiryError, expiryTerms, type ExpiryTerms } from "../formats/expiry.js";
 import type { RequestSpec, WorkflowSpec } from "../formats/types.js";
 import { appendAudit } from "./audit.js";
 import { rowsOf, type Store } from "./db.js";
@@ -109,6 +110,14 @@ export async function createRun(store: Store, input: CreateRunInput): Promise<Cr
     if (n.afterMs > MAX_DELAY_MS) throw new CannotStartRun(`step "${n.id}" after: ${n.spec.after} is longer than ten years`);
   }
   if ((graph.timeoutMs ?? 0) > MAX_DELAY_MS) throw new CannotStartRun(`timeout: ${input.workflow.timeout} is longer than ten years`);
+  let expiry: ExpiryTerms | null;
+  try {
+    expiry = expiryTerms(input.workflow, input.request.params ?? {});
+  } catch (e) {
+    if (e instanceof ExpiryError) throw new CannotStartRun(e.message);
+    throw e;
+  }
+  if (expiry && expiry.maxMs > MAX_DELAY_MS) throw new CannotStartRun(`expires.max: ${input.workflow.expires!.max} is longer than ten years`);
   const params = input.request.params ?? {};
   const lockKey = input.workflow.lock
     ? boundedLockKey(
@@ -150,6 +159,8 @@ export async function createRun(store: Store, input: CreateRunInput): Promise<Cr
     }
     if (input.installationId !== undefined) await trx.raw("update runs set installation_id = ? where id = ?", [installationIdOf(input.installationId), runId]);
     if (input.report) await openRunReport(trx, runId, input.report);
+    // The timer is armed by a trigger the moment the run succeeds (migration 013).
+    if (expiry) await trx.raw("update runs set expiry_ms = ?, expiry_max_ms = ? where id = ?", [expiry.durationMs, expiry.maxMs, runId]);
     const stepRows = graph.order.map((id) => {
       const n = graph.nodes.get(id)!;
       const action = input.registry?.get(n.spec.uses);
@@ -187,6 +198,7 @@ export async function createRun(store: Store, input: CreateRunInput): Promise<Cr
         breakGlass: identity.breakGlass ?? false,
         lock: lockKey,
         steps: graph.order,
+        ...(expiry ? { expires: { afterMs: expiry.durationMs, maxMs: expiry.maxMs } } : {}),
         ...(input.evidence ? { evidence: input.evidence } : {}),
       },
     });

@@ -145,6 +145,11 @@ describe.each(backends)("run reports on the pull request ($name)", (backend) => 
     expect(body).toMatch(/\*\*Anchor\*\*: chain head seq \d+ .* published as the `clutch-luigi\/audit` status on acme\/ops@main/);
     expect((await chainHead(app.server.store.db)).seq).toBeGreaterThanOrEqual(Number(last.seq));
 
+    // /metrics: nothing is left to report.
+    const metrics = await (await fetch(`${app.server.url}/metrics`)).text();
+    expect(metrics).toMatch(/^clutch_luigi_run_reports_due 0$/m);
+    expect(metrics).toMatch(/^clutch_luigi_run_reports_failing 0$/m);
+
     // A redelivered merge — the same delivery id, then a new one — starts nothing and leaves the run's check and comment alone.
     const runWrites = () => app.world.fake.calls.filter((c) => c.method !== "GET" && (c.template.includes("/issues/") || Number(c.params.check_run_id) === check.id)).length;
     const before = runWrites();
