@@ -10,7 +10,8 @@ import { planRerun, RerunError, undoable } from "../engine/rerun.js";
 import { canRunMove, type RunState, type StepState } from "../engine/states.js";
 import { appendAudit } from "./audit.js";
 import { rowsOf, type Store } from "./db.js";
-import { acquireLock, flushEffects, newEffects, reconcileFailing, runGraph, startRun } from "./transitions.js";
+import { settleExpiry } from "./expiries.js";
+import { acquireLock, flushEffects, newEffects, reconcileFailing, runGraph, startRun, type TxEffects } from "./transitions.js";
 
 export type RunControlCode = "not-found" | "not-retryable" | "not-rollbackable" | "nothing-to-undo" | "lock-held" | "not-active";
 
@@ -107,41 +108,65 @@ export async function retryRun(store: Store, runId: string, actor: string, origi
   });
 }
 
+export interface RollbackOptions {
+  /** The audit row of the request (default `run.rollback_requested`; an expiry firing names its own). */
+  requestKind?: string;
+  /** Extra fields for that row (where the request came from). */
+  origin?: RequestOrigin;
+  /** The run's error while it is undone (default `rollback requested by <actor>`). */
+  error?: string;
+}
+
 /**
- * "Roll back": a succeeded run undoes its steps that can be undone, dependents first,
- * through the same failing path a failed run takes (`reconcileFailing`), and ends
+ * The transition "a succeeded run is undone", inside the caller's transaction (which
+ * it locks the run row in), its audit rows queued in `fx`: for "Roll back" here and for
+ * anything else that must undo a succeeded run in its own transaction (a time-bound
+ * run expiring). Its succeeded steps that can be undone are undone, dependents first,
+ * through the same failing path a failed run takes (`reconcileFailing`); the run ends
  * `rolled_back` (or `rollback_failed`). It holds its lock while it undoes; when another
- * run holds that lock now, the roll back is refused rather than queued behind it,
- * since undoing under someone else's run is exactly what the lock is there to prevent.
+ * run holds that lock now, it is refused rather than queued behind it, since undoing
+ * under someone else's run is exactly what the lock is there to prevent.
+ * Returns the steps to undo.
+ */
+export async function rollBackSucceededRun(trx: Knex.Transaction, runId: string, actor: string, fx: TxEffects, opts: RollbackOptions = {}): Promise<string[]> {
+  const run = await lockRun(trx, runId);
+  // running → rolling_back is the failing path, not a request: only a finished run is rolled back here.
+  if (run.state !== "succeeded" || !canRunMove(run.state, "rolling_back")) {
+    throw new RunControlRefusal("not-rollbackable", `run ${runId} is ${run.state}: only a succeeded run can be rolled back`, run.state);
+  }
+  const rows = rowsOf<{ step_id: string; state: StepState; has_rollback: boolean }>(
+    await trx.raw("select step_id, state, has_rollback from steps where run_id = ? order by ord", [runId]),
+  );
+  const steps = undoable(new Map(rows.map((r) => [r.step_id, { state: r.state, hasRollback: r.has_rollback }])));
+  if (steps.length === 0) throw new RunControlRefusal("nothing-to-undo", `run ${runId} has no step that can be undone`, run.state);
+  if (run.lock_key) {
+    if (!(await acquireLock(trx, run.lock_key, runId))) {
+      const holder = rowsOf<{ run_id: string }>(await trx.raw("select run_id from locks where key = ?", [run.lock_key]))[0];
+      throw new RunControlRefusal("lock-held", `run ${runId}: its lock ${run.lock_key} is held by run ${holder?.run_id ?? "(another run)"}; roll back once that run has finished`, run.state);
+    }
+    fx.audit.push({ kind: "lock.acquired", runId, actor, data: { key: run.lock_key } });
+  }
+  const error = opts.error ?? `rollback requested by ${actor}`;
+  await trx.raw(
+    "update runs set state = 'rolling_back', error = ?, cancel_requested = false, finished_at = null, updated_at = now() where id = ?",
+    [error, runId],
+  );
+  fx.audit.push({ kind: opts.requestKind ?? "run.rollback_requested", runId, actor, data: { steps, ...opts.origin } });
+  fx.audit.push({ kind: "run.rolling_back", runId, actor, data: { error } });
+  await reconcileFailing(trx, runId, fx, actor);
+  return steps;
+}
+
+/**
+ * "Roll back": a person asks a succeeded run to be undone (`rollBackSucceededRun`). A
+ * time-bound run's armed expiry is settled as `rolled_back` in the same transaction:
+ * the change it would have undone is being undone now.
  */
 export async function rollbackRun(store: Store, runId: string, actor: string, origin: RequestOrigin = {}): Promise<RunControlResult> {
   return store.db.transaction(async (trx: Knex.Transaction) => {
-    const run = await lockRun(trx, runId);
-    // running → rolling_back is the failing path, not a request: only a finished run is rolled back here.
-    if (run.state !== "succeeded" || !canRunMove(run.state, "rolling_back")) {
-      throw new RunControlRefusal("not-rollbackable", `run ${runId} is ${run.state}: only a succeeded run can be rolled back`, run.state);
-    }
-    const rows = rowsOf<{ step_id: string; state: StepState; has_rollback: boolean }>(
-      await trx.raw("select step_id, state, has_rollback from steps where run_id = ? order by ord", [runId]),
-    );
-    const steps = undoable(new Map(rows.map((r) => [r.step_id, { state: r.state, hasRollback: r.has_rollback }])));
-    if (steps.length === 0) throw new RunControlRefusal("nothing-to-undo", `run ${runId} has no step that can be undone`, run.state);
     const fx = newEffects();
-    if (run.lock_key) {
-      if (!(await acquireLock(trx, run.lock_key, runId))) {
-        const holder = rowsOf<{ run_id: string }>(await trx.raw("select run_id from locks where key = ?", [run.lock_key]))[0];
-        throw new RunControlRefusal("lock-held", `run ${runId}: its lock ${run.lock_key} is held by run ${holder?.run_id ?? "(another run)"}; roll back once that run has finished`, run.state);
-      }
-      fx.audit.push({ kind: "lock.acquired", runId, actor, data: { key: run.lock_key } });
-    }
-    const error = `rollback requested by ${actor}`;
-    await trx.raw(
-      "update runs set state = 'rolling_back', error = ?, cancel_requested = false, finished_at = null, updated_at = now() where id = ?",
-      [error, runId],
-    );
-    fx.audit.push({ kind: "run.rollback_requested", runId, actor, data: { steps, ...origin } });
-    fx.audit.push({ kind: "run.rolling_back", runId, actor, data: { error } });
-    await reconcileFailing(trx, runId, fx, actor);
+    const steps = await rollBackSucceededRun(trx, runId, actor, fx, { origin });
+    await settleExpiry(trx, runId, "rolled_back");
     await flushEffects(trx, fx, appendAudit, store.backend === "pg");
     return { state: await currentState(trx, runId), steps };
   });

@@ -196,6 +196,21 @@ describe.each(BACKENDS)("run control on $name", (backend) => {
     await cancelRun(store, holder.runId, "sam");
   });
 
+  it("a person's roll back of a time-bound run settles its armed expiry; a retry to success arms it afresh", async () => {
+    workers = startWorkers(store, registry, 1);
+    const wf = workflow("time-bound", [{ id: "grant", uses: "test.record", with: { tag: "grant" } }], { expires: { after: "4h", max: "1d" } });
+    const { runId } = await startRun(store, wf, registry);
+    expect((await waitForRun(store, runId)).state).toBe("succeeded");
+    const expiry = async () => rowsOf<{ fired_at: unknown; outcome: string | null }>(await store.db.raw("select fired_at, outcome from run_expiries where run_id = ?", [runId]))[0];
+    expect(await expiry()).toMatchObject({ fired_at: null, outcome: null });
+    await rollbackRun(store, runId, "sam");
+    expect(await expiry()).toMatchObject({ outcome: "rolled_back" });
+    expect((await waitForRun(store, runId)).state).toBe("rolled_back");
+    await retryRun(store, runId, "sam");
+    expect((await waitForRun(store, runId)).state).toBe("succeeded");
+    expect(await expiry()).toMatchObject({ fired_at: null, outcome: null });
+  });
+
   it("cancels a run while its durable wait is pending: the timer never fires and what ran is undone", async () => {
     workers = startWorkers(store, registry, 1);
     const { runId } = await startRun(store, WAITS, registry);
