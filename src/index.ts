@@ -10,6 +10,9 @@ import { beginDelivery, completeDelivery, isDeliveryId } from "./github/handlers
 import { resolveDeps, type AppDeps, type AppDepsSource } from "./github/handlers/deps.js";
 import { evaluateAndPublish } from "./github/handlers/evaluate-handler.js";
 import { handleMerge } from "./github/handlers/merge-handler.js";
+import { requestedAction, rerequested } from "./github/handlers/check-run-payload.js";
+import { handleRerequest } from "./github/handlers/rerequest-handler.js";
+import { handleRunAction } from "./github/handlers/run-action-handler.js";
 import { mergedPullRequest, pullRequestHtmlUrl, senderOf } from "./github/handlers/payload.js";
 
 export type { AppDeps, AppDepsSource } from "./github/handlers/deps.js";
@@ -26,6 +29,9 @@ const EVENTS = [
   "pull_request_review.submitted",
   "pull_request_review.edited",
   "pull_request_review.dismissed",
+  "check_run.requested_action",
+  "check_run.rerequested",
+  "check_suite.rerequested",
 ] as const;
 
 type AppContext = Context<(typeof EVENTS)[number]>;
@@ -34,6 +40,18 @@ async function handle(deps: AppDeps, context: AppContext): Promise<void> {
   // Probot's installation Octokit has `request(route, params)`; its overloads are
   // narrower than GitHubClient's string route, so it is viewed through that interface.
   const gh = context.octokit as unknown as GitHubClient;
+  // The run check's buttons, and "Re-run" on the plan and policy checks.
+  const click = requestedAction(context.name, context.payload);
+  if (click) {
+    const outcome = await handleRunAction(deps, gh, click);
+    context.log.info({ checkRun: click.checkRunId, action: click.identifier, outcome: outcome.kind }, "run action handled");
+    return;
+  }
+  const rerun = rerequested(context.name, context.payload);
+  if (rerun) {
+    await handleRerequest(deps, gh, rerun, { actor: senderOf(context.payload) });
+    return;
+  }
   const opts = { actor: senderOf(context.payload), ...(pullRequestHtmlUrl(context.payload) ? { detailsUrl: pullRequestHtmlUrl(context.payload)! } : {}) };
   const merged = mergedPullRequest(context.name, context.payload);
   if (merged) {

@@ -10,12 +10,15 @@ import type { RefusalSink } from "./auth.js";
 import { GITHUB_ACTIONS_CALLBACK_PATH, githubActionsCallbackHandler, type CallbackDelivery, type DispatchLookup } from "./callbacks.js";
 import { sendJson } from "./http.js";
 import { JWKS_PATH, jwksHandler } from "./jwks.js";
+import { runCancelHandler, type RunCanceller } from "./run-cancel.js";
 import { runStatusHandler, type RunLookup } from "./runs.js";
 
 export interface ApiOptions {
   signer: { jwks(): JsonWebKeySet };
   verifier: OidcVerifier;
   getRun: RunLookup;
+  /** POST /api/runs/:id/cancel; without it the route answers 404. */
+  cancelRun?: RunCanceller;
   findDispatch: DispatchLookup;
   deliverCallback: CallbackDelivery;
   /** Identities that read every run (`api.operators` of the server configuration). */
@@ -30,6 +33,7 @@ export interface ApiOptions {
 export function createApiHandler(options: ApiOptions) {
   const jwks = jwksHandler(options.signer);
   const runs = runStatusHandler(options);
+  const cancel = options.cancelRun ? runCancelHandler({ ...options, cancelRun: options.cancelRun }) : null;
   const callback = githubActionsCallbackHandler({
     verifier: options.verifier,
     findDispatch: options.findDispatch,
@@ -50,6 +54,12 @@ export function createApiHandler(options: ApiOptions) {
       if (run) {
         if (method !== "GET") return methodNotAllowed(res, "GET");
         await runs(req, res, safeDecode(run[1]!));
+        return true;
+      }
+      const cancelled = /^\/api\/runs\/([^/]+)\/cancel$/.exec(path);
+      if (cancelled && cancel) {
+        if (method !== "POST") return methodNotAllowed(res, "POST");
+        await cancel(req, res, safeDecode(cancelled[1]!));
         return true;
       }
       if (path === GITHUB_ACTIONS_CALLBACK_PATH) {

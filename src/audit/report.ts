@@ -157,6 +157,12 @@ export class PeriodReport {
     run.lastSeq = row.seq;
     run.lastHash = row.hash;
     const state = row.kind.startsWith("run.") ? row.kind.slice(4) : "";
+    if (row.kind === "run.retried" || row.kind === "run.rollback_requested") {
+      // Active again: the outcome is whatever the run ends with next.
+      run.outcome = "running";
+      run.finishedAt = null;
+      run.durationMs = null;
+    }
     if ((RUN_STATES as readonly string[]).includes(state) && isFinalRunState(state as RunState)) {
       run.outcome = state;
       run.finishedAt = row.at;
@@ -166,7 +172,7 @@ export class PeriodReport {
       else if (/due|overdue/i.test(row.kind) && run.followUp === "open") run.followUp = "due";
     } else if (row.kind === "step.failed" && row.step_id && !run.failedSteps.includes(row.step_id)) {
       run.failedSteps.push(row.step_id);
-    } else if (/^(run|action)\.(cancel_requested|retry|rollback|revoke|cancel)/.test(row.kind) && !row.actor.startsWith("worker:")) {
+    } else if (/^(run|action)\.(cancel_requested|retr(y|ied)|rollback|revoke|cancel)/.test(row.kind) && !row.actor.startsWith("worker:")) {
       run.actions.push(`${row.kind} by ${row.actor}`);
     }
   }

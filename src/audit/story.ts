@@ -14,6 +14,15 @@ import { displayTime } from "./table.js";
 
 export const FINAL_RUN_EVENTS = ["run.succeeded", "run.failed", "run.rolled_back", "run.rollback_failed", "run.cancelled"];
 
+/** A person made a finished run active again (retry, roll back): the final row before it no longer stands. */
+export const REOPEN_RUN_EVENTS = ["run.retried", "run.rollback_requested"];
+
+/** The row that finished the run, unless it was reopened since. */
+export function finalRunEvent<E extends { kind: string }>(events: readonly E[]): E | undefined {
+  const last = [...events].reverse().find((e) => FINAL_RUN_EVENTS.includes(e.kind) || REOPEN_RUN_EVENTS.includes(e.kind));
+  return last && FINAL_RUN_EVENTS.includes(last.kind) ? last : undefined;
+}
+
 export interface RunStory {
   lines: string[];
   /** Disagreements an auditor must look at; the command exits 1 when there are any. */
@@ -153,7 +162,7 @@ export function renderRunStory(runId: string, record: RunRecord): RunStory {
   }
 
   section("Final state");
-  const final = [...events].reverse().find((e) => FINAL_RUN_EVENTS.includes(e.kind));
+  const final = finalRunEvent(events);
   if (final) {
     const error = str(final.data.error);
     field("run", `${final.kind.slice(4)}${error ? ` — ${clip(error, 160)}` : ""}  (seq ${final.seq}, ${displayTime(final.at)})`);
@@ -209,7 +218,7 @@ export function runDocument(runId: string, record: RunRecord): RunDocument {
   const { problems } = renderRunStory(runId, record);
   const created = record.events.find((e) => e.kind === "run.created");
   const evidence = created && typeof created.data.evidence === "object" && created.data.evidence !== null ? (created.data.evidence as Record<string, unknown>) : null;
-  const final = [...record.events].reverse().find((e) => FINAL_RUN_EVENTS.includes(e.kind));
+  const final = finalRunEvent(record.events);
   return {
     runId,
     created: created ? { seq: created.seq, hash: created.hash, at: created.at, actor: created.actor, data: created.data } : null,

@@ -16,6 +16,7 @@ const COMMANDS: Record<string, () => Promise<{ command: Command }>> = {
   demo: () => import("./commands/demo.js"),
   run: () => import("./commands/run.js"),
   worker: () => import("./commands/worker.js"),
+  cancel: () => import("./commands/cancel.js"),
   migrate: () => import("./commands/migrate.js"),
   audit: () => import("./commands/audit.js"),
   runs: () => import("./commands/runs.js"),

@@ -40,10 +40,13 @@ export const STEP_TRANSITIONS: Readonly<Record<StepState, readonly StepState[]>>
   running: ["succeeded", "skipped", "failed", "ready", "waiting", "cancelled"],
   succeeded: ["rolling_back"],
   skipped: [],
-  failed: [],
-  cancelled: [],
+  // → pending: a retry of the finished run runs the step again (src/store/run-control.ts).
+  // A rolled-back step's effect was undone, so it is run again too; a step whose undo
+  // failed is never re-run: its run ends rollback_failed, which a person must sort out.
+  failed: ["pending"],
+  cancelled: ["pending"],
   rolling_back: ["rolled_back", "rollback_failed"],
-  rolled_back: [],
+  rolled_back: ["pending"],
   rollback_failed: [],
 };
 
@@ -51,12 +54,21 @@ export const RUN_TRANSITIONS: Readonly<Record<RunState, readonly RunState[]>> = 
   waiting: ["running", "cancelled"],
   running: ["succeeded", "rolling_back"],
   rolling_back: ["failed", "rolled_back", "rollback_failed", "cancelled"],
-  succeeded: [],
-  failed: [],
-  rolled_back: [],
+  // succeeded → rolling_back: "Roll back" of a run that finished well (rollbackRun).
+  succeeded: ["rolling_back"],
+  // → running | waiting (for its lock): "Retry failed steps" (retryRun).
+  failed: ["running", "waiting"],
+  rolled_back: ["running", "waiting"],
   rollback_failed: [],
   cancelled: [],
 };
+
+/**
+ * Runs with nothing in flight: no worker will move them again on its own. Some may
+ * still move when a person asks (retry, roll back), so "final" is a list, not
+ * "has no outgoing transitions".
+ */
+export const FINAL_RUN_STATES: readonly RunState[] = ["succeeded", "failed", "rolled_back", "rollback_failed", "cancelled"];
 
 export class IllegalTransitionError extends Error {
   constructor(kind: "step" | "run", from: string, to: string) {
@@ -81,8 +93,9 @@ export function assertRunMove(from: RunState, to: RunState): void {
   if (!canRunMove(from, to)) throw new IllegalTransitionError("run", from, to);
 }
 
+/** The run has finished: nothing is queued, running or being undone. */
 export function isFinalRunState(s: RunState): boolean {
-  return RUN_TRANSITIONS[s].length === 0;
+  return FINAL_RUN_STATES.includes(s);
 }
 
 export function isStepState(s: string): s is StepState {

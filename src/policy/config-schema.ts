@@ -119,6 +119,11 @@ export const CONFIG_SCHEMA: JsonSchema = {
       ...owners,
       description: "A change request from any member of these blocks, whatever else approves.",
     },
+    operators: {
+      ...owners,
+      description:
+        "Teams (@org/team) or users (@alice) who may use the run check's buttons (Retry failed steps, Roll back, Cancel run), besides the code owners of the request file. Bots never may.",
+    },
     controlPlane: {
       type: "object",
       additionalProperties: false,

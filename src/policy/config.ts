@@ -36,6 +36,7 @@ export interface PolicyConfigInput {
   freeze?: FreezeWindow[];
   breakGlass?: false | { label?: string; requireReason?: boolean; minApprovals?: number; allowDuringFreeze?: boolean };
   vetoTeams?: string[];
+  operators?: string[];
   controlPlane?: { paths?: string[]; owners?: string[]; minApprovals?: number; allowWithRequests?: boolean };
 }
 
@@ -50,6 +51,8 @@ export interface PolicyConfig {
   freeze: FreezeWindow[];
   breakGlass: { enabled: boolean; label: string; requireReason: boolean; minApprovals: number | null; allowDuringFreeze: boolean };
   vetoTeams: string[];
+  /** Who may act on runs (retry, roll back, cancel) besides the request file's code owners. */
+  operators: string[];
   controlPlane: { paths: string[]; matchers: CompiledPattern[]; owners: string[]; minApprovals: number; allowWithRequests: boolean };
 }
 
@@ -186,6 +189,7 @@ export function loadPolicyConfig(input: unknown): ConfigResult {
               allowDuringFreeze: bg?.allowDuringFreeze ?? true,
             },
       vetoTeams: c.vetoTeams ?? [],
+      operators: c.operators ?? [],
       controlPlane: {
         paths: cpPaths,
         matchers: cpMatchers,

@@ -20,3 +20,4 @@ export type { Actor, BaseChange, BlobSide, ChangedFile, ChangeSnapshot, PolicyFa
 export { activeFreezes, isFreezeActive } from "./freeze.js";
 export { assessReviews, changeDifferences, coversChangeNow, isBotActor, latestReviews } from "./reviews.js";
 export { evaluatePolicy, parseBreakGlassReason, type Blocker, type MissingApproval, type RequirementResult, type Verdict } from "./verdict.js";
+export { decideRunAction, isRunAction, RUN_ACTIONS, teamsToCheck, type RunAction, type RunActionDecision, type RunActionFacts } from "./run-actions.js";

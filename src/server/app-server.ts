@@ -13,7 +13,7 @@ import { WORKFLOW_DISPATCH_RECORDER, type WorkflowDispatchRecorder } from "../ac
 import type { RefusalSink } from "../api/auth.js";
 import { findWorkflowDispatch, recordWorkflowDispatch, runRepository } from "../store/dispatches.js";
 import { openStore, storeOptionsFromEnv, type Store } from "../store/db.js";
-import { getRun } from "../store/runs.js";
+import { cancelRun, getRun } from "../store/runs.js";
 import { runWorker } from "../store/workers.js";
 import { createHttpServer, type Middleware } from "./http.js";
 import { RunReporter } from "../github/run-report/reporter.js";
@@ -100,6 +100,13 @@ export async function startServer(opts: StartOptions): Promise<ServerHandle> {
       const repository = await runRepository(store, runId);
       const status = repository === undefined ? null : await getRun(store, runId);
       return repository !== undefined && status ? { repository, status } : undefined;
+    },
+    cancelRun: async (runId, caller, reason) => {
+      const before = UUID.test(runId) ? await getRun(store, runId) : null;
+      if (!before) return { found: false };
+      if (!["waiting", "running", "rolling_back"].includes(before.state)) return { found: true, cancelled: false, state: before.state };
+      const origin = { via: "api", issuer: caller.issuer, subject: caller.subject, ...(reason !== undefined ? { reason } : {}) };
+      return { found: true, cancelled: true, state: await cancelRun(store, runId, callerName(caller), origin) };
     },
     findDispatch: async (runId, stepId) => (UUID.test(runId) ? findWorkflowDispatch(store, runId, stepId) : { step: false }),
     deliverCallback: async (cb: GitHubActionsCallback) => {

@@ -226,17 +226,22 @@ export async function runInstallation(store: Store, runId: string): Promise<numb
   return row?.installation_id == null ? null : Number(row.installation_id);
 }
 
-/** Ask a run to stop: queued steps are cancelled, running ones aborted, completed ones rolled back. */
-export async function cancelRun(store: Store, runId: string, actor: string): Promise<RunState> {
+/**
+ * Ask a run to stop: queued steps are cancelled, running ones aborted, completed ones
+ * rolled back. The one cancel for the CLI, the API and the check run's button; `origin`
+ * says which, in the audit row. A run that is not active is left as it is.
+ */
+export async function cancelRun(store: Store, runId: string, actor: string, origin: Record<string, unknown> = {}): Promise<RunState> {
   return store.db.transaction(async (trx: Knex.Transaction) => {
     const run = rowsOf<{ state: RunState }>(await trx.raw("select state from runs where id = ? for update", [runId]))[0];
     if (!run) throw new Error(`no run ${runId}`);
     if (run.state !== "running" && run.state !== "waiting" && run.state !== "rolling_back") return run.state;
     const fx = newEffects();
     await trx.raw("update runs set cancel_requested = true, updated_at = now() where id = ?", [runId]);
-    fx.audit.push({ kind: "run.cancel_requested", runId, actor });
+    fx.audit.push({ kind: "run.cancel_requested", runId, actor, ...(Object.keys(origin).length > 0 ? { data: origin } : {}) });
     if (run.state === "waiting") {
-      await trx.raw("update steps set state = 'cancelled', finished_at = now() where run_id = ?", [runId]);
+      // Only what never started: a retried run waiting for its lock keeps the steps it already did.
+      await trx.raw("update steps set state = 'cancelled', finished_at = now() where run_id = ? and state in ('pending', 'ready', 'waiting')", [runId]);
       await finishRun(trx, runId, "cancelled", fx, actor);
     } else {
       await failRun(trx, runId, `cancelled by ${actor}`, fx, actor);

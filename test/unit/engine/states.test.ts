@@ -30,6 +30,13 @@ describe("step state machine", () => {
     ["rolling_back", "rollback_failed", true],
     ["rolled_back", "rolling_back", false],
     ["cancelled", "ready", false],
+    // a retry: steps that did not finish well are run again, from the start
+    ["failed", "pending", true],
+    ["cancelled", "pending", true],
+    ["rolled_back", "pending", true],
+    ["rollback_failed", "pending", false], // a failed undo is for a person to sort out
+    ["skipped", "pending", false],
+    ["failed", "ready", false],
   ])("%s → %s allowed: %s", (from, to, ok) => {
     expect(canStepMove(from, to)).toBe(ok);
     if (ok) expect(() => assertStepMove(from, to)).not.toThrow();
@@ -50,7 +57,14 @@ describe("run state machine", () => {
     ["running", "failed", false], // failing always passes through rolling_back
     ["rolling_back", "rolled_back", true],
     ["rolling_back", "cancelled", true],
-    ["succeeded", "rolling_back", false],
+    ["succeeded", "rolling_back", true], // "Roll back" of a finished run
+    ["succeeded", "running", false],
+    ["failed", "running", true], // "Retry failed steps"
+    ["failed", "waiting", true], // … and its lock is held by another run
+    ["rolled_back", "running", true],
+    ["rollback_failed", "running", false],
+    ["cancelled", "running", false],
+    ["waiting", "rolling_back", false],
   ])("%s → %s allowed: %s", (from, to, ok) => {
     expect(canRunMove(from, to)).toBe(ok);
     if (!ok) expect(() => assertRunMove(from, to)).toThrow(/illegal run transition/);

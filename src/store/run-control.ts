@@ -1,0 +1,204 @@
+/**
+ * What a person may ask of a finished run: retry what did not finish well, or roll
+ * back one that succeeded. (Cancelling an active run is `cancelRun` in runs.ts.)
+ * Each is one transaction with the run row locked, its audit rows included, and moves
+ * only along RUN_TRANSITIONS / STEP_TRANSITIONS; the rules of which steps run again or
+ * are undone are the pure `planRerun` / `undoable` (src/engine/rerun.ts).
+ */
+import type { Knex } from "knex";
+import { planRerun, RerunError, undoable } from "../engine/rerun.js";
+import { canRunMove, type RunState, type StepState } from "../engine/states.js";
+import { appendAudit } from "./audit.js";
+import { rowsOf, type Store } from "./db.js";
+import { settleExpiry } from "./expiries.js";
+import { acquireLock, flushEffects, newEffects, reconcileFailing, runGraph, startRun, type TxEffects } from "./transitions.js";
+
+export type RunControlCode = "not-found" | "not-retryable" | "not-rollbackable" | "nothing-to-undo" | "lock-held" | "not-active";
+
+/** The run is not in a state this request applies to; nothing was changed. */
+export class RunControlRefusal extends Error {
+  constructor(
+    readonly code: RunControlCode,
+    message: string,
+    readonly state: RunState | null = null,
+  ) {
+    super(message);
+    this.name = "RunControlRefusal";
+  }
+}
+
+export interface RunControlResult {
+  /** The run's state once the request was applied. */
+  state: RunState;
+  /** The steps that run again (retry) or are undone (roll back). */
+  steps: string[];
+}
+
+/** Extra fields for the audit row of the request (where it came from: a button, the CLI, the API). */
+export type RequestOrigin = Record<string, unknown>;
+
+interface LockedRun {
+  state: RunState;
+  lock_key: string | null;
+}
+
+async function lockRun(trx: Knex.Transaction, runId: string): Promise<LockedRun> {
+  const run = rowsOf<LockedRun>(await trx.raw("select state, lock_key from runs where id = ? for update", [runId]))[0];
+  if (!run) throw new RunControlRefusal("not-found", `no run ${runId}`);
+  return run;
+}
+
+async function currentState(trx: Knex.Transaction, runId: string): Promise<RunState> {
+  return rowsOf<{ state: RunState }>(await trx.raw("select state from runs where id = ?", [runId]))[0]!.state;
+}
+
+/**
+ * "Retry failed steps": a failed or rolled-back run becomes active again as the same
+ * run. Its failed, cancelled and rolled-back steps go back to `pending` with a fresh
+ * retry budget; succeeded and skipped steps keep their outputs. The run takes its lock
+ * again, or waits for it (`waiting`) when another run holds it, and gets a new deadline.
+ *
+ * A rolled-back step gets a new idempotency key (`<run>:<step>@<attempts so far>`): its
+ * first effect was undone, so a downstream service must not answer the new attempt
+ * from what it remembers of the old one. A failed or cancelled step keeps its key: a
+ * failed attempt may have half-happened downstream, which is what the key is for.
+ */
+export async function retryRun(store: Store, runId: string, actor: string, origin: RequestOrigin = {}): Promise<RunControlResult> {
+  return store.db.transaction(async (trx: Knex.Transaction) => {
+    const run = await lockRun(trx, runId);
+    if (!canRunMove(run.state, "running")) {
+      throw new RunControlRefusal("not-retryable", `run ${runId} is ${run.state}: only a failed or rolled-back run can be retried`, run.state);
+    }
+    const graph = await runGraph(trx, runId);
+    const rows = rowsOf<{ step_id: string; state: StepState }>(await trx.raw("select step_id, state from steps where run_id = ?", [runId]));
+    let plan;
+    try {
+      plan = planRerun(graph, new Map(rows.map((r) => [r.step_id, r.state])));
+    } catch (e) {
+      if (e instanceof RerunError) throw new RunControlRefusal("not-retryable", `run ${runId}: ${e.message}`, run.state);
+      throw e;
+    }
+    if (plan.rerun.length === 0) throw new RunControlRefusal("not-retryable", `run ${runId} has no step to run again`, run.state);
+    const ids = plan.rerun;
+    await trx.raw(
+      `update steps s set state = 'pending', deps_left = k.deps_left,
+         failures = 0, interruptions = 0, timer_done = false, error_class = null, error = null,
+         outputs = null, secret_outputs = null, started_at = null, finished_at = null, run_at = now(), ready_at = null,
+         idempotency_key = case when s.state = 'rolled_back' then s.run_id::text || ':' || s.step_id || '@' || s.attempt else s.idempotency_key end
+       from unnest(?::text[], ?::int[]) as k(step_id, deps_left)
+       where s.run_id = ? and s.step_id = k.step_id`,
+      [ids, ids.map((id) => plan.depsLeft.get(id)!), runId],
+    );
+    await trx.raw(
+      `update runs set error = null, cancel_requested = false, finished_at = null, active = 0, steps_left = ?, updated_at = now()
+       where id = ?`,
+      [ids.length, runId],
+    );
+    const fx = newEffects();
+    fx.audit.push({ kind: "run.retried", runId, actor, data: { from: run.state, steps: ids, ...origin } });
+    if (run.lock_key && !(await acquireLock(trx, run.lock_key, runId))) {
+      await trx.raw("update runs set state = 'waiting' where id = ?", [runId]);
+      fx.audit.push({ kind: "run.waiting", runId, actor, data: { lock: run.lock_key } });
+    } else {
+      if (run.lock_key) fx.audit.push({ kind: "lock.acquired", runId, actor, data: { key: run.lock_key } });
+      await startRun(trx, runId, fx, actor);
+    }
+    await flushEffects(trx, fx, appendAudit, store.backend === "pg");
+    return { state: await currentState(trx, runId), steps: ids };
+  });
+}
+
+export interface RollbackOptions {
+  /** The audit row of the request (default `run.rollback_requested`; an expiry firing names its own). */
+  requestKind?: string;
+  /** Extra fields for that row (where the request came from). */
+  origin?: RequestOrigin;
+  /** The run's error while it is undone (default `rollback requested by <actor>`). */
+  error?: string;
+}
+
+/**
+ * The transition "a succeeded run is undone", inside the caller's transaction (which
+ * it locks the run row in), its audit rows queued in `fx`: for "Roll back" here and for
+ * anything else that must undo a succeeded run in its own transaction (a time-bound
+ * run expiring). Its succeeded steps that can be undone are undone, dependents first,
+ * through the same failing path a failed run takes (`reconcileFailing`); the run ends
+ * `rolled_back` (or `rollback_failed`). It holds its lock while it undoes; when another
+ * run holds that lock now, it is refused rather than queued behind it, since undoing
+ * under someone else's run is exactly what the lock is there to prevent.
+ * Returns the steps to undo.
+ */
+export async function rollBackSucceededRun(trx: Knex.Transaction, runId: string, actor: string, fx: TxEffects, opts: RollbackOptions = {}): Promise<string[]> {
+  const run = await lockRun(trx, runId);
+  // running → rolling_back is the failing path, not a request: only a finished run is rolled back here.
+  if (run.state !== "succeeded" || !canRunMove(run.state, "rolling_back")) {
+    throw new RunControlRefusal("not-rollbackable", `run ${runId} is ${run.state}: only a succeeded run can be rolled back`, run.state);
+  }
+  const rows = rowsOf<{ step_id: string; state: StepState; has_rollback: boolean }>(
+    await trx.raw("select step_id, state, has_rollback from steps where run_id = ? order by ord", [runId]),
+  );
+  const steps = undoable(new Map(rows.map((r) => [r.step_id, { state: r.state, hasRollback: r.has_rollback }])));
+  if (steps.length === 0) throw new RunControlRefusal("nothing-to-undo", `run ${runId} has no step that can be undone`, run.state);
+  if (run.lock_key) {
+    if (!(await acquireLock(trx, run.lock_key, runId))) {
+      const holder = rowsOf<{ run_id: string }>(await trx.raw("select run_id from locks where key = ?", [run.lock_key]))[0];
+      throw new RunControlRefusal("lock-held", `run ${runId}: its lock ${run.lock_key} is held by run ${holder?.run_id ?? "(another run)"}; roll back once that run has finished`, run.state);
+    }
+    fx.audit.push({ kind: "lock.acquired", runId, actor, data: { key: run.lock_key } });
+  }
+  const error = opts.error ?? `rollback requested by ${actor}`;
+  await trx.raw(
+    "update runs set state = 'rolling_back', error = ?, cancel_requested = false, finished_at = null, updated_at = now() where id = ?",
+    [error, runId],
+  );
+  fx.audit.push({ kind: opts.requestKind ?? "run.rollback_requested", runId, actor, data: { steps, ...opts.origin } });
+  fx.audit.push({ kind: "run.rolling_back", runId, actor, data: { error } });
+  await reconcileFailing(trx, runId, fx, actor);
+  return steps;
+}
+
+/**
+ * "Roll back": a person asks a succeeded run to be undone (`rollBackSucceededRun`). A
+ * time-bound run's armed expiry is settled as `rolled_back` in the same transaction:
+ * the change it would have undone is being undone now.
+ */
+export async function rollbackRun(store: Store, runId: string, actor: string, origin: RequestOrigin = {}): Promise<RunControlResult> {
+  return store.db.transaction(async (trx: Knex.Transaction) => {
+    const fx = newEffects();
+    const steps = await rollBackSucceededRun(trx, runId, actor, fx, { origin });
+    await settleExpiry(trx, runId, "rolled_back");
+    await flushEffects(trx, fx, appendAudit, store.backend === "pg");
+    return { state: await currentState(trx, runId), steps };
+  });
+}
+
+/** A run as the check's buttons see it: where it came from, and its state now. */
+export interface CheckedRun {
+  runId: string;
+  state: RunState;
+  repository: string;
+  commit: string | null;
+  pullRequest: number | null;
+  requestPath: string;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * The run a `clutch-luigi/run` check on `commit` of `repository` is about: by the check's
+ * `external_id` when it holds a run id, else the run of that merge commit. Either way
+ * the run must be of that repository and commit, so a check elsewhere never reaches it.
+ */
+export async function findRunForCheck(store: Store, repository: string, commit: string, runId: string | null): Promise<CheckedRun | null> {
+  const rows = rowsOf<{ id: string; state: RunState; identity: { repository: string; commit?: string; pullRequest?: number }; request_path: string }>(
+    runId !== null && UUID.test(runId)
+      ? await store.db.raw("select id, state, identity, request_path from runs where id = ?", [runId])
+      : await store.db.raw(
+          "select id, state, identity, request_path from runs where lower(identity->>'repository') = lower(?) and identity->>'commit' = ? order by created_at limit 1",
+          [repository, commit],
+        ),
+  );
+  const r = rows[0];
+  if (!r || r.identity.repository.toLowerCase() !== repository.toLowerCase() || r.identity.commit !== commit) return null;
+  return { runId: r.id, state: r.state, repository: r.identity.repository, commit: r.identity.commit ?? null, pullRequest: r.identity.pullRequest ?? null, requestPath: r.request_path };
+}
