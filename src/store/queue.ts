@@ -14,6 +14,7 @@ import type { ClaimedStep, CompleteOutcome, RunDefinition, StepResult, WorkQueue
 import { stepKey, UnstorableResultError } from "../engine/queue.js";
 import type { Outputs } from "../engine/scope.js";
 import type { RequestSpec, WorkflowSpec } from "../formats/types.js";
+import { fireDueExpiries } from "./expiry-timer.js";
 import { appendAudit, type AuditEvent } from "./audit.js";
 import { rowsOf, type Store } from "./db.js";
 import {
@@ -553,6 +554,8 @@ export class PgWorkQueue implements WorkQueue {
   }
 
   async expireRuns(): Promise<number> {
+    // Time-bound runs whose change is due to be undone (a different clock from deadlines: see expiry-timer.ts).
+    await fireDueExpiries(this.db, this.actor, this.store.backend === "pg");
     const ids = rowsOf<{ id: string }>(
       await this.db.raw("select id from runs where deadline < now() and state = 'running' limit 20"),
     );

@@ -7,7 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { WorkflowSpec } from "../../../src/formats/types.js";
 import { rowsOf, type Store } from "../../../src/store/db.js";
 import { activeExpiries, activeExpiry, expiryGauges, ExtensionRefused, moveExpiry } from "../../../src/store/expiries.js";
-import { createRun, CannotStartRun } from "../../../src/store/runs.js";
+import { createRun, CannotStartRun, getRun } from "../../../src/store/runs.js";
+import { rollbackRun } from "../../../src/store/run-control.js";
 import { main } from "../../../src/cli/main.js";
 import { BACKENDS } from "../engine/backends.js";
 import { IDENTITY, request, startWorkers, testRegistry, waitForRun } from "../engine/harness.js";
@@ -93,6 +94,43 @@ describe.each(BACKENDS)("time-bound runs on $name", (backend) => {
     expect(await main(["runs", "--active", "--tz", "Mars/Olympus"], io)).toBe(2);
     expect(err).toContain('--tz: unknown time zone "Mars/Olympus"');
     expect(await main(["runs"], io)).toBe(2);
+  });
+
+  it("undoes the run when its expiry falls due, even if no worker was running at that moment", async () => {
+    const w = { ...timeBound(), expires: { after: "1500ms", max: "4h" } } as WorkflowSpec;
+    const runId = await succeed(w); // workers stopped once it succeeded
+    const due = (await activeExpiry(store.db, runId))!.expiresAt.getTime();
+    await new Promise((r) => setTimeout(r, Math.max(0, due - Date.now()) + 300));
+    expect((await getRun(store, runId))!.state).toBe("succeeded"); // nothing runs the timer while no worker is up
+    const workers = startWorkers(store, registry, 1);
+    try {
+      const run = await waitForRun(store, runId, 15_000, (r) => r.state === "rolled_back");
+      expect(run.steps.map((x) => x.state)).toEqual(["rolled_back"]);
+    } finally {
+      await workers.stop();
+    }
+    const kinds = rowsOf<{ kind: string; data: unknown }>(await store.db.raw("select kind, data from audit_events where run_id = ? order by seq", [runId])).map((r) => r.kind);
+    expect(kinds.slice(kinds.indexOf("run.succeeded"))).toEqual(["run.succeeded", "run.expired", "run.rolling_back", "step.rolling_back", expect.stringMatching(/^step\.(rollback_started|rolled_back)$/), ...kinds.slice(kinds.indexOf("run.succeeded") + 5)]);
+    expect(kinds.at(-1)).toBe("run.rolled_back");
+    const row = rowsOf<{ outcome: string; fired_at: string }>(await store.db.raw("select outcome, fired_at from run_expiries where run_id = ?", [runId]))[0]!;
+    expect(row.outcome).toBe("expired");
+    expect(await activeExpiry(store.db, runId)).toBeNull();
+  });
+
+  it("a run rolled back by hand before its expiry is not undone twice", async () => {
+    const w = { ...timeBound(), expires: { after: "800ms", max: "4h" } } as WorkflowSpec;
+    const runId = await succeed(w);
+    const workers = startWorkers(store, registry, 1);
+    try {
+      await rollbackRun(store, runId, "sam");
+      await waitForRun(store, runId, 10_000, (r) => r.state === "rolled_back");
+      await new Promise((r) => setTimeout(r, 1_500));
+    } finally {
+      await workers.stop();
+    }
+    const kinds = rowsOf<{ kind: string }>(await store.db.raw("select kind from audit_events where run_id = ? order by seq", [runId])).map((r) => r.kind);
+    expect(kinds.filter((k) => k === "run.expired")).toEqual([]);
+    expect(kinds.filter((k) => k === "step.rolled_back")).toHaveLength(1);
   });
 
   it("counts changes in force and the seconds to the next expiry for /metrics", async () => {
