@@ -119,6 +119,12 @@ export const CONFIG_SCHEMA: JsonSchema = {
       ...owners,
       description: "A change request from any member of these blocks, whatever else approves.",
     },
+    timeZone: {
+      type: "string",
+      minLength: 1,
+      maxLength: 64,
+      description: "The team's IANA time zone (e.g. Europe/Berlin): outcome comments give times such as an expiry in it as well as in UTC.",
+    },
     operators: {
       ...owners,
       description:

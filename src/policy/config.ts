@@ -37,6 +37,7 @@ export interface PolicyConfigInput {
   breakGlass?: false | { label?: string; requireReason?: boolean; minApprovals?: number; allowDuringFreeze?: boolean };
   vetoTeams?: string[];
   operators?: string[];
+  timeZone?: string;
   controlPlane?: { paths?: string[]; owners?: string[]; minApprovals?: number; allowWithRequests?: boolean };
 }
 
@@ -53,6 +54,8 @@ export interface PolicyConfig {
   vetoTeams: string[];
   /** Who may act on runs (retry, roll back, cancel) besides the request file's code owners. */
   operators: string[];
+  /** The team's IANA time zone: outcome comments give times in it as well as in UTC. */
+  timeZone: string | null;
   controlPlane: { paths: string[]; matchers: CompiledPattern[]; owners: string[]; minApprovals: number; allowWithRequests: boolean };
 }
 
@@ -121,6 +124,11 @@ function validTimeZone(tz: string): boolean {
   }
 }
 
+/** The config a verdict is given under: the repository's file laid over the organisation's defaults. */
+export function effectivePolicyConfig(facts: { config?: unknown; orgConfig?: unknown }): ConfigResult {
+  return loadPolicyConfig(facts.orgConfig === undefined ? facts.config : mergeConfig(facts.orgConfig, facts.config));
+}
+
 /** Validates and completes a config. `undefined`/`null` (no file) means all defaults. */
 export function loadPolicyConfig(input: unknown): ConfigResult {
   const raw = input ?? {};
@@ -159,6 +167,7 @@ export function loadPolicyConfig(input: unknown): ConfigResult {
       errors.push(`freeze.${i}: ends ("${w.to}") before it starts ("${w.from}"), so it would never freeze anything`);
     }
   });
+  if (c.timeZone !== undefined && !validTimeZone(c.timeZone)) errors.push(`timeZone: unknown time zone "${c.timeZone}"`);
   const cpPaths = c.controlPlane?.paths ?? DEFAULT_CONTROL_PLANE_PATHS;
   const cpMatchers: CompiledPattern[] = [];
   cpPaths.forEach((p, i) => {
@@ -190,6 +199,7 @@ export function loadPolicyConfig(input: unknown): ConfigResult {
             },
       vetoTeams: c.vetoTeams ?? [],
       operators: c.operators ?? [],
+      timeZone: c.timeZone ?? null,
       controlPlane: {
         paths: cpPaths,
         matchers: cpMatchers,

@@ -13,7 +13,7 @@ export {
   type OwnerMatch,
 } from "./codeowners.js";
 export { compilePattern, type CompiledPattern } from "./pattern.js";
-export { loadPolicyConfig, mergeConfig, type PolicyConfig, type PolicyConfigInput, type ConfigResult } from "./config.js";
+export { effectivePolicyConfig, loadPolicyConfig, mergeConfig, type PolicyConfig, type PolicyConfigInput, type ConfigResult } from "./config.js";
 export { CONFIG_SCHEMA } from "./config-schema.js";
 export { checkFacts, FACTS_SCHEMA } from "./facts-schema.js";
 export type { Actor, BaseChange, BlobSide, ChangedFile, ChangeSnapshot, PolicyFacts, RequestRef, Review, ReviewedChange, ReviewState, WorkflowApprovalInfo } from "./facts.js";

@@ -1,7 +1,9 @@
 /**
- * Who may act on a run from its check (Retry failed steps, Roll back, Cancel run): a
- * code owner of the request file by CODEOWNERS at the default branch head, or an
- * operator (`operators:` in `.github/clutch-luigi.yml`); never a bot or machine user.
+ * Who may act on a run from its check (Retry failed steps, Roll back, Cancel run,
+ * Revoke now, Record follow-up): a code owner of the request file by CODEOWNERS at the
+ * default branch head, or an operator (`operators:` in `.github/clutch-luigi.yml`);
+ * never a bot or machine user. The requester may also revoke their own time-bound
+ * change; a break-glass follow-up comes from a code owner other than the requester.
  * Pure over what the GitHub adapter gathered, so every refusal is a table row.
  */
 import { compileCodeowners } from "./codeowners.js";
@@ -9,7 +11,7 @@ import { loadPolicyConfig } from "./config.js";
 import type { Actor } from "./facts.js";
 import { isBotActor, loginKey } from "./reviews.js";
 
-export const RUN_ACTIONS = ["retry", "rollback", "cancel"] as const;
+export const RUN_ACTIONS = ["retry", "rollback", "cancel", "revoke", "follow-up"] as const;
 export type RunAction = (typeof RUN_ACTIONS)[number];
 
 export function isRunAction(v: unknown): v is RunAction {
@@ -29,12 +31,14 @@ export interface RunActionFacts {
   configUnreadable?: string;
   /** Teams (`org/team`, any case) the clicker is an active member of, among those CODEOWNERS and `operators` name. */
   clickerTeams: readonly string[];
+  /** Who asked for the run: they may revoke their own time-bound change, and never follow up their own break-glass run. */
+  requester?: string;
 }
 
-export type RunActionRefusalCode = "bot" | "not-a-user" | "config-invalid" | "not-authorized";
+export type RunActionRefusalCode = "bot" | "not-a-user" | "config-invalid" | "not-authorized" | "own-run";
 
 export type RunActionDecision =
-  | { allowed: true; as: "codeowner" | "operator"; via: string }
+  | { allowed: true; as: "codeowner" | "operator" | "requester"; via: string }
   | { allowed: false; code: RunActionRefusalCode; reason: string };
 
 /** `@org/team` → `org/team`, lower-cased; null for a user or an e-mail owner. */
@@ -73,7 +77,7 @@ function grants(owners: readonly string[], clicker: string, teams: ReadonlySet<s
 }
 
 export function decideRunAction(action: RunAction, facts: RunActionFacts): RunActionDecision {
-  const label = { retry: "retry", rollback: "roll back", cancel: "cancel" }[action];
+  const label = { retry: "retry", rollback: "roll back", cancel: "cancel", revoke: "revoke", "follow-up": "follow up" }[action];
   if (facts.configUnreadable !== undefined) {
     return { allowed: false, code: "config-invalid", reason: `the policy file cannot be read (${facts.configUnreadable}), so nobody may ${label} runs until it is fixed` };
   }
@@ -88,8 +92,18 @@ export function decideRunAction(action: RunAction, facts: RunActionFacts): RunAc
   }
   const clicker = loginKey(facts.clicker.login);
   const teams = new Set(facts.clickerTeams.map((t) => t.toLowerCase()));
+  const isRequester = facts.requester !== undefined && loginKey(facts.requester) === clicker;
+  // A break-glass run is followed up by someone else: a code owner, and never its requester.
+  if (action === "follow-up" && isRequester) {
+    return { allowed: false, code: "own-run", reason: `${facts.clicker.login} asked for this break-glass run; its follow-up must come from another code owner of ${facts.requestPath}` };
+  }
   const owner = grants(ownersOf(facts.codeowners, facts.requestPath), clicker, teams);
   if (owner) return { allowed: true, as: "codeowner", via: owner };
+  if (action === "follow-up") {
+    return { allowed: false, code: "not-authorized", reason: `${facts.clicker.login} is not a code owner of ${facts.requestPath} (CODEOWNERS at the default branch head); only a code owner follows up a break-glass run` };
+  }
+  // Ending your own temporary access early needs no one else's authority.
+  if (action === "revoke" && isRequester) return { allowed: true, as: "requester", via: `@${facts.clicker.login}` };
   const operator = grants(c.config.operators, clicker, teams);
   if (operator) return { allowed: true, as: "operator", via: operator };
   return {

@@ -3,7 +3,7 @@
  * and the merge-time re-check relies on. Pure and total: any input, however
  * malformed, yields a verdict, and every doubt resolves to "not approved".
  */
-import { loadPolicyConfig, mergeConfig, type PolicyConfig } from "./config.js";
+import { effectivePolicyConfig, loadPolicyConfig, type PolicyConfig } from "./config.js";
 import type { PolicyFacts } from "./facts.js";
 import { checkFacts } from "./facts-schema.js";
 import { activeFreezes, describeFreeze } from "./freeze.js";
@@ -112,7 +112,7 @@ export function evaluatePolicy(input: PolicyFacts): Verdict {
       ]);
     }
   }
-  const loaded = loadPolicyConfig(facts.orgConfig === undefined ? facts.config : mergeConfig(facts.orgConfig, facts.config));
+  const loaded = effectivePolicyConfig(facts);
   if (!loaded.ok) {
     return notEvaluated(headSha, [
       { code: "config-invalid", message: `.github/clutch-luigi.yml is invalid, so no permissive default is assumed: ${loaded.errors.join("; ")}` },

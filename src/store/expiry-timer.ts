@@ -7,6 +7,7 @@
  * the first pass after they come back.
  */
 import type { Knex } from "knex";
+import { undoError } from "../engine/undo-cause.js";
 import { appendAudit } from "./audit.js";
 import { claimDueExpiries, settleExpiry } from "./expiries.js";
 import { rollBackSucceededRun, RunControlRefusal } from "./run-control.js";
@@ -26,7 +27,7 @@ export async function fireDueExpiries(db: Knex, actor: string, notify: boolean, 
         await rollBackSucceededRun(trx, due.runId, actor, fx, {
           requestKind: "run.expired",
           origin: { expiresAt: due.expiresAt.toISOString() },
-          error: `expired at ${due.expiresAt.toISOString()}`,
+          error: undoError("expired", due.expiresAt.toISOString()),
         });
         await settleExpiry(trx, due.runId, "expired");
         fired++;

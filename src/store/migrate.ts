@@ -14,6 +14,7 @@ import * as m007 from "./migrations/007_installation.js";
 import * as m008 from "./migrations/008_metrics_indexes.js";
 import * as m009 from "./migrations/009_run_reports.js";
 import * as m013 from "./migrations/013_expiries.js";
+import * as m014 from "./migrations/014_follow_ups.js";
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -31,6 +32,7 @@ export const MIGRATIONS: [string, Migration][] = [
   ["008_metrics_indexes", m008],
   ["009_run_reports", m009],
   ["013_expiries", m013],
+  ["014_follow_ups", m014],
 ];
 
 const source: Knex.MigrationSource<string> = {

@@ -8,12 +8,13 @@
 import type { Knex } from "knex";
 import { planRerun, RerunError, undoable } from "../engine/rerun.js";
 import { canRunMove, type RunState, type StepState } from "../engine/states.js";
+import { undoError } from "../engine/undo-cause.js";
 import { appendAudit } from "./audit.js";
 import { rowsOf, type Store } from "./db.js";
 import { settleExpiry } from "./expiries.js";
 import { acquireLock, flushEffects, newEffects, reconcileFailing, runGraph, startRun, type TxEffects } from "./transitions.js";
 
-export type RunControlCode = "not-found" | "not-retryable" | "not-rollbackable" | "nothing-to-undo" | "lock-held" | "not-active";
+export type RunControlCode = "not-found" | "not-retryable" | "not-rollbackable" | "nothing-to-undo" | "lock-held" | "not-active" | "not-time-bound" | "not-break-glass" | "already-followed-up";
 
 /** The run is not in a state this request applies to; nothing was changed. */
 export class RunControlRefusal extends Error {
@@ -146,7 +147,7 @@ export async function rollBackSucceededRun(trx: Knex.Transaction, runId: string,
     }
     fx.audit.push({ kind: "lock.acquired", runId, actor, data: { key: run.lock_key } });
   }
-  const error = opts.error ?? `rollback requested by ${actor}`;
+  const error = opts.error ?? undoError("requested", actor);
   await trx.raw(
     "update runs set state = 'rolling_back', error = ?, cancel_requested = false, finished_at = null, updated_at = now() where id = ?",
     [error, runId],
@@ -172,6 +173,49 @@ export async function rollbackRun(store: Store, runId: string, actor: string, or
   });
 }
 
+/**
+ * "Revoke now": a time-bound run whose change is in force is undone at once instead of
+ * at its expiry, through the same roll-back path, and its timer is settled as revoked
+ * in the same transaction (the timer and a revoke never both undo it).
+ */
+export async function revokeRun(store: Store, runId: string, actor: string, origin: RequestOrigin = {}): Promise<RunControlResult> {
+  return store.db.transaction(async (trx: Knex.Transaction) => {
+    const timer = rowsOf<{ expires_at: string }>(await trx.raw("select expires_at from run_expiries where run_id = ? and fired_at is null for update", [runId]))[0];
+    if (!timer) throw new RunControlRefusal("not-time-bound", `run ${runId} has no change in force to revoke (not time-bound, or already expired or undone)`);
+    const fx = newEffects();
+    const steps = await rollBackSucceededRun(trx, runId, actor, fx, {
+      requestKind: "run.revoked",
+      origin: { ...origin, expiresAt: new Date(timer.expires_at).toISOString() },
+      error: undoError("revoked", actor),
+    });
+    await settleExpiry(trx, runId, "revoked");
+    await flushEffects(trx, fx, appendAudit, store.backend === "pg");
+    return { state: await currentState(trx, runId), steps };
+  });
+}
+
+/**
+ * A break-glass run's follow-up review, recorded once: who reviewed it and how they
+ * were allowed (the caller decides that; see decideRunAction). Until then the run is
+ * listed by `clutch-luigi audit list --open-follow-ups` and counted in /metrics.
+ */
+export async function recordFollowUp(store: Store, runId: string, actor: string, origin: RequestOrigin = {}): Promise<{ followedUpAt: Date }> {
+  return store.db.transaction(async (trx: Knex.Transaction) => {
+    const run = rowsOf<{ state: RunState; identity: unknown; followed_up_at: string | null; followed_up_by: string | null }>(
+      await trx.raw("select state, identity, followed_up_at, followed_up_by from runs where id = ? for update", [runId]),
+    )[0];
+    if (!run) throw new RunControlRefusal("not-found", `no run ${runId}`);
+    const identity = (typeof run.identity === "string" ? JSON.parse(run.identity) : run.identity) as { breakGlass?: boolean };
+    if (identity.breakGlass !== true) throw new RunControlRefusal("not-break-glass", `run ${runId} was approved the usual way: it needs no follow-up`, run.state);
+    if (run.followed_up_at) {
+      throw new RunControlRefusal("already-followed-up", `run ${runId} was followed up by ${run.followed_up_by ?? "someone"} at ${new Date(run.followed_up_at).toISOString()}`, run.state);
+    }
+    const at = rowsOf<{ at: string }>(await trx.raw("update runs set followed_up_at = now(), followed_up_by = ? where id = ? returning followed_up_at as at", [actor, runId]))[0]!;
+    await appendAudit(trx, { kind: "run.followed_up", runId, actor, data: { by: actor, ...origin } });
+    return { followedUpAt: new Date(at.at) };
+  });
+}
+
 /** A run as the check's buttons see it: where it came from, and its state now. */
 export interface CheckedRun {
   runId: string;
@@ -180,6 +224,7 @@ export interface CheckedRun {
   commit: string | null;
   pullRequest: number | null;
   requestPath: string;
+  requester: string;
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -190,7 +235,7 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
  * the run must be of that repository and commit, so a check elsewhere never reaches it.
  */
 export async function findRunForCheck(store: Store, repository: string, commit: string, runId: string | null): Promise<CheckedRun | null> {
-  const rows = rowsOf<{ id: string; state: RunState; identity: { repository: string; commit?: string; pullRequest?: number }; request_path: string }>(
+  const rows = rowsOf<{ id: string; state: RunState; identity: { repository: string; commit?: string; pullRequest?: number; requester?: { login: string } }; request_path: string }>(
     runId !== null && UUID.test(runId)
       ? await store.db.raw("select id, state, identity, request_path from runs where id = ?", [runId])
       : await store.db.raw(
@@ -200,5 +245,5 @@ export async function findRunForCheck(store: Store, repository: string, commit: 
   );
   const r = rows[0];
   if (!r || r.identity.repository.toLowerCase() !== repository.toLowerCase() || r.identity.commit !== commit) return null;
-  return { runId: r.id, state: r.state, repository: r.identity.repository, commit: r.identity.commit ?? null, pullRequest: r.identity.pullRequest ?? null, requestPath: r.request_path };
+  return { runId: r.id, state: r.state, repository: r.identity.repository, commit: r.identity.commit ?? null, pullRequest: r.identity.pullRequest ?? null, requestPath: r.request_path, requester: r.identity.requester?.login ?? "" };
 }

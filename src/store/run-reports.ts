@@ -15,6 +15,8 @@ export interface RunReportRow {
   detailsUrl: string | null;
   /** Where the audit anchor goes: the ops repository's default branch. */
   defaultBranch: string | null;
+  /** The policy's time zone when the run started, for times in the comment. */
+  timeZone: string | null;
   checkRunId: number | null;
   /** The run state the current check run shows; null before the first one. */
   checkState: RunState | null;
@@ -61,6 +63,10 @@ export interface RunSnapshot {
   steps: StepSnapshot[];
   /** Steps whose rollback succeeded, in the order they were undone. */
   undone: string[];
+  /** A time-bound run's timer: when its change is (or was) undone, and how that ended. */
+  expiry: { expiresAt: Date; maxAt: Date; extensions: number; outcome: string | null } | null;
+  /** A break-glass run's follow-up review, once recorded. */
+  followedUp: { by: string; at: Date } | null;
   /** The run's newest audit row: what this snapshot reflects. */
   lastSeq: number;
   lastHash: string;
@@ -75,6 +81,7 @@ function reportOf(r: Record<string, unknown>): RunReportRow {
     runId: String(r.run_id),
     detailsUrl: (r.details_url as string | null) ?? null,
     defaultBranch: (r.default_branch as string | null) ?? null,
+    timeZone: (r.time_zone as string | null) ?? null,
     checkRunId: num(r.check_run_id),
     checkState: (r.check_state as RunState | null) ?? null,
     checkHash: (r.check_hash as string | null) ?? null,
@@ -87,8 +94,8 @@ function reportOf(r: Record<string, unknown>): RunReportRow {
 }
 
 /** Called in the transaction that creates a run from a pull request: from now on GitHub is told how it goes. */
-export async function openRunReport(trx: Knex.Transaction, runId: string, at: { detailsUrl: string | null; defaultBranch: string | null }): Promise<void> {
-  await trx.raw("insert into run_reports (run_id, details_url, default_branch) values (?, ?, ?) on conflict do nothing", [runId, at.detailsUrl, at.defaultBranch]);
+export async function openRunReport(trx: Knex.Transaction, runId: string, at: { detailsUrl: string | null; defaultBranch: string | null; timeZone?: string | null }): Promise<void> {
+  await trx.raw("insert into run_reports (run_id, details_url, default_branch, time_zone) values (?, ?, ?, ?) on conflict do nothing", [runId, at.detailsUrl, at.defaultBranch, at.timeZone ?? null]);
 }
 
 /**
@@ -203,6 +210,12 @@ interface RunRow {
   created_at: string;
   finished_at: string | null;
   holder: string | null;
+  expires_at: string | null;
+  max_at: string | null;
+  extensions: number | null;
+  expiry_outcome: string | null;
+  followed_up_at: string | null;
+  followed_up_by: string | null;
   last_seq: string | number | null;
   last_hash: string | null;
 }
@@ -215,8 +228,10 @@ export async function loadRunSnapshot(db: Knex, runId: string): Promise<RunSnaps
         await trx.raw(
           `select r.workflow, r.request_path, r.spec, r.identity, r.state, r.error, r.cancel_requested, r.lock_key, r.created_at, r.finished_at,
              (select l.run_id::text from locks l where l.key = r.lock_key and l.run_id <> r.id) as holder,
+             e.expires_at, e.max_at, e.extensions, e.outcome as expiry_outcome, r.followed_up_at, r.followed_up_by,
              a.seq as last_seq, a.hash as last_hash
            from runs r
+           left join run_expiries e on e.run_id = r.id
            left join lateral (select seq, hash from audit_events where run_id = r.id order by seq desc limit 1) a on true
            where r.id = ?`,
           [runId],
@@ -265,6 +280,8 @@ export async function loadRunSnapshot(db: Knex, runId: string): Promise<RunSnaps
           };
         }),
         undone: undone.map((u) => u.step_id),
+        expiry: run.expires_at ? { expiresAt: new Date(run.expires_at), maxAt: new Date(run.max_at!), extensions: Number(run.extensions ?? 0), outcome: run.expiry_outcome } : null,
+        followedUp: run.followed_up_at ? { by: run.followed_up_by ?? "?", at: new Date(run.followed_up_at) } : null,
         lastSeq: Number(run.last_seq ?? 0),
         lastHash: run.last_hash ?? "",
       };

@@ -39,7 +39,7 @@ export interface CreateRunInput extends RunIdentity {
   /** The GitHub App installation the run came from: workers mint its tokens from it. */
   installationId?: number;
   /** Started from a pull request: its check and outcome comment follow the run (see run-reports.ts). */
-  report?: { detailsUrl: string | null; defaultBranch: string | null };
+  report?: { detailsUrl: string | null; defaultBranch: string | null; timeZone?: string | null };
 }
 
 export interface CreatedRun {

@@ -228,7 +228,9 @@ describe.each(backends)("run check buttons on $name", (backend) => {
     // `fail` cannot be undone; the announcement is.
     expect(undone.steps.map((s) => [s.stepId, s.state])).toEqual([["announce", "rolled_back"], ["restart", "succeeded"]]);
     // And the roll back, another outcome, is a third check; the succeeded one keeps its conclusion.
-    const rolledBackCheck = await checkConcluded(mergeSha, "failure");
+    // An undo someone asked for is no failure: neutral, titled with who asked.
+    const rolledBackCheck = await checkConcluded(mergeSha, "neutral");
+    expect(rolledBackCheck.output.title).toBe("Rolled back on request by otto");
     expect(rolledBackCheck.id).not.toBe(succeededCheck.id);
     expect(runChecks(mergeSha).find((c) => c.id === succeededCheck.id)).toMatchObject({ conclusion: "success" });
     expect(await auditRows("run.rollback_requested", runId)).toEqual([

@@ -11,7 +11,7 @@
  */
 import type { Knex } from "knex";
 import type { RunIdentity } from "../../engine/queue.js";
-import type { ChangedFile, Verdict } from "../../policy/index.js";
+import { effectivePolicyConfig, type ChangedFile, type Verdict } from "../../policy/index.js";
 import { buildCatalog, checkRequest, MAX_FILE_BYTES, parseSource, type RequestSpec, type WorkflowSpec } from "../../formats/index.js";
 import { appendAudit } from "../../store/audit.js";
 import { lastEvaluation, lastRefusalReasons, type RecordedEvaluation } from "../../store/evaluations.js";
@@ -55,6 +55,12 @@ export function isControlPlanePath(path: string): boolean {
 export function controlPlaneChanges(files: readonly ChangedFile[]): string[] {
   const isAuthority = isControlPlanePath;
   return files.filter((f) => isAuthority(f.path) || (f.previousPath !== undefined && isAuthority(f.previousPath))).map((f) => f.path);
+}
+
+/** The team's time zone from the policy the merge was verified under, for the times the PR is told. */
+function timeZoneOf(g: GatheredPullRequest): string | null {
+  const c = effectivePolicyConfig(g.facts);
+  return c.ok ? c.config.timeZone : null;
 }
 
 /** The request and its workflow as the run needs them, or the problems that stop it. */
@@ -277,7 +283,7 @@ async function startRun(
       requestKey: requestKey(repository, m.pullNumber, path),
       evidence: { ...evidence },
       ...(m.installationId !== undefined ? { installationId: m.installationId } : {}),
-      report: { detailsUrl: opts.detailsUrl ?? null, defaultBranch },
+      report: { detailsUrl: opts.detailsUrl ?? null, defaultBranch, timeZone: timeZoneOf(gathered) },
       registry: deps.registry,
       actor: opts.actor,
     });

@@ -12,7 +12,7 @@
 import type { Knex } from "knex";
 import { decideRunAction, isRunAction, type RunAction } from "../../policy/run-actions.js";
 import { appendAudit } from "../../store/audit.js";
-import { findRunForCheck, retryRun, rollbackRun, RunControlRefusal, type CheckedRun } from "../../store/run-control.js";
+import { findRunForCheck, recordFollowUp, retryRun, revokeRun, rollbackRun, RunControlRefusal, type CheckedRun } from "../../store/run-control.js";
 import { cancelRun } from "../../store/runs.js";
 import { clip, MAX_OUTPUT_TEXT, MAX_TITLE } from "../render.js";
 import { gatherRunActionFacts, RunActionGatherError } from "../run-action-facts.js";
@@ -21,7 +21,7 @@ import type { RequestedAction } from "./check-run-payload.js";
 import type { AppDeps } from "./deps.js";
 import { RUN_CHECK } from "./run-check.js";
 
-export const RUN_ACTION_LABELS: Record<RunAction, string> = { retry: "Retry failed steps", rollback: "Roll back", cancel: "Cancel run" };
+export const RUN_ACTION_LABELS: Record<RunAction, string> = { retry: "Retry failed steps", rollback: "Roll back", cancel: "Cancel run", revoke: "Revoke now", "follow-up": "Record follow-up" };
 
 export type RunActionOutcome =
   | { kind: "ignored"; reason: string }
@@ -104,7 +104,7 @@ async function refuse(
 }
 
 export async function handleRunAction(deps: AppDeps, gh: GitHubClient, click: RequestedAction, opts: RunActionOptions = {}): Promise<RunActionOutcome> {
-  // Other buttons (revoke, follow-up) and other checks are not this handler's.
+  // Other checks are not this handler's.
   if (click.checkName !== RUN_CHECK) return { kind: "ignored", reason: `not the ${RUN_CHECK} check` };
   if (!isRunAction(click.identifier)) return { kind: "ignored", reason: `no action ${JSON.stringify(click.identifier.slice(0, 40))}` };
   const action = click.identifier;
@@ -119,7 +119,7 @@ export async function handleRunAction(deps: AppDeps, gh: GitHubClient, click: Re
     if (!(e instanceof RunActionGatherError)) throw e;
     return refuse(deps, gh, click, action, run, { code: "no-authority", reason: e.message }, opts);
   }
-  const decision = decideRunAction(action, gathered.facts);
+  const decision = decideRunAction(action, { ...gathered.facts, requester: run.requester });
   if (!decision.allowed) return refuse(deps, gh, click, action, run, { code: decision.code, reason: decision.reason, authority: gathered.authoritySha }, opts);
 
   const origin = { via: "check_run", checkRunId: click.checkRunId, as: decision.as, grantedBy: decision.via, authority: gathered.authoritySha };
@@ -131,7 +131,12 @@ export async function handleRunAction(deps: AppDeps, gh: GitHubClient, click: Re
       const state = await cancelRun(deps.store, run.runId, actor, origin);
       return { kind: "done", action, runId: run.runId, state };
     }
-    const result = action === "retry" ? await retryRun(deps.store, run.runId, actor, origin) : await rollbackRun(deps.store, run.runId, actor, origin);
+    if (action === "follow-up") {
+      await recordFollowUp(deps.store, run.runId, actor, origin);
+      return { kind: "done", action, runId: run.runId, state: run.state };
+    }
+    const apply = { retry: retryRun, rollback: rollbackRun, revoke: revokeRun }[action];
+    const result = await apply(deps.store, run.runId, actor, origin);
     return { kind: "done", action, runId: run.runId, state: result.state };
   } catch (e) {
     if (!(e instanceof RunControlRefusal)) throw e;

@@ -91,9 +91,9 @@ export async function publishRunReport(db: Knex, gh: GitHubClient, report: RunRe
           opts.onAnchorError?.(e);
         }
       }
-      const body = renderOutcomeComment(s, { anchor: anchor ?? null });
+      const body = renderOutcomeComment(s, { anchor: anchor ?? null, timeZone: report.timeZone });
       // The anchor's seq moves with every later run; the comment is rewritten only when the run's own part changes.
-      const bodyHash = hashOf(renderOutcomeComment(s));
+      const bodyHash = hashOf(renderOutcomeComment(s, { timeZone: report.timeZone }));
       if (bodyHash !== commentHash) {
         commentId ??= await findComment(gh, at, s.pullRequest, s.runId);
         if (commentId === null) {

@@ -8,14 +8,15 @@ import type { RunState, StepState } from "../../engine/states.js";
 import type { RunSnapshot, StepSnapshot } from "../../store/run-reports.js";
 import { clip, inert, MAX_OUTPUT_TEXT, MAX_TITLE } from "../render.js";
 import { RUN_CHECK } from "../handlers/run-check.js";
+import { undoCauseOf } from "../../engine/undo-cause.js";
 import { formatDuration } from "../../formats/duration.js";
 
-export type RunConclusion = "success" | "failure" | "action_required" | "cancelled" | "timed_out";
+export type RunConclusion = "success" | "failure" | "neutral" | "action_required" | "cancelled" | "timed_out";
 
 export interface RunCheckAction {
   label: string;
   description: string;
-  identifier: "retry" | "rollback" | "cancel";
+  identifier: "retry" | "rollback" | "cancel" | "revoke" | "follow-up";
 }
 
 export interface RunCheckRender {
@@ -40,8 +41,16 @@ export function isFinished(state: RunState): boolean {
   return FINISHED.has(state);
 }
 
+/** A time-bound run's change is in force: it succeeded and its timer has not fired. */
+export function inForce(s: Pick<RunSnapshot, "state" | "expiry">): boolean {
+  return s.state === "succeeded" && s.expiry !== null && s.expiry.outcome === null;
+}
+
 /** The conclusion of a finished run; undefined while it runs. */
 export function conclusionOf(s: Pick<RunSnapshot, "state" | "error">): RunConclusion | undefined {
+  // Undone because the clock or a person said so: the run did what it was for.
+  const asked = s.state === "rolled_back" ? undoCauseOf(s.error) : null;
+  if (asked) return asked.cause === "requested" ? "neutral" : "success";
   switch (s.state) {
     case "succeeded":
       return "success";
@@ -58,7 +67,16 @@ export function conclusionOf(s: Pick<RunSnapshot, "state" | "error">): RunConclu
 }
 
 /** The buttons a person may press on the check in this state (who may press them is decided on click). */
-export function actionsFor(s: Pick<RunSnapshot, "state" | "steps">): RunCheckAction[] {
+const FOLLOW_UP: RunCheckAction = { label: "Record follow-up", description: "A code owner reviewed this run", identifier: "follow-up" };
+
+export function actionsFor(s: Pick<RunSnapshot, "state" | "steps" | "expiry" | "breakGlass" | "followedUp">): RunCheckAction[] {
+  const own = ownActions(s);
+  // A break-glass run asks for its follow-up until a code owner records one.
+  return s.breakGlass && s.followedUp === null && isFinished(s.state) ? [...own, FOLLOW_UP] : own;
+}
+
+function ownActions(s: Pick<RunSnapshot, "state" | "steps" | "expiry">): RunCheckAction[] {
+  if (inForce(s)) return [{ label: "Revoke now", description: "Undo it now, before it expires", identifier: "revoke" }];
   switch (s.state) {
     case "waiting":
     case "running":
@@ -165,6 +183,11 @@ export function runMermaid(steps: readonly StepSnapshot[]): string {
   return lines.join("\n");
 }
 
+/** `2026-12-02T16:04:05.000Z` → `2026-12-02 16:04 UTC`. */
+export function utcMinute(iso: string): string {
+  return /^\d{4}-\d\d-\d\dT\d\d:\d\d/.test(iso) ? `${iso.slice(0, 10)} ${iso.slice(11, 16)} UTC` : iso;
+}
+
 function title(s: RunSnapshot): string {
   const done = s.steps.filter((x) => x.state === "succeeded" || x.state === "skipped").length;
   const failed = s.steps.find((x) => x.state === "failed" || x.state === "rollback_failed");
@@ -176,9 +199,14 @@ function title(s: RunSnapshot): string {
     case "rolling_back":
       return `Rolling back${failed ? `: ${failed.id} failed` : s.cancelRequested ? ": cancelled" : ""}`;
     case "succeeded":
-      return `Succeeded: ${done} of ${s.steps.length} steps`;
-    case "rolled_back":
+      return inForce(s) ? `In force until ${utcMinute(s.expiry!.expiresAt.toISOString())}` : `Succeeded: ${done} of ${s.steps.length} steps`;
+    case "rolled_back": {
+      const asked = undoCauseOf(s.error);
+      if (asked?.cause === "expired") return `Expired as planned: undone at ${utcMinute(asked.detail)}`;
+      if (asked?.cause === "revoked") return `Revoked early by ${asked.detail}: undone`;
+      if (asked?.cause === "requested") return `Rolled back on request by ${asked.detail}`;
       return s.error === RUN_TIMEOUT_ERROR ? `Timed out; rolled back ${s.undone.length} steps` : `Failed${failed ? ` at ${failed.id}` : ""}; rolled back ${s.undone.length} steps`;
+    }
     case "failed":
       return s.error === RUN_TIMEOUT_ERROR ? "Timed out; nothing to roll back" : `Failed${failed ? ` at ${failed.id}` : ""}; nothing to roll back`;
     case "rollback_failed":
@@ -199,7 +227,10 @@ export function renderRunCheck(s: RunSnapshot, opts: { now: Date; detailsUrl?: s
   const status = s.state === "waiting" ? "queued" : conclusion ? "completed" : "in_progress";
   const summary = [
     `Workflow \`${cell(s.workflow, 200)}\` for \`${cell(s.requestPath, 300)}\`, requested by @${cell(s.requester, 100)}.`,
-    ...(s.breakGlass ? ["", "**Break-glass run**: it ran without the usual approvals and needs a follow-up review."] : []),
+    ...(s.breakGlass
+      ? ["", s.followedUp ? `**Break-glass run**, followed up by @${cell(s.followedUp.by, 100)} at ${utcMinute(s.followedUp.at.toISOString())}.` : "**Break-glass run**: it ran without the usual approvals and needs a follow-up review."]
+      : []),
+    ...(inForce(s) ? ["", `Time-bound: undone automatically at ${utcMinute(s.expiry!.expiresAt.toISOString())} (at most ${utcMinute(s.expiry!.maxAt.toISOString())} with extensions${s.expiry!.extensions ? `; extended ${s.expiry!.extensions}×` : ""}).`] : []),
     ...(s.error && s.state !== "succeeded" ? ["", `Reason: ${cell(s.error, 500)}`] : []),
     ...(undoneLine(s) ? ["", undoneLine(s)!] : []),
     ...(s.state === "rollback_failed" ? ["", "A rollback failed: the steps marked *rollback failed* need a person. Nothing further is undone automatically."] : []),

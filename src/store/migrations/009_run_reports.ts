@@ -12,6 +12,7 @@ export async function up(knex: Knex): Promise<void> {
     run_id uuid primary key references runs(id) on delete cascade,
     details_url text,
     default_branch text,
+    time_zone text,
     check_run_id bigint,
     check_state text,
     check_hash text,

@@ -35,6 +35,8 @@ function snap(state: RunState, steps: StepSnapshot[], over: Partial<RunSnapshot>
     undone: [],
     lastSeq: 42,
     lastHash: "f".repeat(64),
+    expiry: null,
+    followedUp: null,
     ...over,
   };
 }
