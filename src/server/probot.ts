@@ -1,14 +1,20 @@
 /**
- * The webhook endpoint: a Probot instance built from Probot's own environment
- * (APP_ID, PRIVATE_KEY / PRIVATE_KEY_PATH, WEBHOOK_SECRET, WEBHOOK_PATH,
- * GHE_HOST, GHE_PROTOCOL, LOG_LEVEL) and its node middleware, shaped as a
- * Middleware for startServer. Probot verifies each delivery's signature
- * before any handler runs.
+ * The webhook endpoint and what processes its deliveries: a Probot instance
+ * built from Probot's own environment (APP_ID, PRIVATE_KEY / PRIVATE_KEY_PATH,
+ * WEBHOOK_SECRET, WEBHOOK_PATH, GHE_HOST, GHE_PROTOCOL, LOG_LEVEL). Probot
+ * verifies each delivery's signature before the app records it; the server's
+ * delivery processor later calls `process`, which acts as the delivery's
+ * installation through `probot.auth`.
  */
 import type { IncomingMessage } from "node:http";
-import { createNodeMiddleware, createProbot } from "probot";
+import { createNodeMiddleware, createProbot, ProbotOctokit } from "probot";
 import { clutchLuigiApp, type AppDepsSource } from "../index.js";
 import { BodyTooLarge, readBounded, refuseTooLarge, WEBHOOK_BODY_LIMIT } from "../api/body-limit.js";
+import { classifyDelivery } from "../github/app-event.js";
+import type { GitHubClient } from "../github/client.js";
+import { resolveDeps } from "../github/handlers/deps.js";
+import { processAppEvent, type DeliveryResult } from "../github/handlers/process-delivery.js";
+import type { StoredDelivery } from "../store/deliveries.js";
 import type { Middleware } from "./http.js";
 
 export const DEFAULT_WEBHOOK_PATH = "/api/github/webhooks";
@@ -22,6 +28,21 @@ export interface ProbotMiddlewareOptions {
   bodyLimit?: number;
 }
 
+/** What the GitHub calls made while processing deliveries tell the metrics. */
+export interface GitHubObserver {
+  call(route: string, status: number): void;
+  rateLimitRemaining(installationId: number, remaining: number): void;
+}
+
+export interface ProbotWebhooks {
+  /** The webhook endpoint: verifies, records, answers. */
+  middleware: Middleware;
+  /** Processes one recorded delivery as its installation; throws when it should be retried. */
+  process(d: StoredDelivery, observe?: GitHubObserver): Promise<DeliveryResult>;
+  /** Called whenever a delivery was recorded here, so this process's processor looks at once. */
+  onRecorded(listener: () => void): void;
+}
+
 /** Which of the settings a GitHub App cannot work without are missing. */
 export function missingAppSettings(env: NodeJS.ProcessEnv): string[] {
   const missing: string[] = [];
@@ -31,14 +52,48 @@ export function missingAppSettings(env: NodeJS.ProcessEnv): string[] {
   return missing;
 }
 
-/** The webhook middleware, or null when the app is not configured (the server then runs without webhooks). */
-export async function createProbotMiddleware(opts: ProbotMiddlewareOptions): Promise<Middleware | null> {
+/**
+ * Probot's Octokit retries 5xx and sleeps through rate limits inside the request,
+ * holding the delivery's lease meanwhile. The delivery queue retries instead,
+ * durably and with GitHub's retry-after as the floor, so both are off here.
+ */
+const QueueRetriedOctokit = ProbotOctokit.defaults({ retry: { enabled: false }, throttle: { enabled: false } });
+
+interface Hookable {
+  hook: {
+    after(name: "request", fn: (response: { status: number; headers: Record<string, unknown> }, options: { method?: string; url?: string }) => void): void;
+    error(name: "request", fn: (error: unknown, options: { method?: string; url?: string }) => never): void;
+  };
+}
+
+function observeClient(octokit: Hookable, installationId: number, observe: GitHubObserver): void {
+  const route = (o: { method?: string; url?: string }) => `${o.method ?? "GET"} ${o.url ?? "?"}`;
+  const remaining = (headers: unknown) => {
+    const v = Number((headers as Record<string, unknown> | undefined)?.["x-ratelimit-remaining"]);
+    if (headers !== undefined && Number.isFinite(v)) observe.rateLimitRemaining(installationId, v);
+  };
+  octokit.hook.after("request", (response, options) => {
+    observe.call(route(options), response.status);
+    remaining(response.headers);
+  });
+  octokit.hook.error("request", (error, options) => {
+    const e = error as { status?: unknown; response?: { headers?: unknown } };
+    observe.call(route(options), typeof e.status === "number" ? e.status : 0);
+    remaining(e.response?.headers);
+    throw error;
+  });
+}
+
+/** The webhook endpoint and processor, or null when the app is not configured (the server then runs without webhooks). */
+export async function createProbotMiddleware(opts: ProbotMiddlewareOptions): Promise<ProbotWebhooks | null> {
   if (missingAppSettings(opts.env).length > 0) return null;
-  const probot = createProbot({ env: opts.env, ...(opts.baseUrl ? { overrides: { baseUrl: opts.baseUrl } } : {}) });
+  const probot = createProbot({ env: opts.env, overrides: { Octokit: QueueRetriedOctokit, ...(opts.baseUrl ? { baseUrl: opts.baseUrl } : {}) } });
   const webhooksPath = opts.env.WEBHOOK_PATH || DEFAULT_WEBHOOK_PATH;
-  const handler = await createNodeMiddleware(clutchLuigiApp(opts.deps), { probot, webhooksPath });
+  const listeners: (() => void)[] = [];
+  const app = clutchLuigiApp(opts.deps, { recorded: () => listeners.forEach((l) => l()) });
+  const handler = await createNodeMiddleware(app, { probot, webhooksPath });
   const limit = opts.bodyLimit ?? WEBHOOK_BODY_LIMIT;
-  return async (req, res) => {
+  const middleware: Middleware = async (req, res) => {
     if (new URL(req.url ?? "/", "http://localhost").pathname !== webhooksPath || req.method !== "POST") return Boolean(await handler(req, res));
     let body: Buffer;
     try {
@@ -51,5 +106,21 @@ export async function createProbotMiddleware(opts: ProbotMiddlewareOptions): Pro
     // @octokit/webhooks takes an already-read body as a string and verifies its signature as is.
     (req as IncomingMessage & { body?: string }).body = body.toString("utf8");
     return Boolean(await handler(req, res));
+  };
+  return {
+    middleware,
+    onRecorded: (l) => void listeners.push(l),
+    async process(d, observe) {
+      const event = classifyDelivery(d.event, d.payload);
+      if (event.kind === "ignore") return { kind: "ignored", why: event.why };
+      // The classifier ignores deliveries without an installation; the column is read from the same payload.
+      if (d.installationId === null) return { kind: "ignored", why: "no installation" };
+      const deps = await resolveDeps(opts.deps);
+      const octokit = await probot.auth(d.installationId);
+      if (observe) observeClient(octokit as unknown as Hookable, d.installationId, observe);
+      // Probot's installation Octokit has `request(route, params)`; its overloads are
+      // narrower than GitHubClient's string route, so it is viewed through that interface.
+      return processAppEvent(deps, octokit as unknown as GitHubClient, event);
+    },
   };
 }

@@ -1,6 +1,6 @@
 /**
  * The figures every replica's `/metrics` shares, in one statement whose every part is
- * answered from a partial index (migration 008): no scan grows with the history of
+ * answered from a partial index (migrations 008 and 010): no scan grows with the history of
  * runs, steps or audit rows.
  */
 import type { Knex } from "knex";
@@ -12,6 +12,12 @@ export interface FleetGauges {
   readySteps: number;
   oldestReadySeconds: number;
   auditHeadSeq: number;
+  /** Webhook deliveries pending, retrying or running. */
+  deliveriesOpen: number;
+  /** Webhook deliveries given up on (their error is kept in the row). */
+  deliveriesDead: number;
+  /** Age of the oldest delivery not yet done (0 when none). */
+  oldestOpenDeliverySeconds: number;
 }
 
 export const FLEET_SQL = `
@@ -24,15 +30,22 @@ select
   (select count(*)::int from steps where lease_owner is null and state = 'ready') as ready_steps,
   (select coalesce(extract(epoch from now() - min(run_at)), 0)::float8
      from steps where lease_owner is null and state = 'ready' and run_at <= now()) as oldest_ready,
-  (select seq from audit_head where id = 1)::bigint as audit_seq`;
+  (select seq from audit_head where id = 1)::bigint as audit_seq,
+  (select count(*)::int from webhook_deliveries where state in ('pending', 'running')) as deliveries_open,
+  (select count(*)::int from webhook_deliveries where state = 'dead') as deliveries_dead,
+  (select coalesce(extract(epoch from now() - min(received_at)), 0)::float8
+     from webhook_deliveries where state in ('pending', 'running')) as oldest_delivery`;
 
 export async function readFleetGauges(db: Knex): Promise<FleetGauges> {
-  const row = rowsOf<{ active_runs: Record<string, number>; finished: Record<string, number>; ready_steps: number; oldest_ready: number; audit_seq: string }>(await db.raw(FLEET_SQL))[0]!;
+  const row = rowsOf<{ active_runs: Record<string, number>; finished: Record<string, number>; ready_steps: number; oldest_ready: number; audit_seq: string; deliveries_open: number; deliveries_dead: number; oldest_delivery: number }>(await db.raw(FLEET_SQL))[0]!;
   return {
     activeRuns: row.active_runs,
     finishedLastHour: row.finished,
     readySteps: row.ready_steps,
     oldestReadySeconds: Math.max(0, Number(row.oldest_ready)),
     auditHeadSeq: Number(row.audit_seq),
+    deliveriesOpen: row.deliveries_open,
+    deliveriesDead: row.deliveries_dead,
+    oldestOpenDeliverySeconds: Math.max(0, Number(row.oldest_delivery)),
   };
 }

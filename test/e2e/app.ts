@@ -1,6 +1,7 @@
 /**
  * The whole app for e2e tests: the server `npm start` runs (embedded database
- * in a temp folder, no workers) with the Probot webhook middleware, talking
+ * in a temp folder, no step workers) with the Probot webhook endpoint and its
+ * delivery processor (polling briskly, retrying after milliseconds), talking
  * to the seeded GitHub fake. The fake also plays GitHub's app authentication:
  * it hands out an installation token for the app's JWT and records which
  * credential each call used.
@@ -13,6 +14,7 @@ import { defaultRegistry } from "../../src/actions/index.js";
 import { startServer, type ServerHandle } from "../../src/server/app-server.js";
 import { createProbotMiddleware, DEFAULT_WEBHOOK_PATH } from "../../src/server/probot.js";
 import { startWorld, type World } from "../integration/github/world.js";
+import { post, type Delivery } from "./webhook-client.js";
 
 export const WEBHOOK_SECRET = "e2e-webhook-secret";
 export const INSTALLATION_TOKEN = "ghs_e2e_installation_token";
@@ -23,6 +25,8 @@ export interface E2eApp {
   webhookUrl: string;
   /** Installation-token requests the fake answered (the app authenticated as itself for each). */
   tokenRequests: { authorization: string | undefined; installationId: string; repositories?: string[]; token: string }[];
+  /** POSTs a signed delivery and waits until the queue has processed it (and whatever else was queued). */
+  deliver(d: Delivery, signature?: string): Promise<{ status: number; text: string }>;
   /** The app's environment (APP_ID, PRIVATE_KEY, …): a worker elsewhere starts with the same credentials. */
   env: NodeJS.ProcessEnv;
   close(): Promise<void>;
@@ -49,6 +53,8 @@ export async function startApp(opts: { env?: NodeJS.ProcessEnv } = {}): Promise<
     LOG_LEVEL: "fatal",
     CLUTCH_LUIGI_DATA_DIR: dataDir,
     CLUTCH_LUIGI_WORKERS: "0",
+    CLUTCH_LUIGI_WEBHOOK_POLL_MS: "25",
+    CLUTCH_LUIGI_WEBHOOK_RETRY_BASE_MS: "20",
     PORT: "0",
     HOST: "127.0.0.1",
     ...opts.env,
@@ -63,7 +69,7 @@ export async function startApp(opts: { env?: NodeJS.ProcessEnv } = {}): Promise<
     },
   });
   if (!webhooks) throw new Error("the Probot middleware was not built");
-  server = await startServer({ env, before: [webhooks], log: () => undefined });
+  server = await startServer({ env, webhooks, log: () => undefined });
   const started = server;
   return {
     world,
@@ -71,6 +77,11 @@ export async function startApp(opts: { env?: NodeJS.ProcessEnv } = {}): Promise<
     webhookUrl: `${started.url}${DEFAULT_WEBHOOK_PATH}`,
     tokenRequests,
     env,
+    async deliver(d, signature) {
+      const res = await post(`${started.url}${DEFAULT_WEBHOOK_PATH}`, WEBHOOK_SECRET, d, signature);
+      await started.deliveries.idle();
+      return res;
+    },
     async close() {
       await started.close();
       await world.close();

@@ -1,0 +1,76 @@
+/**
+ * The one place a webhook delivery becomes something the app does: a pure
+ * function from (event name, payload) to a typed app event. The request path
+ * uses it to file the delivery under its pull request (the ordering key); the
+ * processor uses it to pick the handler. Adding an event: a new `kind` here, a
+ * case in `orderingKey`, and a case in handlers/process-delivery.ts (the
+ * compiler points at each, the switches being exhaustive).
+ *
+ * Only where and who is taken from the payload; facts are read from the API.
+ */
+import { pullRequestTarget, type PullRequestEventTarget } from "./event.js";
+import { mergedPullRequest, pullRequestHtmlUrl, senderOf, type MergeClaim } from "./handlers/payload.js";
+
+interface Common {
+  /** Who caused the event, for audit rows. */
+  actor: string;
+  /** The PR's web page, for the checks' "Details" link. */
+  detailsUrl?: string;
+}
+
+export type AppEvent =
+  | ({ kind: "evaluate"; pr: PullRequestEventTarget } & Common)
+  | ({ kind: "merge"; claim: MergeClaim } & Common)
+  | { kind: "ignore"; why: string };
+
+export type AppEventKind = AppEvent["kind"];
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null;
+
+/** The installation the delivery came through: the app acts as that installation. */
+export function installationOf(payload: unknown): number | null {
+  const id = isObject(payload) && isObject(payload.installation) ? payload.installation.id : undefined;
+  return typeof id === "number" && Number.isSafeInteger(id) && id > 0 ? id : null;
+}
+
+export function classifyDelivery(eventName: string, payload: unknown): AppEvent {
+  if (!isObject(payload)) return { kind: "ignore", why: "payload is not an object" };
+  if (installationOf(payload) === null) return { kind: "ignore", why: "no installation: the app cannot act on it" };
+  const url = pullRequestHtmlUrl(payload);
+  const common: Common = { actor: senderOf(payload), ...(url ? { detailsUrl: url } : {}) };
+  const claim = mergedPullRequest(eventName, payload);
+  if (claim) return { kind: "merge", claim, ...common };
+  const pr = pullRequestTarget(eventName, payload);
+  if (pr) {
+    if (!Number.isSafeInteger(pr.pullNumber) || pr.pullNumber < 1) return { kind: "ignore", why: "malformed pull request number" };
+    return { kind: "evaluate", pr, ...common };
+  }
+  return { kind: "ignore", why: `${eventName}.${String(payload.action)} changes nothing the app shows` };
+}
+
+/**
+ * Deliveries with the same key are processed one at a time, in the order they
+ * were received: one pull request's evaluations and its merge never interleave.
+ */
+export function orderingKey(e: AppEvent): string | null {
+  switch (e.kind) {
+    case "evaluate":
+      return `${e.pr.owner}/${e.pr.repo}#${e.pr.pullNumber}`;
+    case "merge":
+      return `${e.claim.owner}/${e.claim.repo}#${e.claim.pullNumber}`;
+    case "ignore":
+      return null;
+  }
+}
+
+/** The pull request an event is about, for the queue's columns (operators query by them). */
+export function pullRequestOf(e: AppEvent): { repository: string; pullNumber: number } | null {
+  switch (e.kind) {
+    case "evaluate":
+      return { repository: `${e.pr.owner}/${e.pr.repo}`, pullNumber: e.pr.pullNumber };
+    case "merge":
+      return { repository: `${e.claim.owner}/${e.claim.repo}`, pullNumber: e.claim.pullNumber };
+    case "ignore":
+      return null;
+  }
+}
