@@ -54,10 +54,16 @@ export function missingAppSettings(env: NodeJS.ProcessEnv): string[] {
 
 /**
  * Probot's Octokit retries 5xx and sleeps through rate limits inside the request,
- * holding the delivery's lease meanwhile. The delivery queue retries instead,
- * durably and with GitHub's retry-after as the floor, so both are off here.
+ * holding the delivery meanwhile. The delivery queue retries instead, durably and
+ * with GitHub's retry-after as its floor: the retry plugin is off, and the
+ * throttling plugin only paces requests (GitHub's advice for writes) and lets
+ * rate-limit errors through. A function, so it applies over Probot's own defaults.
  */
-const QueueRetriedOctokit = ProbotOctokit.defaults({ retry: { enabled: false }, throttle: { enabled: false } });
+const QueueRetriedOctokit = ProbotOctokit.defaults((options: Record<string, unknown>) => ({
+  ...options,
+  retry: { enabled: false },
+  throttle: { ...(options.throttle as object | undefined), onRateLimit: () => false, onSecondaryRateLimit: () => false },
+}));
 
 interface Hookable {
   hook: {
