@@ -17,7 +17,7 @@ import {
   releaseDelivery,
   type NewDelivery,
 } from "../../../src/store/deliveries.js";
-import { createTestDatabase } from "../../support/pg.js";
+import { createRoleTestDatabase, createTestDatabase } from "../../support/pg.js";
 import { PG_UP } from "../../support/pg-suite.js";
 
 let n = 0;
@@ -152,5 +152,26 @@ describe.skipIf(!PG_UP)("the delivery queue on a shared server", () => {
   queueTests(async () => {
     const db = await createTestDatabase("cl_deliveries");
     return { store: await openStore({ databaseUrl: db.url }), drop: () => db.drop() };
+  });
+});
+
+describe.skipIf(!PG_UP)("the delivery queue as the runtime role", () => {
+  it("records, claims, fails, requeues and completes with only the runtime role's grants", async () => {
+    const db = await createRoleTestDatabase("cl_deliveries_roles");
+    const owner = await openStore({ databaseUrl: db.ownerUrl });
+    await owner.close();
+    const rt = await openStore({ databaseUrl: db.runtimeUrl });
+    try {
+      const d = delivery("acme/ops#1");
+      expect(await recordDelivery(rt.db, d)).toBe("queued");
+      const [c] = await claimDeliveries(rt.db, { owner: "x", leaseMs: 60_000, limit: 1 });
+      expect(await failDelivery(rt.db, c!.id, "x", "e", null)).toBe(true);
+      expect(await recordDelivery(rt.db, d)).toBe("requeued");
+      const [again] = await claimDeliveries(rt.db, { owner: "x", leaseMs: 60_000, limit: 1 });
+      expect(await completeDelivery(rt.db, again!.id, "x")).toBe(true);
+    } finally {
+      await rt.close();
+      await db.drop();
+    }
   });
 });
