@@ -13,6 +13,7 @@
  */
 import type { Knex } from "knex";
 import { rowsOf } from "./db.js";
+import { storableJson, storableText } from "./storable.js";
 
 /** Woken by every new delivery, so idle processors in any replica look at once. */
 export const DELIVERY_CHANNEL = "clutch_luigi_deliveries";
@@ -41,6 +42,19 @@ export interface StoredDelivery extends NewDelivery {
 /** `queued`: new; `requeued`: a dead delivery redelivered; `duplicate`: already queued or done. */
 export type RecordOutcome = "queued" | "requeued" | "duplicate";
 
+/**
+ * The payload as jsonb accepts it. A PR's title or body may hold a NUL or an
+ * unpaired surrogate, which jsonb refuses: such a delivery would fail to be
+ * stored on every redelivery, and the PR would never be evaluated. JSON.stringify
+ * writes both as escapes, so only a payload whose text shows one is walked.
+ */
+function storablePayload(payload: unknown): string {
+  const text = JSON.stringify(payload) ?? "null";
+  return /\\u0000|\\ud[89a-f]/i.test(text) ? JSON.stringify(storableJson(payload)) : text;
+}
+
+const textOrNull = (s: string | null): string | null => (s === null ? null : storableText(s));
+
 export async function recordDelivery(db: Knex, d: NewDelivery): Promise<RecordOutcome> {
   const rows = rowsOf<{ requeued: boolean }>(
     await db.raw(
@@ -50,7 +64,7 @@ export async function recordDelivery(db: Knex, d: NewDelivery): Promise<RecordOu
          payload = excluded.payload, claimed_by = null, claimed_until = null, completed_at = null
        where webhook_deliveries.state = 'dead'
        returning (xmax <> 0) as requeued`,
-      [d.id, d.event, d.action, d.installationId, d.repository, d.pullNumber, d.orderingKey, JSON.stringify(d.payload)],
+      [d.id, storableText(d.event), textOrNull(d.action), d.installationId, textOrNull(d.repository), d.pullNumber, textOrNull(d.orderingKey), storablePayload(d.payload)],
     ),
   );
   if (rows.length === 0) return "duplicate";

@@ -107,6 +107,19 @@ function queueSuite(envFor: () => Promise<{ env: NodeJS.ProcessEnv; drop?: () =>
     expect(rowsOf(await app.server.store.db.raw("select id from webhook_deliveries where state = 'dead'"))).toEqual([]);
   });
 
+  it("hostile text in the payload (NUL, lone surrogates, in values and keys) is still stored and processed", async () => {
+    const p = open();
+    const payload = payloadFor("pull_request", "opened", p);
+    const pr = payload.pull_request as Record<string, unknown>;
+    pr.title = "restart\u0000 checkout \ud800";
+    pr.body = "\udfff\u0000".repeat(1000);
+    pr["key\u0000with nul"] = "\ud83d";
+    const d = delivery("pull_request", payload);
+    expect((await app.deliver(d)).status).toBe(200);
+    expect(await deliveryState(app.server.store.db, d.id)).toMatchObject({ state: "done", attempts: 1 });
+    expect(checksOn(p.headSha)).toHaveLength(2);
+  });
+
   it("the same delivery id posted twice at once is recorded and processed once", async () => {
     const p = open();
     const d = delivery("pull_request", payloadFor("pull_request", "opened", p));

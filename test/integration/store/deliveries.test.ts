@@ -60,6 +60,13 @@ function queueTests(open: () => Promise<{ store: Store; drop?: () => Promise<voi
     expect(row!.payload).toBeNull();
   });
 
+  it("stores a payload whatever its texts hold: NUL and unpaired surrogates (values and keys) become U+FFFD, the rest is kept", async () => {
+    const d = delivery("acme/ops#7", { payload: { title: "a\u0000b", body: "\ud800x", ["k\u0000"]: ["\udfff", 1, null, { ok: "😀", literal: "\\u0000" }] } });
+    expect(await recordDelivery(store.db, d)).toBe("queued");
+    const [c] = await claimDeliveries(store.db, { owner: "a", leaseMs: 60_000, limit: 1 });
+    expect(c!.payload).toEqual({ title: "a\uFFFDb", body: "\uFFFDx", ["k\uFFFD"]: ["\uFFFD", 1, null, { ok: "😀", literal: "\\u0000" }] });
+  });
+
   it("hands out one delivery per pull request at a time, oldest first; other pull requests are not held up", async () => {
     const a1 = delivery("acme/ops#1");
     const a2 = delivery("acme/ops#1");
