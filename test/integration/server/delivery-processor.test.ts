@@ -5,6 +5,7 @@
  * with backoff, a delivery that keeps failing ends dead with its error, and one
  * pull request's deliveries never overlap even with room for more.
  */
+import { spawn } from "node:child_process";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import parsePrometheusTextFormat from "parse-prometheus-text-format";
 import type { DeliveryResult } from "../../../src/github/handlers/process-delivery.js";
@@ -226,6 +227,47 @@ describe.skipIf(!PG_UP)("the delivery processor on a shared server", () => {
   processorTests(async () => {
     const db = await createTestDatabase("cl_processor");
     return { store: await openStore({ databaseUrl: db.url }), drop: () => db.drop() };
+  });
+
+  it("a replica killed with SIGKILL mid-delivery: this one finishes the delivery once the lease runs out", async () => {
+    const db = await createTestDatabase("cl_kill");
+    const store = await openStore({ databaseUrl: db.url });
+    const child = spawn(process.execPath, ["--import", "tsx", new URL("./delivery-child.ts", import.meta.url).pathname], {
+      env: { ...process.env, DATABASE_URL: db.url, LEASE_MS: "1000" },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+    let out = "";
+    const saw = (text: string) =>
+      new Promise<void>((resolve, reject) => {
+        const check = () => out.includes(text) && resolve();
+        child.stdout!.on("data", (b: Buffer) => ((out += b.toString()), check()));
+        void exited.then(() => reject(new Error(`child exited before "${text}": ${out}`)));
+        check();
+      });
+    let p: DeliveryProcessor | undefined;
+    try {
+      await saw("ready");
+      const d = delivery("acme/ops#1");
+      await recordDelivery(store.db, d);
+      await saw(`claimed ${d.id}`);
+      child.kill("SIGKILL");
+      await exited;
+      const killedAt = Date.now();
+      expect(await deliveryState(store.db, d.id)).toMatchObject({ state: "running", attempts: 1 });
+      const seen: string[] = [];
+      p = startDeliveryProcessor({ store, pollMs: 50, process: async (x) => (seen.push(x.id), ok) });
+      await p.idle(10_000);
+      expect(seen).toEqual([d.id]);
+      // Not before the dead process's lease ran out (1 s from its claim).
+      expect(Date.now() - killedAt).toBeGreaterThanOrEqual(500);
+      expect(await deliveryState(store.db, d.id)).toMatchObject({ state: "done", attempts: 2 });
+    } finally {
+      if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+      await p?.stop();
+      await store.close();
+      await db.drop();
+    }
   });
 
   it("wakes on NOTIFY from another replica without waiting for its poll", async () => {
