@@ -21,6 +21,7 @@ import type { Store } from "../store/db.js";
 import { runInstallation } from "../store/runs.js";
 import { recallStepMemo, rememberStepMemo } from "../store/step-memos.js";
 import { createGitHubAppService } from "./github-app.js";
+import type { GitHubCallObserver } from "../github/observe-calls.js";
 
 export interface StepRuntime {
   config: ServerConfig;
@@ -40,6 +41,8 @@ export interface StepRuntimeOptions {
    * `env` GitHub steps act as the app on the installation recorded with their run.
    */
   store?: Store;
+  /** Sees the GitHub calls of GitHub steps acting as the app (the server's metrics). */
+  githubObserver?: GitHubCallObserver;
 }
 
 export async function createStepRuntime(opts: StepRuntimeOptions): Promise<StepRuntime> {
@@ -55,7 +58,7 @@ export async function createStepRuntime(opts: StepRuntimeOptions): Promise<StepR
   };
   const services: ActionServices = {
     ...(stepMemo ? { stepMemo } : {}),
-    ...(credentials && store ? { githubApp: createGitHubAppService(credentials, (runId) => runInstallation(store, runId)) } : {}),
+    ...(credentials && store ? { githubApp: createGitHubAppService(credentials, (runId) => runInstallation(store, runId), undefined, opts.githubObserver) } : {}),
     ...(opts.services ?? {}),
   };
   const contextFactory = createStepContextFactory({

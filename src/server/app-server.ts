@@ -19,6 +19,7 @@ import { createHttpServer, type Middleware } from "./http.js";
 import { startDeliveryProcessor, type DeliveryProcessor } from "./delivery-processor.js";
 import { createMetrics, type AppMetrics } from "./metrics.js";
 import type { ProbotWebhooks } from "./probot.js";
+import type { GitHubCallObserver } from "../github/observe-calls.js";
 import { RefusalAggregator } from "./refusals.js";
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -62,7 +63,12 @@ export async function startServer(opts: StartOptions): Promise<ServerHandle> {
   const log = opts.log ?? ((m: string) => process.stderr.write(`${m}\n`));
   const store = await openStore(storeOptionsFromEnv(env, opts.cwd ?? process.cwd()));
   const recordDispatch: WorkflowDispatchRecorder = (d) => recordWorkflowDispatch(store, d);
-  const runtime = await createStepRuntime({ env, store, services: { [WORKFLOW_DISPATCH_RECORDER]: recordDispatch } });
+  const metrics = createMetrics(store.db);
+  const githubObserver: GitHubCallObserver = {
+    call: (route, status) => metrics.githubCalls.inc({ route, status: String(status) }),
+    rateLimitRemaining: (installation, remaining) => metrics.githubRateLimitRemaining.set({ installation: String(installation) }, remaining),
+  };
+  const runtime = await createStepRuntime({ env, store, githubObserver, services: { [WORKFLOW_DISPATCH_RECORDER]: recordDispatch } });
   const audit = (kind: string, actor: string, data: Record<string, unknown>, runId?: string, stepId?: string) =>
     store.db.transaction((trx) => appendAudit(trx, { kind, actor, data, runId: runId ?? null, stepId: stepId ?? null }));
 
@@ -94,7 +100,6 @@ export async function startServer(opts: StartOptions): Promise<ServerHandle> {
       }),
   });
 
-  const metrics = createMetrics(store.db);
   const server = createHttpServer({
     db: store.db,
     metrics,
@@ -158,11 +163,7 @@ export async function startServer(opts: StartOptions): Promise<ServerHandle> {
           ...(positiveInt(env.CLUTCH_LUIGI_WEBHOOK_MAX_ATTEMPTS) ? { maxAttempts: positiveInt(env.CLUTCH_LUIGI_WEBHOOK_MAX_ATTEMPTS) } : {}),
           ...(positiveInt(env.CLUTCH_LUIGI_WEBHOOK_RETRY_BASE_MS) ? { baseMs: positiveInt(env.CLUTCH_LUIGI_WEBHOOK_RETRY_BASE_MS) } : {}),
         },
-        process: (d) =>
-          webhooks.process(d, {
-            call: (route, status) => metrics.githubCalls.inc({ route, status: String(status) }),
-            rateLimitRemaining: (installation, remaining) => metrics.githubRateLimitRemaining.set({ installation: String(installation) }, remaining),
-          }),
+        process: (d) => webhooks.process(d, githubObserver),
       })
     : null;
   if (processor) webhooks!.onRecorded(() => processor.wake());

@@ -12,6 +12,7 @@ import { clutchLuigiApp, type AppDepsSource } from "../index.js";
 import { BodyTooLarge, readBounded, refuseTooLarge, WEBHOOK_BODY_LIMIT } from "../api/body-limit.js";
 import { classifyDelivery } from "../github/app-event.js";
 import type { GitHubClient } from "../github/client.js";
+import { observeCalls, type GitHubCallObserver, type HookableOctokit } from "../github/observe-calls.js";
 import { resolveDeps } from "../github/handlers/deps.js";
 import { processAppEvent, type DeliveryResult } from "../github/handlers/process-delivery.js";
 import type { StoredDelivery } from "../store/deliveries.js";
@@ -28,17 +29,11 @@ export interface ProbotMiddlewareOptions {
   bodyLimit?: number;
 }
 
-/** What the GitHub calls made while processing deliveries tell the metrics. */
-export interface GitHubObserver {
-  call(route: string, status: number): void;
-  rateLimitRemaining(installationId: number, remaining: number): void;
-}
-
 export interface ProbotWebhooks {
   /** The webhook endpoint: verifies, records, answers. */
   middleware: Middleware;
   /** Processes one recorded delivery as its installation; throws when it should be retried. */
-  process(d: StoredDelivery, observe?: GitHubObserver): Promise<DeliveryResult>;
+  process(d: StoredDelivery, observe?: GitHubCallObserver): Promise<DeliveryResult>;
   /** Called whenever a delivery was recorded here, so this process's processor looks at once. */
   onRecorded(listener: () => void): void;
 }
@@ -64,31 +59,6 @@ const QueueRetriedOctokit = ProbotOctokit.defaults((options: Record<string, unkn
   retry: { enabled: false },
   throttle: { ...(options.throttle as object | undefined), onRateLimit: () => false, onSecondaryRateLimit: () => false },
 }));
-
-interface Hookable {
-  hook: {
-    after(name: "request", fn: (response: { status: number; headers: Record<string, unknown> }, options: { method?: string; url?: string }) => void): void;
-    error(name: "request", fn: (error: unknown, options: { method?: string; url?: string }) => never): void;
-  };
-}
-
-function observeClient(octokit: Hookable, installationId: number, observe: GitHubObserver): void {
-  const route = (o: { method?: string; url?: string }) => `${o.method ?? "GET"} ${o.url ?? "?"}`;
-  const remaining = (headers: unknown) => {
-    const v = Number((headers as Record<string, unknown> | undefined)?.["x-ratelimit-remaining"]);
-    if (headers !== undefined && Number.isFinite(v)) observe.rateLimitRemaining(installationId, v);
-  };
-  octokit.hook.after("request", (response, options) => {
-    observe.call(route(options), response.status);
-    remaining(response.headers);
-  });
-  octokit.hook.error("request", (error, options) => {
-    const e = error as { status?: unknown; response?: { headers?: unknown } };
-    observe.call(route(options), typeof e.status === "number" ? e.status : 0);
-    remaining(e.response?.headers);
-    throw error;
-  });
-}
 
 /** The webhook endpoint and processor, or null when the app is not configured (the server then runs without webhooks). */
 export async function createProbotMiddleware(opts: ProbotMiddlewareOptions): Promise<ProbotWebhooks | null> {
@@ -123,7 +93,7 @@ export async function createProbotMiddleware(opts: ProbotMiddlewareOptions): Pro
       if (d.installationId === null) return { kind: "ignored", why: "no installation" };
       const deps = await resolveDeps(opts.deps);
       const octokit = await probot.auth(d.installationId);
-      if (observe) observeClient(octokit as unknown as Hookable, d.installationId, observe);
+      if (observe) observeCalls(octokit as unknown as HookableOctokit, d.installationId, observe);
       // Probot's installation Octokit has `request(route, params)`; its overloads are
       // narrower than GitHubClient's string route, so it is viewed through that interface.
       return processAppEvent(deps, octokit as unknown as GitHubClient, event);
