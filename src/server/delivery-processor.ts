@@ -94,6 +94,15 @@ export function startDeliveryProcessor(opts: DeliveryProcessorOptions): Delivery
   async function run(d: StoredDelivery): Promise<void> {
     const label = `${d.event}.${d.action ?? ""}`;
     const started = performance.now();
+    // Claimed more often than any failure allows, yet never failed: every process that held
+    // it died (a delivery that crashes its process, say). It must not take the next one down too.
+    if (d.attempts > policy.maxAttempts) {
+      const error = `claimed ${d.attempts} times without finishing: the processes that held it stopped mid-delivery`;
+      opts.metrics?.webhooks.inc({ event: label, outcome: "dead" });
+      log(`delivery ${d.id} (${label}) is dead: ${error}`);
+      await failDelivery(db, d.id, owner, error, null).catch((err: unknown) => log(`delivery ${d.id}: could not record the failure: ${message(err)}`));
+      return;
+    }
     let lost = false;
     // The heartbeat keeps the lease while GitHub is slow; a lost lease means another process took over.
     const heartbeat = setInterval(() => {

@@ -61,6 +61,21 @@ function processorTests(open: () => Promise<{ store: Store; drop?: () => Promise
     expect(await deliveryState(store.db, d.id)).toMatchObject({ state: "done" });
   });
 
+  it("a delivery whose processes keep dying ends dead instead of taking down one replica after another", async () => {
+    const d = delivery(null);
+    await recordDelivery(store.db, d);
+    // Three processes claimed it and died (leases of 1 ms, never finished).
+    for (let i = 0; i < 3; i++) {
+      expect(await claimDeliveries(store.db, { owner: `crashed-${i}`, leaseMs: 1, limit: 1 })).toHaveLength(1);
+      await sleep(5);
+    }
+    const seen: string[] = [];
+    const p = start({ store, pollMs: 20, retry: { maxAttempts: 3 }, process: async (x) => (seen.push(x.id), ok) });
+    await p.idle(5_000);
+    expect(seen).toEqual([]);
+    expect(await deliveryState(store.db, d.id)).toMatchObject({ state: "dead", attempts: 4, lastError: expect.stringMatching(/^claimed 4 times without finishing/) });
+  });
+
   it("a slow delivery keeps its lease by heartbeat: no second process starts on it", async () => {
     const d = delivery(null);
     await recordDelivery(store.db, d);
