@@ -33,18 +33,19 @@ export function installationOf(payload: unknown): number | null {
   return typeof id === "number" && Number.isSafeInteger(id) && id > 0 ? id : null;
 }
 
+const MALFORMED_NUMBER: AppEvent = { kind: "ignore", why: "malformed pull request number" };
+/** GitHub's PR numbers are positive and fit the queue's integer column. */
+const plausibleNumber = (n: number): boolean => Number.isSafeInteger(n) && n >= 1 && n <= 2_147_483_647;
+
 export function classifyDelivery(eventName: string, payload: unknown): AppEvent {
   if (!isObject(payload)) return { kind: "ignore", why: "payload is not an object" };
   if (installationOf(payload) === null) return { kind: "ignore", why: "no installation: the app cannot act on it" };
   const url = pullRequestHtmlUrl(payload);
   const common: Common = { actor: senderOf(payload), ...(url ? { detailsUrl: url } : {}) };
   const claim = mergedPullRequest(eventName, payload);
-  if (claim) return { kind: "merge", claim, ...common };
+  if (claim) return plausibleNumber(claim.pullNumber) ? { kind: "merge", claim, ...common } : MALFORMED_NUMBER;
   const pr = pullRequestTarget(eventName, payload);
-  if (pr) {
-    if (!Number.isSafeInteger(pr.pullNumber) || pr.pullNumber < 1) return { kind: "ignore", why: "malformed pull request number" };
-    return { kind: "evaluate", pr, ...common };
-  }
+  if (pr) return plausibleNumber(pr.pullNumber) ? { kind: "evaluate", pr, ...common } : MALFORMED_NUMBER;
   return { kind: "ignore", why: `${eventName}.${String(payload.action)} changes nothing the app shows` };
 }
 

@@ -63,6 +63,10 @@ describe("classifyDelivery", () => {
     delete noInstallation.installation;
     const badNumber = withInstallation("pull_request", "opened");
     (badNumber.pull_request as Record<string, unknown>).number = -1;
+    const huge = withInstallation("pull_request", "opened");
+    (huge.pull_request as Record<string, unknown>).number = 2 ** 31;
+    const hugeMerge = withInstallation("pull_request", "closed");
+    Object.assign(hugeMerge.pull_request as Record<string, unknown>, { merged: true, number: 2 ** 40 });
     const fractional = withInstallation("pull_request", "opened");
     (fractional.pull_request as Record<string, unknown>).number = 1.5;
     for (const [event, payload] of [
@@ -72,6 +76,8 @@ describe("classifyDelivery", () => {
       ["pull_request", { ...withInstallation("pull_request", "opened"), installation: { id: "42" } }],
       ["pull_request", badNumber],
       ["pull_request", fractional],
+      ["pull_request", huge],
+      ["pull_request", hugeMerge],
       ["push", withInstallation("pull_request", "opened")],
       ["pull_request", null],
       ["pull_request", "text"],
