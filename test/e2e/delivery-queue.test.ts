@@ -89,6 +89,21 @@ function queueSuite(envFor: () => Promise<{ env: NodeJS.ProcessEnv; drop?: () =>
     expect(sample(after, "clutch_luigi_github_rate_limit_remaining", { installation: "4242" })).toBe("4321");
   });
 
+  it("a secondary rate limit on the way: Probot does not sleep on it, the queue waits GitHub's retry-after, then done", async () => {
+    const p = open();
+    app.world.fake.fail("POST /repos/{owner}/{repo}/check-runs", 403, 1, {
+      headers: { "retry-after": "1" },
+      message: "You have exceeded a secondary rate limit. Please wait a few minutes before you try again.",
+    });
+    const d = delivery("pull_request", payloadFor("pull_request", "opened", p));
+    const t0 = Date.now();
+    expect((await app.deliver(d)).status).toBe(200);
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(1_000);
+    expect(await deliveryState(app.server.store.db, d.id)).toMatchObject({ state: "done", attempts: 2 });
+    const tries = app.world.fake.calls.filter((c) => c.operationId === "checks/create" && c.body && (c.body as { head_sha?: string }).head_sha === p.headSha);
+    expect(tries.map((c) => c.status)).toEqual([403, 201, 201]);
+  });
+
   it("a delivery that keeps failing ends dead, visible in /metrics; GitHub's redelivery of it is processed in full", async () => {
     const p = open();
     app.world.fake.fail("GET /repos/{owner}/{repo}/pulls/{pull_number}", 500, 3);
