@@ -82,11 +82,12 @@ function processorTests(open: () => Promise<{ store: Store; drop?: () => Promise
     let calls = 0;
     const slow = async (): Promise<DeliveryResult> => {
       calls++;
-      await sleep(600);
+      await sleep(1_500);
       return ok;
     };
-    const a = start({ store, leaseMs: 150, pollMs: 20, process: slow, owner: "a" });
-    const b = start({ store, leaseMs: 150, pollMs: 20, process: slow, owner: "b" });
+    // Leases of 400 ms, renewed every 133 ms: a process that stopped renewing would lose it four times over.
+    const a = start({ store, leaseMs: 400, pollMs: 20, process: slow, owner: "a" });
+    const b = start({ store, leaseMs: 400, pollMs: 20, process: slow, owner: "b" });
     await sleep(50);
     await Promise.all([a.idle(5_000), b.idle(5_000)]);
     expect(calls).toBe(1);
@@ -275,7 +276,7 @@ describe.skipIf(!PG_UP)("the delivery processor on a shared server", () => {
       await p.idle(10_000);
       expect(seen).toEqual([d.id]);
       // Not before the dead process's lease ran out (1 s from its claim).
-      expect(Date.now() - killedAt).toBeGreaterThanOrEqual(500);
+      expect(Date.now() - killedAt).toBeGreaterThanOrEqual(300);
       expect(await deliveryState(store.db, d.id)).toMatchObject({ state: "done", attempts: 2 });
     } finally {
       if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
