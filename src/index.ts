@@ -1,23 +1,22 @@
 /**
- * The Probot app: pull request and review events re-evaluate the plan and
- * policy checks; a merge re-verifies the approvals and starts the run. Each
- * delivery id is handled to completion at most once (see handlers/deliveries.ts).
+ * The Probot app. Probot verifies each delivery's signature; the app then only
+ * records the delivery in the queue (src/store/deliveries.ts) and lets Probot
+ * answer, so GitHub hears back in milliseconds whatever the handlers cost.
+ * Processors (src/server/delivery-processor.ts) take it from there: pull request
+ * and review events re-evaluate the plan and policy checks; a merge re-verifies
+ * the approvals and starts the run (src/github/handlers/process-delivery.ts).
+ * A delivery id is recorded once: GitHub's redelivery of it changes nothing
+ * unless the first copy ended dead.
  */
-import type { ApplicationFunction, Context } from "probot";
-import type { GitHubClient } from "./github/client.js";
-import { pullRequestTarget } from "./github/event.js";
-import { beginDelivery, completeDelivery, isDeliveryId } from "./github/handlers/deliveries.js";
-import { resolveDeps, type AppDeps, type AppDepsSource } from "./github/handlers/deps.js";
-import { evaluateAndPublish } from "./github/handlers/evaluate-handler.js";
-import { handleMerge } from "./github/handlers/merge-handler.js";
-import { requestedAction, rerequested } from "./github/handlers/check-run-payload.js";
-import { handleRerequest } from "./github/handlers/rerequest-handler.js";
-import { handleRunAction } from "./github/handlers/run-action-handler.js";
-import { mergedPullRequest, pullRequestHtmlUrl, senderOf } from "./github/handlers/payload.js";
+import type { ApplicationFunction } from "probot";
+import { classifyDelivery, installationOf, orderingKey, pullRequestOf } from "./github/app-event.js";
+import { isDeliveryId } from "./github/delivery-id.js";
+import { resolveDeps, type AppDepsSource } from "./github/handlers/deps.js";
+import { recordDelivery, type RecordOutcome } from "./store/deliveries.js";
 
 export type { AppDeps, AppDepsSource } from "./github/handlers/deps.js";
 
-const EVENTS = [
+export const EVENTS = [
   "pull_request.opened",
   "pull_request.reopened",
   "pull_request.synchronize",
@@ -34,57 +33,36 @@ const EVENTS = [
   "check_suite.rerequested",
 ] as const;
 
-type AppContext = Context<(typeof EVENTS)[number]>;
-
-async function handle(deps: AppDeps, context: AppContext): Promise<void> {
-  // Probot's installation Octokit has `request(route, params)`; its overloads are
-  // narrower than GitHubClient's string route, so it is viewed through that interface.
-  const gh = context.octokit as unknown as GitHubClient;
-  // The run check's buttons, and "Re-run" on the plan and policy checks.
-  const click = requestedAction(context.name, context.payload);
-  if (click) {
-    const outcome = await handleRunAction(deps, gh, click);
-    context.log.info({ checkRun: click.checkRunId, action: click.identifier, outcome: outcome.kind }, "run action handled");
-    return;
-  }
-  const rerun = rerequested(context.name, context.payload);
-  if (rerun) {
-    await handleRerequest(deps, gh, rerun, { actor: senderOf(context.payload) });
-    return;
-  }
-  const opts = { actor: senderOf(context.payload), ...(pullRequestHtmlUrl(context.payload) ? { detailsUrl: pullRequestHtmlUrl(context.payload)! } : {}) };
-  const merged = mergedPullRequest(context.name, context.payload);
-  if (merged) {
-    const outcome = await handleMerge(deps, gh, merged, opts);
-    context.log.info({ pullRequest: merged.pullNumber, outcome: outcome.kind }, "merge handled");
-    return;
-  }
-  const target = pullRequestTarget(context.name, context.payload);
-  if (!target) return;
-  await evaluateAndPublish(deps, gh, { owner: target.owner, repo: target.repo, pullNumber: target.pullNumber }, opts);
+export interface AppHooks {
+  /** A delivery was recorded (or found already recorded): the local processor may look at once. */
+  recorded?: (outcome: RecordOutcome, event: string) => void;
 }
 
-export function clutchLuigiApp(source: AppDepsSource): ApplicationFunction {
+export function clutchLuigiApp(source: AppDepsSource, hooks: AppHooks = {}): ApplicationFunction {
   return (app) => {
     app.on([...EVENTS], async (context) => {
-      const deps = await resolveDeps(source);
       if (!isDeliveryId(context.id)) {
         context.log.warn("delivery without a usable X-GitHub-Delivery id: ignored");
         return;
       }
-      if (!(await beginDelivery(deps.store.db, context.id, `${context.name}.${String(context.payload.action)}`))) {
-        context.log.info({ delivery: context.id }, "delivery already handled: ignored");
-        return;
-      }
-      try {
-        await handle(deps, context);
-      } catch (e) {
-        // The delivery stays open, so GitHub's redelivery retries it. Rethrown without
-        // the GitHub API's own status: the webhook answer is 500 (our failure), not,
-        // say, a 422 that reads as "GitHub sent a bad payload".
-        throw new Error(`${context.name} delivery ${context.id} failed: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
-      }
-      await completeDelivery(deps.store.db, context.id);
+      const deps = await resolveDeps(source);
+      const payload: unknown = context.payload;
+      const action = typeof context.payload.action === "string" ? context.payload.action : null;
+      const event = classifyDelivery(context.name, payload);
+      const pr = pullRequestOf(event);
+      // A failure here (the database is down) is thrown: Probot answers 500 and GitHub shows the delivery as failed, to redeliver.
+      const outcome = await recordDelivery(deps.store.db, {
+        id: context.id,
+        event: context.name,
+        action,
+        installationId: installationOf(payload),
+        repository: pr?.repository ?? null,
+        pullNumber: pr?.pullNumber ?? null,
+        orderingKey: orderingKey(event),
+        payload,
+      });
+      if (outcome === "duplicate") context.log.info({ delivery: context.id }, "delivery already recorded: ignored");
+      hooks.recorded?.(outcome, `${context.name}.${action ?? ""}`);
     });
   };
 }

@@ -9,12 +9,19 @@ import { Octokit } from "@octokit/rest";
 import type { GitHubAppService, GitHubRequester } from "../actions/builtin/github-client.js";
 import { ActionError, classifyError } from "../actions/types.js";
 import { AppCredentialsError, InstallationTokens, type AppCredentials } from "../github/installation-auth.js";
+import { observeCalls, type GitHubCallObserver } from "../github/observe-calls.js";
 
 export type InstallationOf = (runId: string) => Promise<number | null>;
 
 const silent = { debug() {}, info() {}, warn() {}, error() {} };
 
-export function createGitHubAppService(credentials: AppCredentials, installationOf: InstallationOf, tokens = new InstallationTokens(credentials)): GitHubAppService {
+export function createGitHubAppService(
+  credentials: AppCredentials,
+  installationOf: InstallationOf,
+  tokens = new InstallationTokens(credentials),
+  /** The metrics' view of the calls GitHub steps make. */
+  observe?: GitHubCallObserver,
+): GitHubAppService {
   // A run's installation never changes: one read per run and process.
   const installations = new Map<string, Promise<number | null>>();
   return {
@@ -36,6 +43,7 @@ export function createGitHubAppService(credentials: AppCredentials, installation
         remember?.(token);
         options.headers.authorization = `token ${token}`;
       });
+      if (observe) observeCalls(octokit, installationId, observe);
       return octokit;
     },
   };

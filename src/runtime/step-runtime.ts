@@ -22,6 +22,7 @@ import type { Store } from "../store/db.js";
 import { runInstallation } from "../store/runs.js";
 import { recallStepMemo, rememberStepMemo } from "../store/step-memos.js";
 import { createGitHubAppService } from "./github-app.js";
+import type { GitHubCallObserver } from "../github/observe-calls.js";
 
 export interface StepRuntime {
   config: ServerConfig;
@@ -43,6 +44,8 @@ export interface StepRuntimeOptions {
    * `env` GitHub steps act as the app on the installation recorded with their run.
    */
   store?: Store;
+  /** Sees the GitHub calls of GitHub steps acting as the app (the server's metrics). */
+  githubObserver?: GitHubCallObserver;
 }
 
 export async function createStepRuntime(opts: StepRuntimeOptions): Promise<StepRuntime> {
@@ -56,7 +59,7 @@ export async function createStepRuntime(opts: StepRuntimeOptions): Promise<StepR
     remember: (runId, stepId, value) => rememberStepMemo(store, runId, stepId, value),
     recall: (runId, stepId) => recallStepMemo(store, runId, stepId),
   };
-  const githubApp = credentials && store ? createGitHubAppService(credentials, (runId) => runInstallation(store, runId)) : undefined;
+  const githubApp = credentials && store ? createGitHubAppService(credentials, (runId) => runInstallation(store, runId), undefined, opts.githubObserver) : undefined;
   const services: ActionServices = {
     ...(stepMemo ? { stepMemo } : {}),
     ...(githubApp ? { githubApp } : {}),

@@ -17,7 +17,10 @@ import { cancelRun, getRun } from "../store/runs.js";
 import { runWorker } from "../store/workers.js";
 import { createHttpServer, type Middleware } from "./http.js";
 import { RunReporter } from "../github/run-report/reporter.js";
+import { startDeliveryProcessor, type DeliveryProcessor } from "./delivery-processor.js";
 import { createMetrics, type AppMetrics } from "./metrics.js";
+import type { ProbotWebhooks } from "./probot.js";
+import type { GitHubCallObserver } from "../github/observe-calls.js";
 import { RefusalAggregator } from "./refusals.js";
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -26,6 +29,11 @@ export interface ServerHandle {
   url: string;
   store: Store;
   metrics: AppMetrics;
+  /** The webhook delivery queue as this process works it. */
+  deliveries: {
+    /** Resolves once no delivery is pending, retrying or running (what tests wait on after posting a webhook). */
+    idle(timeoutMs?: number): Promise<void>;
+  };
   /** Write the open refusal windows' aggregate rows now (also done by close). */
   flushRefusals(): Promise<void>;
   close(): Promise<void>;
@@ -36,8 +44,10 @@ export interface StartOptions {
   cwd?: string;
   /** Where operational messages go (never secrets). */
   log?: (message: string) => void;
-  /** Mounted before the API, e.g. Probot's webhook middleware. */
+  /** Mounted before the API, e.g. the setup flow. */
   before?: Middleware[];
+  /** The GitHub App's webhook endpoint and processor; the server mounts one and runs the other. */
+  webhooks?: ProbotWebhooks;
 }
 
 function positiveInt(v: string | undefined): number | undefined {
@@ -54,7 +64,12 @@ export async function startServer(opts: StartOptions): Promise<ServerHandle> {
   const log = opts.log ?? ((m: string) => process.stderr.write(`${m}\n`));
   const store = await openStore(storeOptionsFromEnv(env, opts.cwd ?? process.cwd()));
   const recordDispatch: WorkflowDispatchRecorder = (d) => recordWorkflowDispatch(store, d);
-  const runtime = await createStepRuntime({ env, store, services: { [WORKFLOW_DISPATCH_RECORDER]: recordDispatch } });
+  const metrics = createMetrics(store.db);
+  const githubObserver: GitHubCallObserver = {
+    call: (route, status) => metrics.githubCalls.inc({ route, status: String(status) }),
+    rateLimitRemaining: (installation, remaining) => metrics.githubRateLimitRemaining.set({ installation: String(installation) }, remaining),
+  };
+  const runtime = await createStepRuntime({ env, store, githubObserver, services: { [WORKFLOW_DISPATCH_RECORDER]: recordDispatch } });
   const audit = (kind: string, actor: string, data: Record<string, unknown>, runId?: string, stepId?: string) =>
     store.db.transaction((trx) => appendAudit(trx, { kind, actor, data, runId: runId ?? null, stepId: stepId ?? null }));
 
@@ -86,13 +101,12 @@ export async function startServer(opts: StartOptions): Promise<ServerHandle> {
       }),
   });
 
-  const metrics = createMetrics(store.db);
   const server = createHttpServer({
     db: store.db,
     metrics,
     signer: runtime.signer,
     verifier,
-    ...(opts.before ? { before: opts.before } : {}),
+    before: [...(opts.webhooks ? [opts.webhooks.middleware] : []), ...(opts.before ?? [])],
     operators: runtime.config.api.operators,
     refusals,
     getRun: async (runId) => {
@@ -148,16 +162,36 @@ export async function startServer(opts: StartOptions): Promise<ServerHandle> {
   const reports = githubApp
     ? new RunReporter({ db: store.db, clientFor: (runId, repository) => githubApp.clientFor(runId, repository), onError: (e) => log(`reporter: ${e instanceof Error ? e.message : String(e)}`) }).run(stopWorkers.signal)
     : Promise.resolve();
+  // Every app server works the delivery queue, whatever CLUTCH_LUIGI_WORKERS says: that is about steps.
+  const webhooks = opts.webhooks;
+  const processor: DeliveryProcessor | null = webhooks
+    ? startDeliveryProcessor({
+        store,
+        metrics,
+        log: (m) => log(`webhooks: ${m}`),
+        ...(positiveInt(env.CLUTCH_LUIGI_WEBHOOK_CONCURRENCY) ? { concurrency: positiveInt(env.CLUTCH_LUIGI_WEBHOOK_CONCURRENCY) } : {}),
+        ...(positiveInt(env.CLUTCH_LUIGI_WEBHOOK_LEASE_MS) ? { leaseMs: positiveInt(env.CLUTCH_LUIGI_WEBHOOK_LEASE_MS) } : {}),
+        ...(positiveInt(env.CLUTCH_LUIGI_WEBHOOK_POLL_MS) ? { pollMs: positiveInt(env.CLUTCH_LUIGI_WEBHOOK_POLL_MS) } : {}),
+        retry: {
+          ...(positiveInt(env.CLUTCH_LUIGI_WEBHOOK_MAX_ATTEMPTS) ? { maxAttempts: positiveInt(env.CLUTCH_LUIGI_WEBHOOK_MAX_ATTEMPTS) } : {}),
+          ...(positiveInt(env.CLUTCH_LUIGI_WEBHOOK_RETRY_BASE_MS) ? { baseMs: positiveInt(env.CLUTCH_LUIGI_WEBHOOK_RETRY_BASE_MS) } : {}),
+        },
+        process: (d) => webhooks.process(d, githubObserver),
+      })
+    : null;
+  if (processor) webhooks!.onRecorded(() => processor.wake());
+
   log(`clutch-luigi listening on ${url} (${store.backend === "pg" ? "postgres" : "embedded database"}, ${workerCount ? `worker concurrency ${runtime.config.worker.concurrency}` : "no workers"})`);
 
   return {
     url,
     store,
     metrics,
+    deliveries: { idle: (timeoutMs) => processor?.idle(timeoutMs) ?? Promise.resolve() },
     flushRefusals: () => aggregator.flush(),
     async close() {
       stopWorkers.abort();
-      await Promise.all([workers, reports]);
+      await Promise.all([workers, reports, processor?.stop()]);
       server.closeAllConnections();
       await new Promise((r) => server.close(r));
       await aggregator.flush();

@@ -7,6 +7,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { Knex } from "knex";
 import { createApiHandler, type ApiOptions } from "../api/index.js";
 import { sendJson } from "../api/http.js";
+import { pingDatabase } from "../store/db.js";
 import type { AppMetrics } from "./metrics.js";
 
 export type Middleware = (req: IncomingMessage, res: ServerResponse) => Promise<boolean>;
@@ -27,7 +28,7 @@ export function createHttpServer(opts: HttpOptions): Server {
       try {
         if (path === "/healthz") {
           // Healthy means able to do the work: the database answers.
-          await opts.db.raw("select 1");
+          await pingDatabase(opts.db);
           return sendJson(res, 200, { status: "ok" });
         }
         if (path === "/metrics") {

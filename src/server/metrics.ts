@@ -65,6 +65,11 @@ export function createMetrics(db: Knex, opts: MetricsOptions = {}): AppMetrics {
   });
   gauge("clutch_luigi_queue_ready_steps", "Steps ready to be claimed by a worker.", [], (g, m) => m.set(g.readySteps));
   gauge("clutch_luigi_queue_oldest_ready_seconds", "Age of the oldest step ready and unclaimed (0 when none).", [], (g, m) => m.set(g.oldestReadySeconds));
+  gauge("clutch_luigi_webhook_deliveries", "Webhook deliveries not done: open (pending, retrying or running) and dead (given up on).", ["state"], (g, m) => {
+    m.set({ state: "open" }, g.deliveriesOpen);
+    m.set({ state: "dead" }, g.deliveriesDead);
+  });
+  gauge("clutch_luigi_webhook_oldest_open_seconds", "Age of the oldest webhook delivery not yet processed (0 when none).", [], (g, m) => m.set(g.oldestOpenDeliverySeconds));
   gauge("clutch_luigi_audit_head_seq", "Sequence number of the newest audit row.", [], (g, m) => m.set(g.auditHeadSeq));
   gauge("clutch_luigi_run_reports_due", "Runs whose latest state is not yet on their pull request.", [], (g, m) => m.set(g.reportsDue));
   gauge("clutch_luigi_run_reports_failing", "Of those, runs whose last write to GitHub failed (retried with backoff).", [], (g, m) => m.set(g.reportsFailing));
@@ -72,7 +77,7 @@ export function createMetrics(db: Knex, opts: MetricsOptions = {}): AppMetrics {
   return {
     registry,
     contentType: registry.contentType,
-    webhooks: new Counter({ name: "clutch_luigi_webhooks_total", help: "Webhook deliveries handled, by event and outcome.", labelNames: ["event", "outcome"], registers: [registry] }),
+    webhooks: new Counter({ name: "clutch_luigi_webhooks_total", help: "Webhook delivery attempts, by event and outcome (ok, ignored, error: to be retried, dead: given up).", labelNames: ["event", "outcome"], registers: [registry] }),
     webhookSeconds: new Histogram({
       name: "clutch_luigi_webhook_duration_seconds",
       help: "Time to process a webhook delivery, by event.",
@@ -82,7 +87,7 @@ export function createMetrics(db: Knex, opts: MetricsOptions = {}): AppMetrics {
     }),
     githubCalls: new Counter({ name: "clutch_luigi_github_api_calls_total", help: "GitHub API calls, by route template and status.", labelNames: ["route", "status"], registers: [registry] }),
     githubRateLimitRemaining: new Gauge({ name: "clutch_luigi_github_rate_limit_remaining", help: "x-ratelimit-remaining of the last GitHub response, by installation.", labelNames: ["installation"], registers: [registry] }),
-    verdicts: new Counter({ name: "clutch_luigi_policy_verdicts_total", help: "Policy evaluations, by outcome.", labelNames: ["outcome"], registers: [registry] }),
+    verdicts: new Counter({ name: "clutch_luigi_policy_verdicts_total", help: "Policy evaluations published from webhook deliveries, by outcome (approved, not_approved).", labelNames: ["outcome"], registers: [registry] }),
     stepSeconds: new Histogram({
       name: "clutch_luigi_step_duration_seconds",
       help: "Step attempt durations, by action and outcome.",

@@ -1,14 +1,21 @@
 /**
- * The webhook endpoint: a Probot instance built from Probot's own environment
- * (APP_ID, PRIVATE_KEY / PRIVATE_KEY_PATH, WEBHOOK_SECRET, WEBHOOK_PATH,
- * GHE_HOST, GHE_PROTOCOL, LOG_LEVEL) and its node middleware, shaped as a
- * Middleware for startServer. Probot verifies each delivery's signature
- * before any handler runs.
+ * The webhook endpoint and what processes its deliveries: a Probot instance
+ * built from Probot's own environment (APP_ID, PRIVATE_KEY / PRIVATE_KEY_PATH,
+ * WEBHOOK_SECRET, WEBHOOK_PATH, GHE_HOST, GHE_PROTOCOL, LOG_LEVEL). Probot
+ * verifies each delivery's signature before the app records it; the server's
+ * delivery processor later calls `process`, which acts as the delivery's
+ * installation through `probot.auth`.
  */
 import type { IncomingMessage } from "node:http";
-import { createNodeMiddleware, createProbot } from "probot";
+import { createNodeMiddleware, createProbot, ProbotOctokit } from "probot";
 import { clutchLuigiApp, type AppDepsSource } from "../index.js";
 import { BodyTooLarge, readBounded, refuseTooLarge, WEBHOOK_BODY_LIMIT } from "../api/body-limit.js";
+import { classifyDelivery } from "../github/app-event.js";
+import type { GitHubClient } from "../github/client.js";
+import { observeCalls, type GitHubCallObserver, type HookableOctokit } from "../github/observe-calls.js";
+import { resolveDeps } from "../github/handlers/deps.js";
+import { processAppEvent, type DeliveryResult } from "../github/handlers/process-delivery.js";
+import type { StoredDelivery } from "../store/deliveries.js";
 import type { Middleware } from "./http.js";
 
 export const DEFAULT_WEBHOOK_PATH = "/api/github/webhooks";
@@ -22,6 +29,15 @@ export interface ProbotMiddlewareOptions {
   bodyLimit?: number;
 }
 
+export interface ProbotWebhooks {
+  /** The webhook endpoint: verifies, records, answers. */
+  middleware: Middleware;
+  /** Processes one recorded delivery as its installation; throws when it should be retried. */
+  process(d: StoredDelivery, observe?: GitHubCallObserver): Promise<DeliveryResult>;
+  /** Called whenever a delivery was recorded here, so this process's processor looks at once. */
+  onRecorded(listener: () => void): void;
+}
+
 /** Which of the settings a GitHub App cannot work without are missing. */
 export function missingAppSettings(env: NodeJS.ProcessEnv): string[] {
   const missing: string[] = [];
@@ -31,14 +47,29 @@ export function missingAppSettings(env: NodeJS.ProcessEnv): string[] {
   return missing;
 }
 
-/** The webhook middleware, or null when the app is not configured (the server then runs without webhooks). */
-export async function createProbotMiddleware(opts: ProbotMiddlewareOptions): Promise<Middleware | null> {
+/**
+ * Probot's Octokit retries 5xx and sleeps through rate limits inside the request,
+ * holding the delivery meanwhile. The delivery queue retries instead, durably and
+ * with GitHub's retry-after as its floor: the retry plugin is off, and the
+ * throttling plugin only paces requests (GitHub's advice for writes) and lets
+ * rate-limit errors through. A function, so it applies over Probot's own defaults.
+ */
+const QueueRetriedOctokit = ProbotOctokit.defaults((options: Record<string, unknown>) => ({
+  ...options,
+  retry: { enabled: false },
+  throttle: { ...(options.throttle as object | undefined), onRateLimit: () => false, onSecondaryRateLimit: () => false },
+}));
+
+/** The webhook endpoint and processor, or null when the app is not configured (the server then runs without webhooks). */
+export async function createProbotMiddleware(opts: ProbotMiddlewareOptions): Promise<ProbotWebhooks | null> {
   if (missingAppSettings(opts.env).length > 0) return null;
-  const probot = createProbot({ env: opts.env, ...(opts.baseUrl ? { overrides: { baseUrl: opts.baseUrl } } : {}) });
+  const probot = createProbot({ env: opts.env, overrides: { Octokit: QueueRetriedOctokit, ...(opts.baseUrl ? { baseUrl: opts.baseUrl } : {}) } });
   const webhooksPath = opts.env.WEBHOOK_PATH || DEFAULT_WEBHOOK_PATH;
-  const handler = await createNodeMiddleware(clutchLuigiApp(opts.deps), { probot, webhooksPath });
+  const listeners: (() => void)[] = [];
+  const app = clutchLuigiApp(opts.deps, { recorded: () => listeners.forEach((l) => l()) });
+  const handler = await createNodeMiddleware(app, { probot, webhooksPath });
   const limit = opts.bodyLimit ?? WEBHOOK_BODY_LIMIT;
-  return async (req, res) => {
+  const middleware: Middleware = async (req, res) => {
     if (new URL(req.url ?? "/", "http://localhost").pathname !== webhooksPath || req.method !== "POST") return Boolean(await handler(req, res));
     let body: Buffer;
     try {
@@ -51,5 +82,21 @@ export async function createProbotMiddleware(opts: ProbotMiddlewareOptions): Pro
     // @octokit/webhooks takes an already-read body as a string and verifies its signature as is.
     (req as IncomingMessage & { body?: string }).body = body.toString("utf8");
     return Boolean(await handler(req, res));
+  };
+  return {
+    middleware,
+    onRecorded: (l) => void listeners.push(l),
+    async process(d, observe) {
+      const event = classifyDelivery(d.event, d.payload);
+      if (event.kind === "ignore") return { kind: "ignored", why: event.why };
+      // The classifier ignores deliveries without an installation; the column is read from the same payload.
+      if (d.installationId === null) return { kind: "ignored", why: "no installation" };
+      const deps = await resolveDeps(opts.deps);
+      const octokit = await probot.auth(d.installationId);
+      if (observe) observeCalls(octokit as unknown as HookableOctokit, d.installationId, observe);
+      // Probot's installation Octokit has `request(route, params)`; its overloads are
+      // narrower than GitHubClient's string route, so it is viewed through that interface.
+      return processAppEvent(deps, octokit as unknown as GitHubClient, event);
+    },
   };
 }

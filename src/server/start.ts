@@ -20,8 +20,7 @@ const setup = !webhooks && !process.env.APP_ID ? createSetupFlow({ env: process.
 if (!webhooks) {
   process.stderr.write(`webhooks disabled: set ${missingAppSettings(process.env).join(", ")}${setup ? ", or open this server's / to register a GitHub App" : ""}\n`);
 }
-const before = webhooks ? [webhooks] : setup ? [setup] : [];
-const handle = await startServer({ env: process.env, before });
+const handle = await startServer({ env: process.env, ...(webhooks ? { webhooks } : setup ? { before: [setup] } : {}) });
 ready({ store: handle.store, registry: defaultRegistry() });
 for (const sig of ["SIGINT", "SIGTERM"] as const) {
   process.once(sig, () => {

@@ -169,6 +169,11 @@ export async function migrateAsOwner(url: string): Promise<string[]> {
   }
 }
 
+/** Resolves when the database answers a query (`/healthz`); throws when it does not. */
+export async function pingDatabase(db: Knex): Promise<void> {
+  await db.raw("select 1");
+}
+
 /** Rows of a `knex.raw` result on either driver. */
 export function rowsOf<T>(result: unknown): T[] {
   if (Array.isArray(result)) return result as T[];

@@ -13,6 +13,7 @@ import * as m006 from "./migrations/006_dispatches.js";
 import * as m007 from "./migrations/007_installation.js";
 import * as m008 from "./migrations/008_metrics_indexes.js";
 import * as m009 from "./migrations/009_run_reports.js";
+import * as m010 from "./migrations/010_delivery_queue.js";
 import * as m013 from "./migrations/013_expiries.js";
 import * as m014 from "./migrations/014_follow_ups.js";
 
@@ -31,6 +32,7 @@ export const MIGRATIONS: [string, Migration][] = [
   ["007_installation", m007],
   ["008_metrics_indexes", m008],
   ["009_run_reports", m009],
+  ["010_delivery_queue", m010],
   ["013_expiries", m013],
   ["014_follow_ups", m014],
 ];

@@ -79,6 +79,20 @@ export function storableText(s: string): string {
   return s.replace(/\u0000/g, "\uFFFD").replace(LONE_SURROGATES, "\uFFFD");
 }
 
+/**
+ * A JSON value made storable: every string, keys included, through storableText.
+ * For values the app stores as it received them (a webhook payload, whose texts
+ * a pull request's author writes) and must store whatever they hold.
+ */
+export function storableJson(value: unknown): unknown {
+  if (typeof value === "string") return storableText(value);
+  if (Array.isArray(value)) return value.map(storableJson);
+  if (typeof value === "object" && value !== null) {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [storableText(k), storableJson(v)]));
+  }
+  return value;
+}
+
 /** Cut `s` to at most `max` UTF-16 units without splitting a surrogate pair. */
 export function truncateText(s: string, max: number): string {
   if (s.length <= max) return s;

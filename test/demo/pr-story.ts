@@ -13,8 +13,8 @@ import path from "node:path";
 import { main } from "../../src/cli/main.js";
 import { changeLines, renderTable, type ProgressRun } from "../../src/cli/progress.js";
 import { getRun } from "../../src/store/runs.js";
-import { startApp, WEBHOOK_SECRET, type E2eApp } from "../e2e/app.js";
-import { delivery, payloadFor, post } from "../e2e/webhook-client.js";
+import { startApp, type E2eApp } from "../e2e/app.js";
+import { delivery, payloadFor } from "../e2e/webhook-client.js";
 import type { FakeCheckRun, FakePull } from "../support/github/pull-request-world.js";
 
 const ROOT = path.resolve(import.meta.dirname, "../..");
@@ -105,7 +105,7 @@ export async function playStory(io: StoryIO): Promise<{ runId: string; code: num
     say("   teams                    @acme/sre: sam, sara   @acme/platform: paula");
 
     const send = async (event: "pull_request" | "pull_request_review", action: string, p: FakePull, extra: Parameters<typeof payloadFor>[3] = {}) => {
-      const res = await post(app!.webhookUrl, WEBHOOK_SECRET, delivery(event, payloadFor(event, action, p, extra)));
+      const res = await app!.deliver(delivery(event, payloadFor(event, action, p, extra)));
       if (res.status >= 300) throw new Error(`webhook ${event}.${action} answered ${res.status}: ${res.text}`);
     };
     const checks = (sha: string, name: string): CheckView[] => world.checks.runs.filter((c) => c.headSha === sha && c.name === name);

@@ -1,6 +1,7 @@
 /**
  * The whole app for e2e tests: the server `npm start` runs (embedded database
- * in a temp folder, no workers) with the Probot webhook middleware, talking
+ * in a temp folder, no step workers) with the Probot webhook endpoint and its
+ * delivery processor (polling briskly, retrying after milliseconds), talking
  * to the seeded GitHub fake. The fake also plays GitHub's app authentication:
  * it hands out an installation token for the app's JWT and records which
  * credential each call used.
@@ -13,16 +14,20 @@ import { defaultRegistry } from "../../src/actions/index.js";
 import { startServer, type ServerHandle } from "../../src/server/app-server.js";
 import { createProbotMiddleware, DEFAULT_WEBHOOK_PATH } from "../../src/server/probot.js";
 import { startWorld, type World } from "../integration/github/world.js";
+import { serveAppAuth, type TokenRequest } from "./app-auth.js";
+import { post, type Delivery } from "./webhook-client.js";
 
 export const WEBHOOK_SECRET = "e2e-webhook-secret";
-export const INSTALLATION_TOKEN = "ghs_e2e_installation_token";
+export { INSTALLATION_TOKEN } from "./app-auth.js";
 
 export interface E2eApp {
   world: World;
   server: ServerHandle;
   webhookUrl: string;
   /** Installation-token requests the fake answered (the app authenticated as itself for each). */
-  tokenRequests: { authorization: string | undefined; installationId: string; repositories?: string[]; token: string }[];
+  tokenRequests: TokenRequest[];
+  /** POSTs a signed delivery and waits until the queue has processed it (and whatever else was queued). */
+  deliver(d: Delivery, signature?: string): Promise<{ status: number; text: string }>;
   /** The app's environment (APP_ID, PRIVATE_KEY, …): a worker elsewhere starts with the same credentials. */
   env: NodeJS.ProcessEnv;
   close(): Promise<void>;
@@ -31,15 +36,7 @@ export interface E2eApp {
 /** `env` is laid over the app's own (e.g. DATABASE_URL for a shared Postgres instead of the embedded one). */
 export async function startApp(opts: { env?: NodeJS.ProcessEnv } = {}): Promise<E2eApp> {
   const world = await startWorld();
-  const tokenRequests: E2eApp["tokenRequests"] = [];
-  world.fake.route("POST /app/installations/{installation_id}/access_tokens", ({ headers, params, body }) => {
-    // A token asked for named repositories is a different token, so tests can tell which one a call used.
-    const repositories = (body as { repositories?: string[] } | undefined)?.repositories;
-    const token = repositories ? `ghs_e2e_scoped_${tokenRequests.length + 1}` : INSTALLATION_TOKEN;
-    tokenRequests.push({ authorization: headers.authorization, installationId: params.installation_id!, ...(repositories ? { repositories } : {}), token });
-    const expires = new Date(Date.now() + 3_600_000).toISOString().replace(/\.\d{3}Z$/, "Z");
-    return { status: 201, body: world.fake.api.sample("installation-token", { token, expires_at: expires, repository_selection: repositories ? "selected" : "all", permissions: { checks: "write", contents: "read", pull_requests: "write", members: "write" } }) };
-  });
+  const tokenRequests = serveAppAuth(world);
   const { privateKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
   const dataDir = mkdtempSync(path.join(tmpdir(), "cl-e2e-"));
   const env: NodeJS.ProcessEnv = {
@@ -52,6 +49,8 @@ export async function startApp(opts: { env?: NodeJS.ProcessEnv } = {}): Promise<
     // The server's own GitHub client (run reports) reaches the fake as GitHub Enterprise would be reached.
     GHE_HOST: new URL(world.url).host,
     GHE_PROTOCOL: "http",
+    CLUTCH_LUIGI_WEBHOOK_POLL_MS: "25",
+    CLUTCH_LUIGI_WEBHOOK_RETRY_BASE_MS: "20",
     PORT: "0",
     HOST: "127.0.0.1",
     ...opts.env,
@@ -66,7 +65,7 @@ export async function startApp(opts: { env?: NodeJS.ProcessEnv } = {}): Promise<
     },
   });
   if (!webhooks) throw new Error("the Probot middleware was not built");
-  server = await startServer({ env, before: [webhooks], log: () => undefined });
+  server = await startServer({ env, webhooks, log: () => undefined });
   const started = server;
   return {
     world,
@@ -74,6 +73,11 @@ export async function startApp(opts: { env?: NodeJS.ProcessEnv } = {}): Promise<
     webhookUrl: `${started.url}${DEFAULT_WEBHOOK_PATH}`,
     tokenRequests,
     env,
+    async deliver(d, signature) {
+      const res = await post(`${started.url}${DEFAULT_WEBHOOK_PATH}`, WEBHOOK_SECRET, d, signature);
+      await started.deliveries.idle();
+      return res;
+    },
     async close() {
       await started.close();
       await world.close();

@@ -10,12 +10,13 @@ import { executeShow, parseShow } from "../../src/cli/commands/audit/show.js";
 import type { RunDocument } from "../../src/audit/story.js";
 import { listAuditEvents, verifyAuditChain } from "../../src/store/audit.js";
 import { rowsOf } from "../../src/store/db.js";
+import { deliveryState } from "../../src/store/deliveries.js";
 import type { FakeCheckRun, FakePull } from "../support/github/pull-request-world.js";
 import { blobSha } from "../support/github/pull-request-world.js";
 import { fixture, REPO } from "../integration/github/world.js";
 import { testIO } from "../integration/audit/support.js";
-import { startApp, WEBHOOK_SECRET, type E2eApp } from "./app.js";
-import { delivery, payloadFor, post } from "./webhook-client.js";
+import { startApp, type E2eApp } from "./app.js";
+import { delivery, payloadFor } from "./webhook-client.js";
 
 let app: E2eApp;
 const alice = { login: "alice", type: "User" as const };
@@ -36,7 +37,7 @@ const runsOf = async (p: FakePull): Promise<{ id: string; request_key: string | 
   rowsOf(await app.server.store.db.raw("select id, request_key, idempotency_key from runs where identity->>'pullRequest' = ? order by created_at", [String(p.number)]));
 
 async function send(event: "pull_request" | "pull_request_review", action: string, p: FakePull, extra: Parameters<typeof payloadFor>[3] = {}): Promise<number> {
-  return (await post(app.webhookUrl, WEBHOOK_SECRET, delivery(event, payloadFor(event, action, p, extra)))).status;
+  return (await app.deliver(delivery(event, payloadFor(event, action, p, extra)))).status;
 }
 
 /** A request PR, opened and approved by sam with both events delivered. */
@@ -120,18 +121,16 @@ describe("the merge is read from the API, not the payload", () => {
     expect(await runsOf(p)).toEqual([]);
   });
 
-  it("a GitHub failure while checking the merge is no refusal: the delivery fails and GitHub's redelivery starts the run", async () => {
+  it("a GitHub failure while checking the merge is no refusal: the attempt fails, and the queue's retry starts the run", async () => {
     const p = await approvedPull("requests/2026/transient.yaml");
     const sha = mergeOnMain(p, { "requests/2026/transient.yaml": REQUEST });
     const d = delivery("pull_request", payloadFor("pull_request", "closed", p, { merged: true, mergeCommitSha: sha, sender: "sam" }));
-    // A status Octokit does not retry on its own (5xx it retries, past the webhook's response time).
     app.world.fake.fail("GET /repos/{owner}/{repo}/compare/{basehead}", 403);
     const refused = (await auditRows("run.refused")).length;
-    expect((await post(app.webhookUrl, WEBHOOK_SECRET, d)).status).toBe(500);
+    expect((await app.deliver(d)).status).toBe(200);
+    expect(await deliveryState(app.server.store.db, d.id)).toMatchObject({ state: "done", attempts: 2 });
+    // The failed attempt refused nothing: one run, one run check, no run.refused.
     expect(await auditRows("run.refused")).toHaveLength(refused);
-    expect(checksOn(sha, "clutch-luigi/run")).toEqual([]);
-    app.world.fake.faults.splice(0);
-    expect((await post(app.webhookUrl, WEBHOOK_SECRET, d)).status).toBe(200);
     expect(await runsOf(p)).toHaveLength(1);
     expect(checksOn(sha, "clutch-luigi/run")).toEqual([expect.objectContaining({ status: "in_progress" })]);
   });

@@ -15,9 +15,9 @@ import { createTestDatabase, type TestDatabase } from "../support/pg.js";
 import { PG_UP } from "../support/pg-suite.js";
 import { sharedKeysEnv } from "../support/shared-keys.js";
 import { REPO } from "../integration/github/world.js";
-import { startApp, WEBHOOK_SECRET, type E2eApp } from "./app.js";
+import { startApp, type E2eApp } from "./app.js";
 import { requestedActionPayload, rerequestedPayload } from "./check-run-client.js";
-import { delivery, payloadFor, post } from "./webhook-client.js";
+import { delivery, payloadFor } from "./webhook-client.js";
 
 const FLAKY = `apiVersion: clutch-luigi/v1
 kind: Workflow
@@ -125,7 +125,7 @@ describe.each(backends)("run check buttons on $name", (backend) => {
     (await listAuditEvents(app.server.store.db, { limit: 100_000, ...(runId ? { runId } : {}) })).filter((r) => r.kind === kind);
 
   async function send(event: "pull_request" | "pull_request_review", action: string, p: FakePull, extra: Parameters<typeof payloadFor>[3] = {}): Promise<number> {
-    return (await post(app.webhookUrl, WEBHOOK_SECRET, delivery(event, payloadFor(event, action, p, extra)))).status;
+    return (await app.deliver(delivery(event, payloadFor(event, action, p, extra)))).status;
   }
 
   async function until(what: string, probe: () => Promise<RunStatus | undefined>, ms = 30_000): Promise<RunStatus> {
@@ -178,7 +178,7 @@ describe.each(backends)("run check buttons on $name", (backend) => {
 
   async function click(sha: string, runId: string, identifier: string, who: { login: string; type: string }): Promise<number> {
     const d = delivery("check_run", requestedActionPayload(runCheck(sha), identifier, who, runId));
-    return (await post(app.webhookUrl, WEBHOOK_SECRET, d)).status;
+    return (await app.deliver(d)).status;
   }
 
   it("Retry by a code owner re-runs the failed steps to success, Roll back by an operator undoes them; a non-owner and a bot are refused, audited and told on the check", async () => {
@@ -267,7 +267,7 @@ describe.each(backends)("run check buttons on $name", (backend) => {
     await runReaches(runId, ["rolled_back"]);
     const check = { ...runCheck(mergeSha), headSha: "e".repeat(40) };
     const d = delivery("check_run", requestedActionPayload(check, "retry", SAM, runId));
-    expect((await post(app.webhookUrl, WEBHOOK_SECRET, d)).status).toBe(200);
+    expect((await app.deliver(d)).status).toBe(200);
     expect(await auditRows("run.retried", runId)).toEqual([]);
     expect((await auditRows("run.action_refused")).at(-1)).toMatchObject({ run_id: null, actor: "sam", data: { code: "unknown-run" } });
     expect(await click(mergeSha, runId, "revoke", SAM)).toBe(200);
@@ -284,14 +284,14 @@ describe.each(backends)("run check buttons on $name", (backend) => {
     // The approval arrives without its delivery (a missed webhook): Re-run picks it up.
     app.world.pulls.review(p, "sam", "APPROVED");
     const at = { owner: "acme", repo: "ops", headSha: p.headSha, pullNumber: p.number };
-    expect((await post(app.webhookUrl, WEBHOOK_SECRET, delivery("check_run", rerequestedPayload("check_run", { ...at, name: "clutch-luigi/policy" }, "sam")))).status).toBe(200);
+    expect((await app.deliver(delivery("check_run", rerequestedPayload("check_run", { ...at, name: "clutch-luigi/policy" }, "sam")))).status).toBe(200);
     expect(await evaluations()).toHaveLength(before + 1);
     expect((await evaluations()).at(-1)).toMatchObject({ actor: "sam", data: { approved: true } });
     expect(app.world.checks.runs.filter((r) => r.headSha === p.headSha && r.name === "clutch-luigi/policy").some((c) => c.conclusion === "success")).toBe(true);
-    expect((await post(app.webhookUrl, WEBHOOK_SECRET, delivery("check_suite", rerequestedPayload("check_suite", at, "alice")))).status).toBe(200);
+    expect((await app.deliver(delivery("check_suite", rerequestedPayload("check_suite", at, "alice")))).status).toBe(200);
     expect(await evaluations()).toHaveLength(before + 2);
     // Re-running the run check starts nothing.
-    expect((await post(app.webhookUrl, WEBHOOK_SECRET, delivery("check_run", rerequestedPayload("check_run", { ...at, name: "clutch-luigi/run" }, "sam")))).status).toBe(200);
+    expect((await app.deliver(delivery("check_run", rerequestedPayload("check_run", { ...at, name: "clutch-luigi/run" }, "sam")))).status).toBe(200);
     expect(await evaluations()).toHaveLength(before + 2);
   }, 60_000);
 });

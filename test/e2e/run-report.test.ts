@@ -16,8 +16,8 @@ import type { FakePull } from "../support/github/pull-request-world.js";
 import { createTestDatabase, type TestDatabase } from "../support/pg.js";
 import { PG_UP } from "../support/pg-suite.js";
 import { sharedKeysEnv } from "../support/shared-keys.js";
-import { startApp, WEBHOOK_SECRET, type E2eApp } from "./app.js";
-import { delivery, payloadFor, post } from "./webhook-client.js";
+import { startApp, type E2eApp } from "./app.js";
+import { delivery, payloadFor } from "./webhook-client.js";
 
 const DRILL = `apiVersion: clutch-luigi/v1
 kind: Workflow
@@ -89,11 +89,11 @@ describe.each(backends)("run reports on the pull request ($name)", (backend) => 
   async function mergeRequest(path: string, text: string, approver = "sam"): Promise<{ p: FakePull; mergeSha: string; runId: string }> {
     const p = app.world.pulls.open(REPO, { author: { login: "alice", type: "User" }, files: { [path]: text } });
     app.world.pulls.review(p, approver, "APPROVED");
-    expect((await post(app.webhookUrl, WEBHOOK_SECRET, delivery("pull_request_review", payloadFor("pull_request_review", "submitted", p, { sender: approver })))).status).toBe(200);
+    expect((await app.deliver(delivery("pull_request_review", payloadFor("pull_request_review", "submitted", p, { sender: approver })))).status).toBe(200);
     const mergeSha = app.world.git.commit(REPO, { branch: "main", files: { [path]: text }, author: "web-flow", message: `Merge pull request #${p.number}` });
     app.world.pulls.markMerged(p, mergeSha);
     const merged = delivery("pull_request", payloadFor("pull_request", "closed", p, { merged: true, mergeCommitSha: mergeSha, sender: approver }));
-    expect((await post(app.webhookUrl, WEBHOOK_SECRET, merged)).status).toBe(200);
+    expect((await app.deliver(merged)).status).toBe(200);
     const run = rowsOf<{ id: string }>(await app.server.store.db.raw("select id from runs where request_path = ?", [path]))[0];
     expect(run, "the merge started a run").toBeDefined();
     return { p, mergeSha, runId: run!.id };
@@ -154,9 +154,9 @@ describe.each(backends)("run reports on the pull request ($name)", (backend) => 
     const runWrites = () => app.world.fake.calls.filter((c) => c.method !== "GET" && (c.template.includes("/issues/") || Number(c.params.check_run_id) === check.id)).length;
     const before = runWrites();
     const again = delivery("pull_request", payloadFor("pull_request", "closed", p, { merged: true, mergeCommitSha: mergeSha, sender: "sam" }));
-    expect((await post(app.webhookUrl, WEBHOOK_SECRET, again)).status).toBe(200);
-    expect((await post(app.webhookUrl, WEBHOOK_SECRET, again)).status).toBe(200);
-    expect((await post(app.webhookUrl, WEBHOOK_SECRET, delivery("pull_request", payloadFor("pull_request", "closed", p, { merged: true, mergeCommitSha: mergeSha, sender: "sam" })))).status).toBe(200);
+    expect((await app.deliver(again)).status).toBe(200);
+    expect((await app.deliver(again)).status).toBe(200);
+    expect((await app.deliver(delivery("pull_request", payloadFor("pull_request", "closed", p, { merged: true, mergeCommitSha: mergeSha, sender: "sam" })))).status).toBe(200);
     await new Promise((r) => setTimeout(r, 1_500));
     expect(rowsOf(await app.server.store.db.raw("select id from runs where request_path = ?", ["requests/restart-checkout.yaml"]))).toHaveLength(1);
     expect(app.world.comments.on(REPO, p.number)).toHaveLength(1);

@@ -7,8 +7,8 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { FakeCheckRun, FakePull } from "../support/github/pull-request-world.js";
 import { fixture, REPO } from "../integration/github/world.js";
-import { startApp, WEBHOOK_SECRET, type E2eApp } from "./app.js";
-import { delivery, payloadFor, post } from "./webhook-client.js";
+import { startApp, type E2eApp } from "./app.js";
+import { delivery, payloadFor } from "./webhook-client.js";
 
 let app: E2eApp;
 const alice = { login: "alice", type: "User" as const };
@@ -30,7 +30,7 @@ afterEach(() => {
 const policyCheck = (p: FakePull): FakeCheckRun | undefined => app.world.checks.runs.filter((r) => r.headSha === p.headSha && r.name === "clutch-luigi/policy").at(-1);
 
 async function deliver(event: "pull_request" | "pull_request_review", payload: Record<string, unknown>): Promise<void> {
-  const res = await post(app.webhookUrl, WEBHOOK_SECRET, delivery(event, payload));
+  const res = await app.deliver(delivery(event, payload));
   expect(res.status).toBe(200);
 }
 

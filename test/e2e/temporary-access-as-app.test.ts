@@ -18,8 +18,8 @@ import { REPO } from "../integration/github/world.js";
 import { createTestDatabase, type TestDatabase } from "../support/pg.js";
 import { PG_UP } from "../support/pg-suite.js";
 import { sharedKeysEnv } from "../support/shared-keys.js";
-import { startApp, WEBHOOK_SECRET, type E2eApp } from "./app.js";
-import { delivery, INSTALLATION_ID, payloadFor, post } from "./webhook-client.js";
+import { startApp, type E2eApp } from "./app.js";
+import { delivery, INSTALLATION_ID, payloadFor } from "./webhook-client.js";
 
 const ROOT = path.resolve(import.meta.dirname, "../..");
 const REQUEST_PATH = "requests/access/dave-prod-readers.yaml";
@@ -68,10 +68,10 @@ describe.skipIf(!PG_UP)("temporary access from a merged PR, executed by a worker
     app.world.pulls.review(p, "sam", "APPROVED"); // CODEOWNERS of requests/: @acme/sre
     app.world.pulls.review(p, "sec", "APPROVED"); // the workflow's approval.from: @acme/security
     // The approvals are evaluated before the merge, as the review's own delivery would: a merge runs only what an evaluation approved.
-    expect((await post(app.webhookUrl, WEBHOOK_SECRET, delivery("pull_request_review", payloadFor("pull_request_review", "submitted", p, { sender: "sec" })))).status).toBe(200);
+    expect((await app.deliver(delivery("pull_request_review", payloadFor("pull_request_review", "submitted", p, { sender: "sec" })))).status).toBe(200);
     const mergeSha = app.world.git.commit(REPO, { branch: "main", files: { [REQUEST_PATH]: REQUEST }, author: "web-flow", message: `Merge pull request #${p.number}` });
     app.world.pulls.markMerged(p, mergeSha);
-    const res = await post(app.webhookUrl, WEBHOOK_SECRET, delivery("pull_request", payloadFor("pull_request", "closed", p, { merged: true, mergeCommitSha: mergeSha, sender: "sam" })));
+    const res = await app.deliver(delivery("pull_request", payloadFor("pull_request", "closed", p, { merged: true, mergeCommitSha: mergeSha, sender: "sam" })));
     expect(res.status).toBe(200);
 
     const [run] = rowsOf<{ id: string; installation_id: string | number | null }>(await app.server.store.db.raw("select id, installation_id from runs"));

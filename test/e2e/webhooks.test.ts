@@ -6,6 +6,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { listAuditEvents, verifyAuditChain } from "../../src/store/audit.js";
 import { rowsOf } from "../../src/store/db.js";
+import { deliveryState } from "../../src/store/deliveries.js";
 import type { FakeCheckRun, FakePull } from "../support/github/pull-request-world.js";
 import { fixture, REPO } from "../integration/github/world.js";
 import { INSTALLATION_TOKEN, startApp, WEBHOOK_SECRET, type E2eApp } from "./app.js";
@@ -36,7 +37,7 @@ async function runRows(): Promise<{ id: string; idempotency_key: string; identit
 
 async function send(event: "pull_request" | "pull_request_review", action: string, p: FakePull, extra: Parameters<typeof payloadFor>[3] = {}) {
   const d = delivery(event, payloadFor(event, action, p, extra));
-  const res = await post(app.webhookUrl, WEBHOOK_SECRET, d);
+  const res = await app.deliver(d);
   expect(res.status).toBe(200);
   return d;
 }
@@ -104,7 +105,7 @@ describe("a request pull request, from opening to merge", () => {
 
     // The same delivery again (a replay): acknowledged, nothing handled.
     const calls = app.world.fake.calls.length;
-    expect((await post(app.webhookUrl, WEBHOOK_SECRET, d)).status).toBe(200);
+    expect((await app.deliver(d)).status).toBe(200);
     expect(app.world.fake.calls.length).toBe(calls);
     // A new delivery with the same content: handled, but the run already exists.
     await send("pull_request", "closed", p, { merged: true, mergeCommitSha: mergeSha, sender: "sam" });
@@ -116,21 +117,19 @@ describe("a request pull request, from opening to merge", () => {
 });
 
 describe("delivery failures", () => {
-  it("a delivery GitHub could not complete is answered 500 and handled in full when GitHub redelivers it", async () => {
+  it("a delivery whose processing GitHub refused is answered 200 at once, retried, and handled in full once", async () => {
     const p = app.world.pulls.open(REPO, { author: alice, files: { "requests/2026/redelivered.yaml": fixture("requests/restart-checkout.yaml") } });
     app.world.fake.fail("POST /repos/{owner}/{repo}/check-runs", 422);
     const d = delivery("pull_request", payloadFor("pull_request", "opened", p));
     const evaluated = (await auditRows("request.evaluated")).length;
-    expect((await post(app.webhookUrl, WEBHOOK_SECRET, d)).status).toBe(500);
-    expect(checksOn(p.headSha)).toEqual([]);
-    expect(await auditRows("request.evaluated")).toHaveLength(evaluated);
-    // GitHub's "Redeliver" sends the same delivery id.
-    expect((await post(app.webhookUrl, WEBHOOK_SECRET, d)).status).toBe(200);
+    expect((await app.deliver(d)).status).toBe(200);
     expect(checksOn(p.headSha).map((c) => c.name).sort()).toEqual(["clutch-luigi/plan", "clutch-luigi/policy"]);
     expect(await auditRows("request.evaluated")).toHaveLength(evaluated + 1);
-    // Once handled, the same id is not handled a third time.
-    expect((await post(app.webhookUrl, WEBHOOK_SECRET, d)).status).toBe(200);
+    expect(await deliveryState(app.server.store.db, d.id)).toMatchObject({ state: "done", attempts: 2 });
+    // GitHub's "Redeliver" sends the same delivery id: once handled, it is not handled again.
+    expect((await app.deliver(d)).status).toBe(200);
     expect(checksOn(p.headSha)).toHaveLength(2);
+    expect(await auditRows("request.evaluated")).toHaveLength(evaluated + 1);
   });
 });
 

@@ -9,6 +9,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { githubTeamMembership } from "../../../src/actions/builtin/github-team-membership.js";
 import { githubWorkflowDispatch } from "../../../src/actions/builtin/github-workflow-dispatch.js";
 import { createGitHubAppService } from "../../../src/runtime/github-app.js";
+import type { GitHubCallObserver } from "../../../src/github/observe-calls.js";
 import { startFakeGitHub, type StartedFakeGitHub } from "../../support/github/index.js";
 import { failure, testContext } from "./context-helper.js";
 
@@ -32,11 +33,16 @@ afterEach(() => {
   gh.fake.calls.length = 0;
 });
 
-function appService(installations: Record<string, number | null>, lookups: string[] = []) {
-  return createGitHubAppService({ appId: "99", privateKey: PEM, baseUrl: gh.url }, async (runId) => {
-    lookups.push(runId);
-    return installations[runId] ?? null;
-  });
+function appService(installations: Record<string, number | null>, lookups: string[] = [], observe?: GitHubCallObserver) {
+  return createGitHubAppService(
+    { appId: "99", privateKey: PEM, baseUrl: gh.url },
+    async (runId) => {
+      lookups.push(runId);
+      return installations[runId] ?? null;
+    },
+    undefined,
+    observe,
+  );
 }
 
 const exchanges = () => gh.fake.calls.filter((c) => c.operationId === "apps/create-installation-access-token");
@@ -57,6 +63,24 @@ describe("GitHub credentials on a worker", () => {
     await githubTeamMembership.rollback!({ org: "acme", team: "dba", username: "ivy" }, out, ctx);
     expect(lookups).toEqual(["run-1"]);
     expect(gh.teams.memberOf("acme", "dba", "ivy")).toBeUndefined();
+  });
+
+  it("reports each call's route template and status, and the rate limit left, to the metrics' observer", async () => {
+    const calls: string[] = [];
+    const left: [number, number][] = [];
+    gh.fake.responseHeaders["x-ratelimit-remaining"] = "777";
+    try {
+      const observe: GitHubCallObserver = { call: (route, status) => calls.push(`${route} ${status}`), rateLimitRemaining: (i, n) => left.push([i, n]) };
+      const { ctx } = await testContext({ services: { githubApp: appService({ "run-1": 4242 }, [], observe) } });
+      const out = await githubTeamMembership.run({ org: "acme", team: "dba", username: "ivy" }, ctx);
+      await githubTeamMembership.rollback!({ org: "acme", team: "dba", username: "ivy" }, out, ctx);
+    } finally {
+      delete gh.fake.responseHeaders["x-ratelimit-remaining"];
+    }
+    expect(calls).toContain("PUT /orgs/{org}/teams/{team_slug}/memberships/{username} 200");
+    expect(calls.every((c) => /^(GET|PUT|DELETE|POST) \/[\w{}/-]+ \d{3}$/.test(c))).toBe(true);
+    expect(left.length).toBeGreaterThan(0);
+    expect(left.every(([i, n]) => i === 4242 && n === 777)).toBe(true);
   });
 
   it("a workflow dispatch gets a token scoped to the repository it dispatches to", async () => {

@@ -49,7 +49,11 @@ export class FakeGitHub {
   readonly calls: RecordedCall[] = [];
   readonly violations: string[] = [];
   /** Fail the next N matching calls with this status (GitHub outages, rate limits). */
-  readonly faults: { template: string; method: string; status: number; times: number }[] = [];
+  readonly faults: { template: string; method: string; status: number; times: number; headers?: Record<string, string>; message?: string }[] = [];
+  /** Every answer waits this long (a slow GitHub); calls are still recorded as they arrive. */
+  latencyMs = 0;
+  /** Sent with every answer (e.g. `x-ratelimit-remaining`). */
+  readonly responseHeaders: Record<string, string> = {};
   private readonly routes: Route[] = [];
   private server: Server | undefined;
   url = "";
@@ -67,9 +71,10 @@ export class FakeGitHub {
     return this;
   }
 
-  fail(spec: string, status: number, times = 1): this {
+  /** `headers`/`message`: e.g. a secondary rate limit (403, `retry-after`, "You have exceeded a secondary rate limit"). */
+  fail(spec: string, status: number, times = 1, extra: { headers?: Record<string, string>; message?: string } = {}): this {
     const [method, template] = spec.split(" ") as [string, string];
-    this.faults.push({ method, template, status, times });
+    this.faults.push({ method, template, status, times, ...extra });
     return this;
   }
 
@@ -84,9 +89,13 @@ export class FakeGitHub {
             this.violations.push(`${req.method} ${req.url}: the fake itself failed: ${e instanceof Error ? e.message : String(e)}`);
             return { status: 500, body: { message: "fake GitHub failed; see violations" } };
           })
+          .then(async (r) => {
+            if (this.latencyMs > 0) await new Promise((resolve) => setTimeout(resolve, this.latencyMs));
+            return r;
+          })
           .then((r) => {
             const text = r.body === undefined ? "" : JSON.stringify(r.body);
-            res.writeHead(r.status, { ...(text ? { "content-type": "application/json; charset=utf-8" } : {}), ...(r.headers ?? {}) });
+            res.writeHead(r.status, { ...(text ? { "content-type": "application/json; charset=utf-8" } : {}), ...this.responseHeaders, ...(r.headers ?? {}) });
             res.end(text);
           });
       });
@@ -146,7 +155,7 @@ export class FakeGitHub {
     if (fault) {
       fault.times--;
       call.status = fault.status;
-      return { status: fault.status, body: { message: `fault injected (${fault.status})` } };
+      return { status: fault.status, body: { message: fault.message ?? `fault injected (${fault.status})` }, ...(fault.headers ? { headers: fault.headers } : {}) };
     }
     const response = await r.handler({ method, path: url.pathname, params, query: url.searchParams, body, headers });
     call.status = response.status;
