@@ -29,7 +29,7 @@ import { delivery, payloadFor, post, type Delivery } from "./webhook-client.js";
 const ROOT = path.resolve(import.meta.dirname, "../..");
 const TSX = pathToFileURL(path.join(ROOT, "node_modules/tsx/dist/loader.mjs")).href;
 const SECRET = "production-shape-secret";
-const PRS = 50;
+const PRS = Number(process.env.CL_PROD_PRS ?? 50);
 
 interface Proc {
   name: string;
@@ -39,9 +39,11 @@ interface Proc {
 }
 
 function start(name: string, script: string, args: string[], env: NodeJS.ProcessEnv, cwd: string): Proc {
-  const child = spawn(process.execPath, ["--import", TSX, path.join(ROOT, script), ...args], { cwd, env: { PATH: process.env.PATH, ...env }, stdio: ["ignore", "ignore", "pipe"] });
+  const child = spawn(process.execPath, ["--import", TSX, path.join(ROOT, script), ...args], { cwd, env: { PATH: process.env.PATH, ...env }, stdio: ["ignore", "pipe", "pipe"] });
   const p: Proc = { name, child, log: "", exited: new Promise((r) => child.once("exit", r)) };
-  child.stderr!.on("data", (c: Buffer) => (p.log = (p.log + c.toString()).slice(-20_000)));
+  const keep = (c: Buffer) => (p.log = (p.log + c.toString()).slice(-20_000));
+  child.stderr!.on("data", keep);
+  child.stdout!.on("data", keep);
   return p;
 }
 
@@ -101,7 +103,7 @@ describe.skipIf(!PG_UP)("the production shape: two replicas behind a load balanc
 
     const ports = [await freePort(), await freePort()];
     const replicas = ports.map((port, i) =>
-      start(`app-${i}`, "src/server/start.ts", [], { ...app, WEBHOOK_SECRET: SECRET, PORT: String(port), HOST: "127.0.0.1", CLUTCH_LUIGI_WORKERS: "0", LOG_LEVEL: "fatal", CLUTCH_LUIGI_DATA_DIR: path.join(work, `data-${i}`) }, work),
+      start(`app-${i}`, "src/server/start.ts", [], { ...app, WEBHOOK_SECRET: SECRET, PORT: String(port), HOST: "127.0.0.1", CLUTCH_LUIGI_WORKERS: "0", LOG_LEVEL: process.env.CL_PROD_LOG ?? "fatal", CLUTCH_LUIGI_DATA_DIR: path.join(work, `data-${i}`) }, work),
     );
     const workers = [0, 1].map((i) => start(`worker-${i}`, "src/cli/bin.ts", ["worker", "--poll", "100ms", "--lease", "3s"], { ...app, CLUTCH_LUIGI_DATA_DIR: path.join(work, `wdata-${i}`) }, work));
     procs.push(...replicas, ...workers);
@@ -146,10 +148,14 @@ describe.skipIf(!PG_UP)("the production shape: two replicas behind a load balanc
     const s = store;
     const states = async () => rowsOf<{ request_path: string; state: string }>(await s.db.raw("select request_path, state from runs"));
     let seen: { request_path: string; state: string }[] = [];
+    let queue: unknown[] = [];
+    let activity: unknown[] = [];
     await until(`all ${PRS} runs to succeed`, async () => {
       seen = await states();
+      activity = rowsOf(await s.db.raw("select application_name as app, state, wait_event_type as wt, wait_event as we, left(query, 120) as q, extract(epoch from now() - xact_start)::int as xs from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid()"));
+      queue = rowsOf(await s.db.raw("select state, claimed_by, claimed_until > now() as leased, event, action, count(*)::int as n, max(attempts) as attempts, max(last_error) as error from webhook_deliveries where state <> 'done' group by 1,2,3,4,5"));
       return seen.length === PRS && seen.every((r) => r.state === "succeeded") ? true : undefined;
-    }, 180_000, () => `${seen.length} runs: ${JSON.stringify(seen.filter((r) => r.state !== "succeeded"))}; ${procs.map((p) => `${p.name}: ${p.log.slice(-500)}`).join(" | ")}`);
+    }, Number(process.env.CL_PROD_WAIT ?? 180_000), () => `${seen.length} runs: ${JSON.stringify(seen.filter((r) => r.state !== "succeeded"))}; queue ${JSON.stringify(queue)}; activity ${JSON.stringify(activity)}; ${procs.map((p) => `${p.name} (pid ${p.child.pid}): ${p.log.slice(-(Number(process.env.CL_PROD_TAIL ?? 500)))}`).join(" | ")}`);
     // Each request ran exactly once: one run per request file, no second run for any.
     const rows = await states();
     expect(new Set(rows.map((r) => r.request_path)).size).toBe(PRS);

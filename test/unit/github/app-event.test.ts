@@ -22,14 +22,29 @@ const withInstallation = (name: string, action: string): Record<string, unknown>
 };
 
 describe("classifyDelivery", () => {
-  it("turns every event the app subscribes to into evaluate, merge or a reasoned ignore", () => {
+  it("turns every event the app subscribes to into the app event that handles it", () => {
+    const kinds = new Map<string, string>();
     for (const name of EVENTS) {
       const [event, action] = name.split(".") as [string, string];
       const payload = withInstallation(event, action);
       const e = classifyDelivery(event, payload);
+      kinds.set(name, e.kind);
       if (name === "pull_request.closed") expect(e.kind, name).toBe((payload.pull_request as { merged: boolean }).merged ? "merge" : "ignore");
+      else if (name === "check_run.requested_action") expect(e.kind, name).toBe("run-action");
+      else if (name.endsWith(".rerequested")) expect(e.kind, name).toBe("rerequest");
       else expect(e.kind, name).toBe("evaluate");
     }
+    expect([...kinds.values()].filter((k) => k === "ignore")).toHaveLength(kinds.get("pull_request.closed") === "ignore" ? 1 : 0);
+  });
+
+  it("run-action: a click on a check, filed under the checked commit so one run's clicks apply in order", () => {
+    const p = withInstallation("check_run", "requested_action");
+    const e = classifyDelivery("check_run", p);
+    expect(e.kind).toBe("run-action");
+    if (e.kind !== "run-action") return;
+    const run = p.check_run as { head_sha: string };
+    expect(orderingKey(e)).toBe(`${e.click.owner}/${e.click.repo}@${run.head_sha}`);
+    expect(pullRequestOf(e)).toBeNull();
   });
 
   it("evaluate: the pull request, its sender and its page; filed under the pull request", () => {
