@@ -5,6 +5,7 @@
  */
 import type { ApplicationFunction, Context } from "probot";
 import type { GitHubClient } from "./github/client.js";
+import { ConditionalCache } from "./github/conditional-cache.js";
 import { pullRequestTarget } from "./github/event.js";
 import { beginDelivery, completeDelivery, isDeliveryId } from "./github/handlers/deliveries.js";
 import { resolveDeps, type AppDeps, type AppDepsSource } from "./github/handlers/deps.js";
@@ -30,10 +31,12 @@ const EVENTS = [
 
 type AppContext = Context<(typeof EVENTS)[number]>;
 
-async function handle(deps: AppDeps, context: AppContext): Promise<void> {
+async function handle(deps: AppDeps, cache: ConditionalCache, context: AppContext): Promise<void> {
   // Probot's installation Octokit has `request(route, params)`; its overloads are
   // narrower than GitHubClient's string route, so it is viewed through that interface.
-  const gh = context.octokit as unknown as GitHubClient;
+  // Its GETs go through the process's ETag cache, scoped to the installation.
+  const installation = (context.payload as { installation?: { id?: unknown } }).installation?.id;
+  const gh = cache.client(context.octokit as unknown as GitHubClient, `installation:${typeof installation === "number" ? installation : "none"}`);
   const opts = { actor: senderOf(context.payload), ...(pullRequestHtmlUrl(context.payload) ? { detailsUrl: pullRequestHtmlUrl(context.payload)! } : {}) };
   const merged = mergedPullRequest(context.name, context.payload);
   if (merged) {
@@ -46,7 +49,9 @@ async function handle(deps: AppDeps, context: AppContext): Promise<void> {
   await evaluateAndPublish(deps, gh, { owner: target.owner, repo: target.repo, pullNumber: target.pullNumber }, opts);
 }
 
-export function clutchLuigiApp(source: AppDepsSource): ApplicationFunction {
+export function clutchLuigiApp(source: AppDepsSource, opts: { cache?: ConditionalCache } = {}): ApplicationFunction {
+  // One per process: every delivery's reads are revalidated against the answers earlier ones got.
+  const cache = opts.cache ?? new ConditionalCache();
   return (app) => {
     app.on([...EVENTS], async (context) => {
       const deps = await resolveDeps(source);
@@ -59,7 +64,7 @@ export function clutchLuigiApp(source: AppDepsSource): ApplicationFunction {
         return;
       }
       try {
-        await handle(deps, context);
+        await handle(deps, cache, context);
       } catch (e) {
         // The delivery stays open, so GitHub's redelivery retries it. Rethrown without
         // the GitHub API's own status: the webhook answer is 500 (our failure), not,

@@ -87,6 +87,24 @@ export interface GatheredPullRequest {
   authority: AuthorityBlobs;
   /** GitHub user ids of reviewers, by login as the API spelled it (for the run's evidence). */
   reviewerIds: Record<string, number>;
+  /** The head's repository when it is not the base repository (a fork), as the API names it; null for a branch of the repository. */
+  fork: string | null;
+}
+
+export const FORK_PROBLEM = "requests must come from a branch of the repository";
+
+/**
+ * The fork a pull request comes from, by the API's account (never the
+ * payload's): its head repository differs from the base repository, or is
+ * gone (a deleted fork). Null for a branch of the repository itself.
+ */
+export function forkOf(pull: Pick<ApiPull, "head" | "base">): string | null {
+  const head = pull.head.repo;
+  const base = pull.base.repo;
+  if (!head) return "a deleted fork";
+  const sameId = typeof head.id === "number" && typeof base.id === "number" ? head.id === base.id : true;
+  const sameName = (head.full_name ?? "").toLowerCase() === (base.full_name ?? "").toLowerCase();
+  return sameId && sameName ? null : (head.full_name ?? "a fork");
 }
 
 /** Where each authority file was read and which blob it was; null when the file is absent. */
@@ -109,8 +127,8 @@ interface ApiPull {
   user: ApiUser | null;
   body: string | null;
   labels: { name?: string }[];
-  head: { sha: string };
-  base: { ref: string; sha: string; repo: { name: string; owner: { login: string }; default_branch?: string } };
+  head: { sha: string; repo: { id?: number; full_name?: string } | null };
+  base: { ref: string; sha: string; repo: { id?: number; full_name?: string; name: string; owner: { login: string }; default_branch?: string } };
   changed_files?: number;
   commits?: number;
 }
@@ -154,6 +172,11 @@ export async function gatherPullRequest(gh: GitHubClient, ref: PullRequestRef, l
   const pull = (await gh.request("GET /repos/{owner}/{repo}/pulls/{pull_number}", pr)).data as ApiPull;
   const headSha = pull.head.sha;
   const author = toActor(pull.user);
+  // Anyone can open a PR from a fork; its branch is outside the repository's protections and CI secrets.
+  const fork = forkOf(pull);
+  if (fork !== null) {
+    problems.push({ code: "fork-pull-request", message: `${FORK_PROBLEM}: this pull request comes from ${fork}, and a request from a fork is never approved or run` });
+  }
 
   // The base branch as it is now: pull.base.sha can lag behind it.
   // A merge pins it to the merge commit instead, so the run is judged by the authority it lands in.
@@ -346,5 +369,5 @@ export async function gatherPullRequest(gh: GitHubClient, ref: PullRequestRef, l
     permissions,
     committers: [...committers],
   };
-  return { ref, baseRef, baseSha, headSha, facts, request, workflowNames, workflowFiles, problems, authority, reviewerIds };
+  return { ref, baseRef, baseSha, headSha, facts, request, workflowNames, workflowFiles, problems, authority, reviewerIds, fork };
 }

@@ -6,7 +6,7 @@
  * before any handler runs.
  */
 import type { IncomingMessage } from "node:http";
-import { createNodeMiddleware, createProbot } from "probot";
+import { createNodeMiddleware, createProbot, ProbotOctokit } from "probot";
 import { clutchLuigiApp, type AppDepsSource } from "../index.js";
 import { BodyTooLarge, readBounded, refuseTooLarge, WEBHOOK_BODY_LIMIT } from "../api/body-limit.js";
 import type { Middleware } from "./http.js";
@@ -20,6 +20,17 @@ export interface ProbotMiddlewareOptions {
   baseUrl?: string;
   /** Largest webhook body accepted, in bytes (default 25 MiB, GitHub's own cap). */
   bodyLimit?: number;
+  /**
+   * Base of Octokit's retry back-off for GitHub 5xx answers, in ms (default 1000:
+   * retries after 1 s, 4 s and 9 s). Tests shorten it to see a delivery fail quickly.
+   */
+  retryAfterBaseMs?: number;
+  /**
+   * Octokit's throttling (default on): it spaces every write of the process at
+   * least a second apart, GitHub's guidance against secondary rate limits. The
+   * benchmark turns it off to measure the app itself, and reports its cost apart.
+   */
+  throttle?: boolean;
 }
 
 /** Which of the settings a GitHub App cannot work without are missing. */
@@ -34,7 +45,18 @@ export function missingAppSettings(env: NodeJS.ProcessEnv): string[] {
 /** The webhook middleware, or null when the app is not configured (the server then runs without webhooks). */
 export async function createProbotMiddleware(opts: ProbotMiddlewareOptions): Promise<Middleware | null> {
   if (missingAppSettings(opts.env).length > 0) return null;
-  const probot = createProbot({ env: opts.env, ...(opts.baseUrl ? { overrides: { baseUrl: opts.baseUrl } } : {}) });
+  const tuned = opts.retryAfterBaseMs !== undefined || opts.throttle === false;
+  // A function default runs after Probot's own, so it can adjust what Probot set (the throttle options).
+  const tune = (o: Record<string, unknown>): Record<string, unknown> => ({
+    ...o,
+    ...(opts.retryAfterBaseMs !== undefined ? { retry: { retryAfterBaseValue: opts.retryAfterBaseMs } } : {}),
+    ...(opts.throttle === false ? { throttle: { ...(o.throttle as Record<string, unknown> | undefined), enabled: false } } : {}),
+  });
+  const overrides = {
+    ...(opts.baseUrl ? { baseUrl: opts.baseUrl } : {}),
+    ...(tuned ? { Octokit: ProbotOctokit.defaults(tune) } : {}),
+  };
+  const probot = createProbot({ env: opts.env, ...(Object.keys(overrides).length > 0 ? { overrides } : {}) });
   const webhooksPath = opts.env.WEBHOOK_PATH || DEFAULT_WEBHOOK_PATH;
   const handler = await createNodeMiddleware(clutchLuigiApp(opts.deps), { probot, webhooksPath });
   const limit = opts.bodyLimit ?? WEBHOOK_BODY_LIMIT;

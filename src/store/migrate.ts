@@ -12,6 +12,7 @@ import * as m005 from "./migrations/005_audit_roles.js";
 import * as m006 from "./migrations/006_dispatches.js";
 import * as m007 from "./migrations/007_installation.js";
 import * as m008 from "./migrations/008_metrics_indexes.js";
+import * as m012 from "./migrations/012_check_runs.js";
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -27,6 +28,7 @@ export const MIGRATIONS: [string, Migration][] = [
   ["006_dispatches", m006],
   ["007_installation", m007],
   ["008_metrics_indexes", m008],
+  ["012_check_runs", m012],
 ];
 
 const source: Knex.MigrationSource<string> = {

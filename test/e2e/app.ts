@@ -29,7 +29,7 @@ export interface E2eApp {
 }
 
 /** `env` is laid over the app's own (e.g. DATABASE_URL for a shared Postgres instead of the embedded one). */
-export async function startApp(opts: { env?: NodeJS.ProcessEnv } = {}): Promise<E2eApp> {
+export async function startApp(opts: { env?: NodeJS.ProcessEnv; retryAfterBaseMs?: number; throttle?: boolean } = {}): Promise<E2eApp> {
   const world = await startWorld();
   const tokenRequests: E2eApp["tokenRequests"] = [];
   world.fake.route("POST /app/installations/{installation_id}/access_tokens", ({ headers, params, body }) => {
@@ -57,6 +57,8 @@ export async function startApp(opts: { env?: NodeJS.ProcessEnv } = {}): Promise<
   const webhooks = await createProbotMiddleware({
     env,
     baseUrl: world.url,
+    ...(opts.retryAfterBaseMs !== undefined ? { retryAfterBaseMs: opts.retryAfterBaseMs } : {}),
+    ...(opts.throttle !== undefined ? { throttle: opts.throttle } : {}),
     deps: async () => {
       if (!server) throw new Error("webhook before the server started");
       return { store: server.store, registry: defaultRegistry() };

@@ -4,6 +4,7 @@
  * GitHub's description; the server validates each request and response against
  * that description and records any mismatch as a violation tests assert is empty.
  */
+import { createHash } from "node:crypto";
 import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { githubOpenApi, type GitHubOpenApi, type Operation } from "./openapi.js";
@@ -35,6 +36,16 @@ export interface RecordedCall {
   status: number;
   /** The Authorization header the client sent (tests check which credential was used). */
   authorization?: string;
+  /**
+   * Whether GitHub would count the call against the installation's rate limit:
+   * every call but a conditional GET answered 304 Not Modified.
+   */
+  counted: boolean;
+}
+
+/** GitHub's weak ETag of a response body: any change to the JSON changes it. */
+export function etagOf(body: unknown): string {
+  return `W/"${createHash("sha1").update(JSON.stringify(body)).digest("hex")}"`;
 }
 
 interface Route {
@@ -65,6 +76,11 @@ export class FakeGitHub {
     });
     this.routes.push({ op, regex: new RegExp(`^${pattern}$`), names, handler });
     return this;
+  }
+
+  /** Calls GitHub would count against the installation's rate limit (the app's own token exchanges are not the installation's). */
+  countedCalls(from = 0): RecordedCall[] {
+    return this.calls.slice(from).filter((c) => c.counted && c.operationId !== "apps/create-installation-access-token");
   }
 
   fail(spec: string, status: number, times = 1): this {
@@ -133,6 +149,7 @@ export class FakeGitHub {
       query: Object.fromEntries(url.searchParams),
       body,
       status: 0,
+      counted: true,
       ...(typeof headers.authorization === "string" ? { authorization: headers.authorization } : {}),
     };
     this.calls.push(call);
@@ -150,6 +167,17 @@ export class FakeGitHub {
     }
     const response = await r.handler({ method, path: url.pathname, params, query: url.searchParams, body, headers });
     call.status = response.status;
+    if (method === "GET" && response.status === 200 && response.body !== undefined) {
+      // Conditional requests as GitHub answers them: a matching If-None-Match is a 304
+      // with no body, which does not count against the rate limit.
+      const etag = etagOf(response.body);
+      if (headers["if-none-match"] === etag) {
+        call.status = 304;
+        call.counted = false;
+        return { status: 304, headers: { etag } };
+      }
+      response.headers = { ...(response.headers ?? {}), etag };
+    }
     const responseProblems = this.api.validateResponse(r.op, response.status, response.body);
     this.violations.push(...responseProblems.map((p) => `${method} ${r.op.template} → ${response.status}: ${p}`));
     return response;
