@@ -3,7 +3,8 @@
  * request costs few counted API calls. Two kinds of read:
  *
  * - Immutable: a file, folder, blob, tree or commit addressed by a commit or
- *   object SHA (`contents/{path}?ref=<sha>`, `git/blobs/{sha}`, …). The answer
+ *   object SHA (`contents/{path}?ref=<sha>`, `git/blobs/{sha}`, a comparison
+ *   of two commit SHAs, …). The answer
  *   can never change, so a cached one is used without asking GitHub at all;
  *   this is what makes the authority files (CODEOWNERS, the policy file, the
  *   `workflows/` listing and files), read at the base SHA, free for every
@@ -46,6 +47,7 @@ export interface ConditionalCacheStats {
 }
 
 const SHA = /^[0-9a-f]{40}$/;
+const COMMIT_PAIR = /^[0-9a-f]{40}\.\.\.[0-9a-f]{40}$/;
 
 /** Routes whose answer is fixed once the SHA they name is fixed. */
 export function isImmutableRead(route: string, params: Record<string, unknown>): boolean {
@@ -58,6 +60,9 @@ export function isImmutableRead(route: string, params: Record<string, unknown>):
       return typeof params.tree_sha === "string" && SHA.test(params.tree_sha);
     case "GET /repos/{owner}/{repo}/git/commits/{commit_sha}":
       return typeof params.commit_sha === "string" && SHA.test(params.commit_sha);
+    case "GET /repos/{owner}/{repo}/compare/{basehead}":
+      // Two fixed commits have one merge base and one difference.
+      return typeof params.basehead === "string" && COMMIT_PAIR.test(params.basehead);
     default:
       return false;
   }

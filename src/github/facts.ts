@@ -152,6 +152,7 @@ interface ApiCommit {
   sha: string;
   author: ApiUser | null;
   committer: ApiUser | null;
+  commit?: { tree?: { sha?: string } };
 }
 
 const REVIEW_STATES = new Set<ReviewState>(["APPROVED", "CHANGES_REQUESTED", "COMMENTED", "DISMISSED", "PENDING"]);
@@ -163,6 +164,9 @@ function toActor(u: ApiUser | null): Actor {
 /**
  * Gathers the facts of a pull request. Throws only when GitHub itself fails
  * (network, 5xx, the PR does not exist); the caller retries or reports that.
+ * Reads that do not depend on each other go out together, so the time taken
+ * is a few round trips rather than one per read; problems are still listed
+ * in a fixed order.
  */
 export async function gatherPullRequest(gh: GitHubClient, ref: PullRequestRef, limits: GatherLimits = DEFAULT_LIMITS, opts: { authorityAt?: string } = {}): Promise<GatheredPullRequest> {
   const at: RepoCoordinates = { owner: ref.owner, repo: ref.repo };
@@ -181,19 +185,19 @@ export async function gatherPullRequest(gh: GitHubClient, ref: PullRequestRef, l
   // The base branch as it is now: pull.base.sha can lag behind it.
   // A merge pins it to the merge commit instead, so the run is judged by the authority it lands in.
   const baseRef = pull.base.ref;
-  let baseSha = opts.authorityAt;
-  if (baseSha === undefined) {
-    const baseHead = await requestOrNull<{ object: { sha: string } }>(gh, "GET /repos/{owner}/{repo}/git/ref/{ref}", {
-      ...at,
-      ref: `heads/${baseRef}`,
-    });
+  const resolveBase = async (): Promise<string> => {
+    const baseHead = await requestOrNull<{ object: { sha: string } }>(gh, "GET /repos/{owner}/{repo}/git/ref/{ref}", { ...at, ref: `heads/${baseRef}` });
     if (!baseHead) throw new Error(`base branch ${baseRef} of ${ref.owner}/${ref.repo}#${ref.pullNumber} does not exist`);
-    baseSha = baseHead.object.sha;
-  }
+    return baseHead.object.sha;
+  };
+  // Files (bounded by GitHub's own cap), reviews and commits, with the base head.
+  const [baseSha, listed, reviewList, commitList] = await Promise.all([
+    opts.authorityAt ?? resolveBase(),
+    paginate<ApiFile>(gh, "GET /repos/{owner}/{repo}/pulls/{pull_number}/files", pr, { maxPages: Math.ceil(limits.maxFiles / 100) }),
+    paginate<ApiReview>(gh, "GET /repos/{owner}/{repo}/pulls/{pull_number}/reviews", pr, { maxPages: Math.ceil(limits.maxReviews / 100) }),
+    paginate<ApiCommit>(gh, "GET /repos/{owner}/{repo}/pulls/{pull_number}/commits", pr, { maxPages: Math.ceil(limits.maxCommits / 100) }),
+  ]);
 
-  // Files, bounded by GitHub's own cap.
-  const filePages = Math.ceil(limits.maxFiles / 100);
-  const listed = await paginate<ApiFile>(gh, "GET /repos/{owner}/{repo}/pulls/{pull_number}/files", pr, { maxPages: filePages });
   const fileCount = pull.changed_files ?? listed.items.length;
   if (fileCount > listed.items.length || (listed.truncated && pull.changed_files === undefined)) {
     problems.push({
@@ -209,8 +213,6 @@ export async function gatherPullRequest(gh: GitHubClient, ref: PullRequestRef, l
   }));
 
   // Reviews: a review we cannot see might be a standing change request.
-  const reviewPages = Math.ceil(limits.maxReviews / 100);
-  const reviewList = await paginate<ApiReview>(gh, "GET /repos/{owner}/{repo}/pulls/{pull_number}/reviews", pr, { maxPages: reviewPages });
   if (reviewList.truncated) {
     problems.push({ code: "too-many-reviews", message: `this pull request has more than ${limits.maxReviews} reviews; not all of them can be read` });
   }
@@ -223,9 +225,6 @@ export async function gatherPullRequest(gh: GitHubClient, ref: PullRequestRef, l
   }
 
   // Committers: anyone whose commit is in the PR cannot approve it.
-  const commitList = await paginate<ApiCommit>(gh, "GET /repos/{owner}/{repo}/pulls/{pull_number}/commits", pr, {
-    maxPages: Math.ceil(limits.maxCommits / 100),
-  });
   const commitCount = pull.commits ?? commitList.items.length;
   if (commitCount > commitList.items.length || commitCount > limits.maxCommits) {
     problems.push({
@@ -239,9 +238,17 @@ export async function gatherPullRequest(gh: GitHubClient, ref: PullRequestRef, l
     for (const u of [c.author, c.committer]) if (u && u.login.toLowerCase() !== authorKey) committers.add(u.login);
   }
 
-  // Authority, at the base branch head.
-  const { codeowners, codeownersPath, codeownersSha } = await readCodeowners(gh, at, baseSha, problems);
-  const { repoConfig, orgConfig, repoConfigSha } = await readPolicyConfigs(gh, at, baseSha, problems);
+  // Authority at the base branch head, the request at the PR head, and the workflow listing: all at fixed SHAs.
+  const selection = selectRequest(files);
+  const codeownersProblems: GatherProblem[] = [];
+  const configProblems: GatherProblem[] = [];
+  const [{ codeowners, codeownersPath, codeownersSha }, { repoConfig, orgConfig, repoConfigSha }, requestFile, dir] = await Promise.all([
+    readCodeowners(gh, at, baseSha, codeownersProblems),
+    readPolicyConfigs(gh, at, baseSha, configProblems),
+    selection.path ? readRepoFile(gh, at, selection.path, headSha, MAX_FILE_BYTES + 1) : Promise.resolve(null),
+    listRepoDir(gh, at, WORKFLOWS_DIR, baseSha),
+  ]);
+  problems.push(...codeownersProblems, ...configProblems);
   const authority: AuthorityBlobs = {
     baseSha,
     workflow: [],
@@ -251,7 +258,6 @@ export async function gatherPullRequest(gh: GitHubClient, ref: PullRequestRef, l
   const merged = mergeConfig(orgConfig, repoConfig);
 
   // The request, at the PR head.
-  const selection = selectRequest(files);
   for (const p of selection.problems) problems.push({ code: p.code, message: p.message, file: p.file, line: 1, col: 1 });
   let request: GatheredRequest | null = null;
   const defaultBranch = pull.base.repo.default_branch;
@@ -266,8 +272,8 @@ export async function gatherPullRequest(gh: GitHubClient, ref: PullRequestRef, l
       col: 1,
     });
   }
-  if (selection.path) {
-    const f = await readRepoFile(gh, at, selection.path, headSha, MAX_FILE_BYTES + 1);
+  if (selection.path && requestFile) {
+    const f = requestFile;
     request = { path: selection.path, text: null, workflow: null };
     if (f.kind === "file") {
       request.text = f.text;
@@ -281,28 +287,31 @@ export async function gatherPullRequest(gh: GitHubClient, ref: PullRequestRef, l
   }
 
   // Workflow definitions, at the base branch head: only the one a request names is read.
-  const listing = (await listRepoDir(gh, at, WORKFLOWS_DIR, baseSha)).filter((e) => e.type === "file" && /\.ya?ml$/.test(e.name));
+  const listing = dir.filter((e) => e.type === "file" && /\.ya?ml$/.test(e.name));
   const workflowNames = [...new Set(listing.map((e) => workflowNameOf(e.path)))].sort();
   const workflowFiles: SourceFile[] = [];
   const workflows: NonNullable<PolicyFacts["workflows"]> = {};
   const workflowApprovals: unknown[] = [];
   if (request?.workflow) {
-    for (const entry of listing.filter((e) => workflowNameOf(e.path) === request.workflow)) {
-      const f = await readRepoFile(gh, at, entry.path, baseSha, MAX_FILE_BYTES + 1);
+    const wanted = request.workflow;
+    const entries = listing.filter((e) => workflowNameOf(e.path) === wanted);
+    const read = await Promise.all(entries.map((entry) => readRepoFile(gh, at, entry.path, baseSha, MAX_FILE_BYTES + 1)));
+    entries.forEach((entry, i) => {
+      const f = read[i]!;
       if (f.kind === "file" || f.kind === "too-large") authority.workflow.push({ path: entry.path, sha: f.sha });
       if (f.kind !== "file") {
         problems.push({ code: "workflow-unreadable", message: `${entry.path} on the base branch cannot be read (${f.kind === "too-large" ? `${f.size} bytes` : f.kind})` });
-        continue;
+        return;
       }
       workflowFiles.push({ path: entry.path, content: f.bytes });
       const parsed = parseSource(entry.path, f.bytes);
       if (parsed.ok && parsed.doc.value.kind === "Workflow") {
         const approval = parsed.doc.value.approval;
         // The shape is checked with the rest of the facts (facts-invalid blocks a malformed one).
-        workflows[request.workflow] = approval === undefined ? {} : { approval: approval as ApprovalSpec };
+        workflows[wanted] = approval === undefined ? {} : { approval: approval as ApprovalSpec };
         workflowApprovals.push(approval);
       }
-    }
+    });
   }
 
   // Teams named by the authority files, with their members.
@@ -310,39 +319,46 @@ export async function gatherPullRequest(gh: GitHubClient, ref: PullRequestRef, l
   if (teamKeys.length > limits.maxTeams) {
     problems.push({ code: "too-many-teams", message: `the policy names ${teamKeys.length} teams; at most ${limits.maxTeams} are read` });
   }
-  const teams = await readTeams(gh, teamKeys.slice(0, limits.maxTeams), limits.maxTeamMembers, problems);
-
   // Repository permission of everyone whose review carries a state.
   const reviewers = [...new Map(reviews.filter((r) => (r.state === "APPROVED" || r.state === "CHANGES_REQUESTED") && !isBotActor(r.user)).map((r) => [r.user.login.toLowerCase(), r.user.login])).values()];
+  const stale = (merged as { staleApprovals?: unknown } | undefined)?.staleApprovals;
+  const contentStale = stale === undefined || stale === "content";
+  const teamProblems: GatherProblem[] = [];
+  const [teams, permissionList, baseChanges, changes] = await Promise.all([
+    readTeams(gh, teamKeys.slice(0, limits.maxTeams), limits.maxTeamMembers, teamProblems),
+    Promise.all(
+      reviewers.slice(0, limits.maxReviewers).map(async (login) => {
+        const p = await requestOrNull<{ permission: string }>(gh, "GET /repos/{owner}/{repo}/collaborators/{username}/permission", { ...at, username: login });
+        return [login, p?.permission ?? "none"] as const;
+      }),
+    ),
+    contentStale ? readBaseChanges(gh, at, ref.pullNumber, Math.ceil(limits.maxReviews / 100)) : Promise.resolve(undefined),
+    contentStale ? readChanges() : Promise.resolve(undefined),
+  ]);
+  problems.push(...teamProblems);
   if (reviewers.length > limits.maxReviewers) {
     problems.push({ code: "too-many-reviewers", message: `${reviewers.length} people reviewed this pull request; at most ${limits.maxReviewers} are checked` });
   }
-  const permissions: Record<string, string> = {};
-  for (const login of reviewers.slice(0, limits.maxReviewers)) {
-    const p = await requestOrNull<{ permission: string }>(gh, "GET /repos/{owner}/{repo}/collaborators/{username}/permission", { ...at, username: login });
-    permissions[login] = p?.permission ?? "none";
-  }
+  const permissions: Record<string, string> = Object.fromEntries(permissionList);
 
   // The change now and the change each approval was given on, for `staleApprovals: content`.
-  const stale = (merged as { staleApprovals?: unknown } | undefined)?.staleApprovals;
-  const reviewChanges: Pick<PolicyFacts, "change" | "reviewedChanges" | "baseChanges"> = {};
-  if (stale === undefined || stale === "content") {
-    const baseChanges = await readBaseChanges(gh, at, ref.pullNumber, Math.ceil(limits.maxReviews / 100));
-    if (baseChanges) reviewChanges.baseChanges = baseChanges;
-    else problems.push({ code: "too-many-events", message: `this pull request has more than ${limits.maxReviews} events; whether its base branch was changed after a review cannot be verified` });
+  async function readChanges(): Promise<Pick<PolicyFacts, "change" | "reviewedChanges">> {
     // Only commits reviewed under the current base can be compared: the branch before a retarget is unknown.
-    // With no approval of an older commit, the change now is not needed at all.
     const older = [...new Set(reviews.filter((r) => r.state === "APPROVED" && r.commitId !== headSha).map((r) => r.commitId))];
     const trees: TreeCache = new Map();
-    const change = older.length > 0 ? await changeAgainst(gh, at, baseRef, headSha, trees) : null;
-    if (change) reviewChanges.change = change;
-    const reviewedChanges: NonNullable<PolicyFacts["reviewedChanges"]> = [];
-    for (const commit of change ? older.slice(-limits.maxReviewedCommits) : []) {
-      const c = await changeAgainst(gh, at, baseRef, commit, trees);
-      if (c) reviewedChanges.push({ commit, ...c });
-    }
-    reviewChanges.reviewedChanges = reviewedChanges;
+    const treeOf = new Map(commitList.items.flatMap((c) => (c.commit?.tree?.sha ? [[c.sha, c.commit.tree.sha] as const] : [])));
+    // Against the base head already resolved (one snapshot, and a comparison of two SHAs is cached for good);
+    // a merge keeps comparing with the branch, which its merge commit is on.
+    const changeOpts = { treeOf, ...(opts.authorityAt === undefined ? { againstSha: baseSha } : {}) };
+    // Read even with no older approval: once this head is approved and the PR moves on, this is
+    // the reviewed change, and its answers are cached by SHA, so the later push costs no extra call.
+    const change = await changeAgainst(gh, at, baseRef, headSha, trees, changeOpts);
+    const reviewed = change ? await Promise.all(older.slice(-limits.maxReviewedCommits).map(async (commit) => ({ commit, c: await changeAgainst(gh, at, baseRef, commit, trees, changeOpts) }))) : [];
+    return { ...(change ? { change } : {}), reviewedChanges: reviewed.flatMap(({ commit, c }) => (c ? [{ commit, ...c }] : [])) };
   }
+  const reviewChanges: Pick<PolicyFacts, "change" | "reviewedChanges" | "baseChanges"> = { ...(changes ?? {}) };
+  if (baseChanges) reviewChanges.baseChanges = baseChanges;
+  else if (baseChanges === null) problems.push({ code: "too-many-events", message: `this pull request has more than ${limits.maxReviews} events; whether its base branch was changed after a review cannot be verified` });
 
   // A push while we read would mix two heads' facts; the push's own event re-evaluates.
   const after = (await gh.request("GET /repos/{owner}/{repo}/pulls/{pull_number}", pr)).data as ApiPull;

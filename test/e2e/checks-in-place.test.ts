@@ -103,6 +103,15 @@ describe.each(backends)("checks, forks and transient errors on $name", ({ postgr
       expect(runs.at(-1)!.output.summary).toMatch(/sam, sara|sara, sam/);
     });
 
+    it("synchronize after approvals (their commits' changes compared with the new head's): still at most 8 counted calls", async () => {
+      app.world.pulls.push(p, { "requests/2026/in-place.yaml": fixture("requests/restart-checkout.yaml").replace("OPS-1234", "OPS-1236") });
+      const { counted, writes } = await send("pull_request", "synchronize", p);
+      expect(counted.length, counted.map((c) => `${c.method} ${c.template} ${c.status}`).join("\n")).toBeLessThanOrEqual(8);
+      expect(writes).toEqual(["POST create", "POST create"]);
+      // The approvals were given on another change: the policy asks again.
+      expect(checksOn(p.headSha, POLICY)).toEqual([expect.objectContaining({ conclusion: "action_required" })]);
+    });
+
     it("a comment-only review changes nothing shown: no write", async () => {
       app.world.pulls.review(p, "rita", "COMMENTED");
       const { counted, writes } = await send("pull_request_review", "submitted", p, { sender: "rita" });

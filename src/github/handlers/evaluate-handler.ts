@@ -53,9 +53,9 @@ export async function evaluateAndPublish(deps: AppDeps, gh: GitHubClient, ref: P
   const evaluation = evaluatePullRequest(gathered, deps.registry);
   const at = { owner: ref.owner, repo: ref.repo };
   const render = opts.detailsUrl ? { detailsUrl: opts.detailsUrl } : {};
-  // Each is written only if it changed since the last evaluation of this head (see publish.ts).
-  await publishCheck(deps.store.db, gh, at, renderPlanCheck(evaluation, render));
-  await publishCheck(deps.store.db, gh, at, renderPolicyCheck(evaluation, render));
+  // Each is written only if it changed since the last evaluation of this head (see publish.ts);
+  // the two are independent, and a failure of either fails the delivery (a retry rewrites only what is missing).
+  await Promise.all([publishCheck(deps.store.db, gh, at, renderPlanCheck(evaluation, render)), publishCheck(deps.store.db, gh, at, renderPolicyCheck(evaluation, render))]);
   await deps.store.db.transaction((trx) => appendAudit(trx, { kind: "request.evaluated", actor: opts.actor, data: evaluationAuditData(ref, evaluation) }));
   return { gathered, evaluation };
 }

@@ -331,7 +331,7 @@ export class FakePulls {
       html_url: `https://github.com/${p.owner}/${p.repo}/commit/${c.sha}`,
       author: this.user(c.author),
       committer: this.user(c.committer),
-      commit: { author: person(c.author), committer: person(c.committer), message: "change", tree: { sha: c.sha, url: "https://api.github.com/" } },
+      commit: { author: person(c.author), committer: person(c.committer), message: "change", tree: { sha: this.git.repo(p.owner, p.repo)?.commits.get(c.sha)?.treeSha ?? c.sha, url: "https://api.github.com/" } },
       parents: [],
     });
   }

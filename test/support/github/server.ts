@@ -6,6 +6,7 @@
  */
 import { createHash } from "node:crypto";
 import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
+import { performance } from "node:perf_hooks";
 import type { AddressInfo } from "node:net";
 import { githubOpenApi, type GitHubOpenApi, type Operation } from "./openapi.js";
 
@@ -41,6 +42,8 @@ export interface RecordedCall {
    * every call but a conditional GET answered 304 Not Modified.
    */
   counted: boolean;
+  /** performance.now() when the fake received the call (benchmarks time when a check became visible). */
+  at: number;
 }
 
 /** GitHub's weak ETag of a response body: any change to the JSON changes it. */
@@ -150,6 +153,7 @@ export class FakeGitHub {
       body,
       status: 0,
       counted: true,
+      at: performance.now(),
       ...(typeof headers.authorization === "string" ? { authorization: headers.authorization } : {}),
     };
     this.calls.push(call);
