@@ -30,6 +30,8 @@ type Kind = "opened" | "synchronize" | "review" | "edited";
 interface Sample {
   kind: Kind;
   answerMs: number;
+  /** Of which the local GitHub spent answering (it shares this process's event loop). */
+  fakeMs: number;
   visibleMs: number | null;
   writes: number;
   counted: number;
@@ -87,6 +89,7 @@ async function sendAll(app: E2eApp, pulls: FakePull[], plan: Step[], limit = Inf
       out.push({
         kind: step.kind,
         answerMs,
+        fakeMs: calls.reduce((a, c) => a + c.ms, 0),
         visibleMs: writes.length > 0 ? writes.at(-1)!.at - t0 : null,
         writes: writes.length,
         counted: fake.countedCalls(from).length,
@@ -132,6 +135,39 @@ async function emptyAppBound(app: E2eApp, pulls: FakePull[]): Promise<number[]> 
   return out;
 }
 
+/**
+ * The floor under each sequential stage of an evaluation: one read of a PR
+ * from the local GitHub, through plain Octokit and through Probot's Octokit
+ * (whose throttling and retry plugins each schedule every request through a
+ * Bottleneck limiter) with its plugins on and off.
+ */
+async function clientBounds(app: E2eApp, p: FakePull): Promise<string[][]> {
+  const { Octokit } = await import("@octokit/rest");
+  const { ProbotOctokit } = await import("probot");
+  const quiet = { debug() {}, info() {}, warn() {}, error() {} };
+  const params = { owner: p.owner, repo: p.repo, pull_number: p.number };
+  const clients: [string, { request: (route: string, params: object) => Promise<unknown> }][] = [
+    ["@octokit/rest", new Octokit({ baseUrl: app.world.url, auth: "ghs_bench", log: quiet })],
+    ["Probot's Octokit (default)", new ProbotOctokit({ baseUrl: app.world.url, auth: { token: "ghs_bench" }, log: quiet } as never)],
+    ["Probot's Octokit, throttling off", new ProbotOctokit({ baseUrl: app.world.url, auth: { token: "ghs_bench" }, log: quiet, throttle: { enabled: false } } as never)],
+    ["Probot's Octokit, throttling and retry off", new ProbotOctokit({ baseUrl: app.world.url, auth: { token: "ghs_bench" }, log: quiet, throttle: { enabled: false }, retry: { enabled: false } } as never)],
+  ];
+  const rows: string[][] = [];
+  for (const [name, client] of clients) {
+    const times: number[] = [];
+    const fake: number[] = [];
+    for (let i = 0; i < 300; i++) {
+      const from = app.world.fake.calls.length;
+      const t0 = performance.now();
+      await client.request("GET /repos/{owner}/{repo}/pulls/{pull_number}", params);
+      times.push(performance.now() - t0);
+      fake.push(app.world.fake.calls[from]!.ms);
+    }
+    rows.push([name, ms(pct(times.slice(50), 0.5)), ms(pct(times.slice(50), 0.99)), ms(pct(fake, 0.5))]);
+  }
+  return rows;
+}
+
 function table(head: string[], rows: string[][]): void {
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: string[]): string => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(" | ")} |`;
@@ -140,17 +176,22 @@ function table(head: string[], rows: string[][]): void {
   for (const r of rows) console.log(line(r));
 }
 
+const HEAD = ["event", "n", "answer p50 ms", "p99 ms", "without local GitHub p50 ms", "p99 ms", "→ check visible p50 ms", "p99 ms", "check writes/event", "counted calls/event", "max"];
+
 function summarize(label: string, samples: Sample[]): string[] {
   const answers = samples.map((s) => s.answerMs);
   const visible = samples.map((s) => s.visibleMs).filter((v): v is number => v !== null);
   const counted = samples.map((s) => s.counted);
   const writes = samples.map((s) => s.writes);
   const mean = (v: number[]) => (v.reduce((a, b) => a + b, 0) / Math.max(1, v.length)).toFixed(1);
+  const own = samples.map((s) => s.answerMs - s.fakeMs);
   return [
     label,
     String(samples.length),
     ms(pct(answers, 0.5)),
     ms(pct(answers, 0.99)),
+    ms(pct(own, 0.5)),
+    ms(pct(own, 0.99)),
     visible.length ? ms(pct(visible, 0.5)) : "—",
     visible.length ? ms(pct(visible, 0.99)) : "—",
     mean(writes),
@@ -172,16 +213,20 @@ async function main(): Promise<void> {
     if (failed > 0) throw new Error(`${failed} deliveries were not answered 200`);
     if (app.world.fake.violations.length > 0) throw new Error(`fake GitHub violations:\n${app.world.fake.violations.slice(0, 5).join("\n")}`);
 
+    if (process.env.BENCH_APP_SLOWEST) for (const [i, s] of samples.map((s, i) => [i, s] as const).sort((a, b) => b[1].answerMs - a[1].answerMs).slice(0, 12)) console.log(`#${i} ${s.kind} ${s.answerMs.toFixed(0)} ms, ${s.counted} counted`);
     const bound = await emptyAppBound(app, openPulls(app, PRS, "bound"));
+    const clients = await clientBounds(app, pulls[0]!);
 
     console.log(`${samples.length} events over ${PRS} PRs, one at a time, in ${(wall / 1000).toFixed(1)} s (Probot write throttling off)\n`);
-    const head = ["event", "n", "answer p50 ms", "answer p99 ms", "→ check visible p50 ms", "p99 ms", "check writes/event", "counted calls/event", "max"];
+    const head = HEAD;
     const kinds: Kind[] = ["opened", "synchronize", "review", "edited"];
     table(head, [
       ...kinds.map((k) => summarize(k === "edited" ? "labeled (no change)" : k === "review" ? "review (approve)" : k, samples.filter((s) => s.kind === k))),
       summarize("all", samples),
-      ["empty Probot app (bound)", String(bound.length), ms(pct(bound, 0.5)), ms(pct(bound, 0.99)), "—", "—", "—", "—", "—"],
+      ["empty Probot app (bound)", String(bound.length), ms(pct(bound, 0.5)), ms(pct(bound, 0.99)), "—", "—", "—", "—", "—", "—", "—"],
     ]);
+    console.log("\nOne GET of a pull request from the local GitHub (300 in a row, the first 50 not counted):\n");
+    table(["client", "p50 ms", "p99 ms", "of which the local GitHub, p50 ms"], clients);
   } finally {
     await app.close();
   }
@@ -192,7 +237,7 @@ async function main(): Promise<void> {
     await sendAll(throttled, openPulls(throttled, 1, "warmup"), steps(throttled.world));
     const samples = await sendAll(throttled, openPulls(throttled, 4, "bench"), steps(throttled.world));
     console.log(`\nWith Probot's write throttling on (its default), ${samples.length} events:\n`);
-    table(["event", "n", "answer p50 ms", "answer p99 ms", "→ check visible p50 ms", "p99 ms", "check writes/event", "counted calls/event", "max"], [
+    table(HEAD, [
       ...(["opened", "synchronize", "review"] as Kind[]).map((k) => summarize(k, samples.filter((s) => s.kind === k))),
     ]);
   } finally {

@@ -44,6 +44,8 @@ export interface RecordedCall {
   counted: boolean;
   /** performance.now() when the fake received the call (benchmarks time when a check became visible). */
   at: number;
+  /** Milliseconds the fake spent answering (routing, its own OpenAPI checks, the handler). */
+  ms: number;
 }
 
 /** GitHub's weak ETag of a response body: any change to the JSON changes it. */
@@ -122,6 +124,17 @@ export class FakeGitHub {
   }
 
   private async handle(method: string, rawUrl: string, headers: IncomingHttpHeaders, text: string): Promise<FakeResponse> {
+    const t0 = performance.now();
+    const n = this.calls.length;
+    try {
+      return await this.answer(method, rawUrl, headers, text);
+    } finally {
+      const call = this.calls[n];
+      if (call) call.ms = performance.now() - t0;
+    }
+  }
+
+  private async answer(method: string, rawUrl: string, headers: IncomingHttpHeaders, text: string): Promise<FakeResponse> {
     const url = new URL(rawUrl, "http://localhost");
     // GitHub Enterprise serves the same API under /api/v3 (what GHE_HOST clients call).
     if (url.pathname.startsWith("/api/v3/")) url.pathname = url.pathname.slice("/api/v3".length);
@@ -154,6 +167,7 @@ export class FakeGitHub {
       status: 0,
       counted: true,
       at: performance.now(),
+      ms: 0,
       ...(typeof headers.authorization === "string" ? { authorization: headers.authorization } : {}),
     };
     this.calls.push(call);
