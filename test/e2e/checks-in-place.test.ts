@@ -183,5 +183,49 @@ describe.each(backends)("checks, forks and transient errors on $name", ({ postgr
       expect(await auditRows("run.refused")).toHaveLength(refusedBefore);
       expect(checksOn(mergeSha, "clutch-luigi/run")).toEqual([expect.objectContaining({ status: "in_progress" })]);
     });
+
+    it("a database deadlock while the run is created: the delivery fails (500), nothing is refused, and the redelivery starts the run", async () => {
+      const path = "requests/2026/deadlock.yaml";
+      const text = fixture("requests/restart-checkout.yaml").replace("OPS-1234", "OPS-4242");
+      const p = app.world.pulls.open(REPO, { author: alice, files: { [path]: text } });
+      await send("pull_request", "opened", p);
+      app.world.pulls.review(p, "sam", "APPROVED");
+      await send("pull_request_review", "submitted", p, { sender: "sam" });
+      const mergeSha = app.world.git.commit(REPO, { branch: "main", files: { [path]: text }, author: "web-flow", message: `Merge pull request #${p.number}` });
+      app.world.pulls.markMerged(p, mergeSha);
+
+      // The database itself reports a deadlock (SQLSTATE 40P01) on the first insert of a run.
+      const db = app.server.store.db;
+      // A sequence, because the failed transaction rolls back everything else it wrote.
+      await db.raw("create sequence test_deadlock_once");
+      await db.raw(`create function test_deadlock() returns trigger language plpgsql as $$
+        begin
+          if nextval('test_deadlock_once') = 1 then
+            raise exception 'deadlock detected' using errcode = '40P01';
+          end if;
+          return new;
+        end $$`);
+      await db.raw("create trigger test_deadlock before insert on runs for each row execute function test_deadlock()");
+      try {
+        const refusedBefore = (await auditRows("run.refused")).length;
+        const runsBefore = (await runRows()).length;
+        const d = delivery("pull_request", payloadFor("pull_request", "closed", p, { merged: true, mergeCommitSha: mergeSha, sender: "sam" }));
+        expect((await post(app.webhookUrl, WEBHOOK_SECRET, d)).status).toBe(500);
+        // The deadlock did fire (the trigger ran once).
+        expect(rowsOf<{ is_called: boolean }>(await db.raw("select is_called from test_deadlock_once"))[0]!.is_called).toBe(true);
+        expect(await auditRows("run.refused")).toHaveLength(refusedBefore);
+        expect(await runRows()).toHaveLength(runsBefore);
+        expect(checksOn(mergeSha, "clutch-luigi/run")).toEqual([]);
+
+        expect((await post(app.webhookUrl, WEBHOOK_SECRET, d)).status).toBe(200);
+        expect(await runRows()).toHaveLength(runsBefore + 1);
+        expect(await auditRows("run.refused")).toHaveLength(refusedBefore);
+        expect(checksOn(mergeSha, "clutch-luigi/run")).toEqual([expect.objectContaining({ status: "in_progress" })]);
+      } finally {
+        await db.raw("drop trigger if exists test_deadlock on runs");
+        await db.raw("drop function if exists test_deadlock()");
+        await db.raw("drop sequence if exists test_deadlock_once");
+      }
+    });
   });
 });
