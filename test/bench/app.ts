@@ -12,7 +12,9 @@
  * nothing) behind the same Probot middleware, answering the same deliveries.
  * Probot's Octokit throttling spaces every write of a process a second apart;
  * the main table runs without it to measure the app, and a short second run
- * with it on shows what it adds. BENCH_APP_PRS sets the PR count (5 events each).
+ * with it on shows what it adds. BENCH_APP_PRS sets the PR count (5 events
+ * each); BENCH_APP_POSTGRES=1 runs on a fresh database on TEST_DATABASE_URL's
+ * server instead of the embedded one.
  */
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -22,6 +24,8 @@ import { fixture, REPO } from "../integration/github/world.js";
 import { startApp, WEBHOOK_SECRET, type E2eApp } from "../e2e/app.js";
 import { delivery, payloadFor, post } from "../e2e/webhook-client.js";
 import type { FakePull } from "../support/github/pull-request-world.js";
+import { createTestDatabase, type TestDatabase } from "../support/pg.js";
+import { sharedKeysEnv } from "../support/shared-keys.js";
 
 const PRS = Number(process.env.BENCH_APP_PRS ?? 100);
 const alice = { login: "alice", type: "User" as const };
@@ -201,7 +205,17 @@ function summarize(label: string, samples: Sample[]): string[] {
 }
 
 async function main(): Promise<void> {
-  const app = await startApp({ throttle: false });
+  const pg: TestDatabase | undefined = process.env.BENCH_APP_POSTGRES === "1" ? await createTestDatabase("cl_bench_app") : undefined;
+  const env = pg ? { DATABASE_URL: pg.url, ...(await sharedKeysEnv()) } : undefined;
+  try {
+    await measure(env);
+  } finally {
+    await pg?.drop();
+  }
+}
+
+async function measure(env: NodeJS.ProcessEnv | undefined): Promise<void> {
+  const app = await startApp({ throttle: false, ...(env ? { env } : {}) });
   try {
     // Warm-up, not measured: the token exchange, JIT, the first reads of the base branch.
     await sendAll(app, openPulls(app, 3, "warmup"), steps(app.world));
@@ -217,7 +231,7 @@ async function main(): Promise<void> {
     const bound = await emptyAppBound(app, openPulls(app, PRS, "bound"));
     const clients = await clientBounds(app, pulls[0]!);
 
-    console.log(`${samples.length} events over ${PRS} PRs, one at a time, in ${(wall / 1000).toFixed(1)} s (Probot write throttling off)\n`);
+    console.log(`${samples.length} events over ${PRS} PRs, one at a time, in ${(wall / 1000).toFixed(1)} s, ${env ? "Postgres" : "embedded database (PGlite)"} (Probot write throttling off)\n`);
     const head = HEAD;
     const kinds: Kind[] = ["opened", "synchronize", "review", "edited"];
     table(head, [
@@ -232,7 +246,9 @@ async function main(): Promise<void> {
   }
 
   // Probot's default: writes spaced a second apart per process.
-  const throttled = await startApp();
+  // Its own database: the first run's server has closed its store.
+  const throttledDb = env ? await createTestDatabase("cl_bench_app_t") : undefined;
+  const throttled = await startApp(throttledDb ? { env: { ...env, DATABASE_URL: throttledDb.url } } : {});
   try {
     await sendAll(throttled, openPulls(throttled, 1, "warmup"), steps(throttled.world));
     const samples = await sendAll(throttled, openPulls(throttled, 4, "bench"), steps(throttled.world));
@@ -242,6 +258,7 @@ async function main(): Promise<void> {
     ]);
   } finally {
     await throttled.close();
+    await throttledDb?.drop();
   }
 }
 
