@@ -238,6 +238,22 @@ export async function gatherPullRequest(gh: GitHubClient, ref: PullRequestRef, l
     for (const u of [c.author, c.committer]) if (u && u.login.toLowerCase() !== authorKey) committers.add(u.login);
   }
 
+  // Reads that need only what is known now start at once, beside the authority files: the
+  // reviewers' permissions and, for `staleApprovals: content` (the default), the issue events and
+  // the changes. If the policy turns out not to compare content, the last two are dropped unread,
+  // and a failure of theirs must not fail the evaluation.
+  const reviewers = [...new Map(reviews.filter((r) => (r.state === "APPROVED" || r.state === "CHANGES_REQUESTED") && !isBotActor(r.user)).map((r) => [r.user.login.toLowerCase(), r.user.login])).values()];
+  const permissionsRead = Promise.all(
+    reviewers.slice(0, limits.maxReviewers).map(async (login) => {
+      const p = await requestOrNull<{ permission: string }>(gh, "GET /repos/{owner}/{repo}/collaborators/{username}/permission", { ...at, username: login });
+      return [login, p?.permission ?? "none"] as const;
+    }),
+  );
+  const baseChangesRead = readBaseChanges(gh, at, ref.pullNumber, Math.ceil(limits.maxReviews / 100));
+  const changesRead = readChanges();
+  baseChangesRead.catch(() => undefined);
+  changesRead.catch(() => undefined);
+
   // Authority at the base branch head, the request at the PR head, and the workflow listing: all at fixed SHAs.
   const selection = selectRequest(files);
   const codeownersProblems: GatherProblem[] = [];
@@ -319,21 +335,14 @@ export async function gatherPullRequest(gh: GitHubClient, ref: PullRequestRef, l
   if (teamKeys.length > limits.maxTeams) {
     problems.push({ code: "too-many-teams", message: `the policy names ${teamKeys.length} teams; at most ${limits.maxTeams} are read` });
   }
-  // Repository permission of everyone whose review carries a state.
-  const reviewers = [...new Map(reviews.filter((r) => (r.state === "APPROVED" || r.state === "CHANGES_REQUESTED") && !isBotActor(r.user)).map((r) => [r.user.login.toLowerCase(), r.user.login])).values()];
   const stale = (merged as { staleApprovals?: unknown } | undefined)?.staleApprovals;
   const contentStale = stale === undefined || stale === "content";
   const teamProblems: GatherProblem[] = [];
   const [teams, permissionList, baseChanges, changes] = await Promise.all([
     readTeams(gh, teamKeys.slice(0, limits.maxTeams), limits.maxTeamMembers, teamProblems),
-    Promise.all(
-      reviewers.slice(0, limits.maxReviewers).map(async (login) => {
-        const p = await requestOrNull<{ permission: string }>(gh, "GET /repos/{owner}/{repo}/collaborators/{username}/permission", { ...at, username: login });
-        return [login, p?.permission ?? "none"] as const;
-      }),
-    ),
-    contentStale ? readBaseChanges(gh, at, ref.pullNumber, Math.ceil(limits.maxReviews / 100)) : Promise.resolve(undefined),
-    contentStale ? readChanges() : Promise.resolve(undefined),
+    permissionsRead,
+    contentStale ? baseChangesRead : undefined,
+    contentStale ? changesRead : undefined,
   ]);
   problems.push(...teamProblems);
   if (reviewers.length > limits.maxReviewers) {
