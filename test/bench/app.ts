@@ -28,6 +28,8 @@ import { createTestDatabase, type TestDatabase } from "../support/pg.js";
 import { sharedKeysEnv } from "../support/shared-keys.js";
 
 const PRS = Number(process.env.BENCH_APP_PRS ?? 100);
+/** PRs whose five events run first, unmeasured: the token exchange, JIT, the first reads of the base branch. */
+const WARMUP = Number(process.env.BENCH_APP_WARMUP ?? 20);
 const alice = { login: "alice", type: "User" as const };
 
 type Kind = "opened" | "synchronize" | "review" | "edited";
@@ -61,7 +63,7 @@ function steps(world: E2eApp["world"]): Step[] {
   return [
     { kind: "opened", event: "pull_request", action: "opened", prepare: () => undefined },
     { kind: "review", event: "pull_request_review", action: "submitted", sender: "sam", prepare: (p) => void world.pulls.review(p, "sam", "APPROVED") },
-    { kind: "synchronize", event: "pull_request", action: "synchronize", prepare: (p) => void world.pulls.push(p, { [`requests/bench/pr-${p.number}.yaml`]: text(p.number + 1) }) },
+    { kind: "synchronize", event: "pull_request", action: "synchronize", prepare: (p) => void world.pulls.push(p, { [requestPaths.get(p)!]: text(p.number + 1) }) },
     { kind: "review", event: "pull_request_review", action: "submitted", sender: "sam", prepare: (p) => void world.pulls.review(p, "sam", "APPROVED") },
     // A label or an edit that changes nothing the checks show.
     { kind: "edited", event: "pull_request", action: "labeled", prepare: () => undefined },
@@ -104,8 +106,16 @@ async function sendAll(app: E2eApp, pulls: FakePull[], plan: Step[], limit = Inf
   return out;
 }
 
+/** The one request file each PR adds (a push edits that file, so the PR keeps one request). */
+const requestPaths = new Map<FakePull, string>();
+
 function openPulls(app: E2eApp, n: number, prefix: string): FakePull[] {
-  return Array.from({ length: n }, (_, i) => app.world.pulls.open(REPO, { author: alice, files: { [`requests/${prefix}/pr-${i + 1}.yaml`]: text(i) } }));
+  return Array.from({ length: n }, (_, i) => {
+    const path = `requests/${prefix}/pr-${i + 1}.yaml`;
+    const p = app.world.pulls.open(REPO, { author: alice, files: { [path]: text(i) } });
+    requestPaths.set(p, path);
+    return p;
+  });
 }
 
 /** The same deliveries to a Probot app whose handlers do nothing: signature check, parse, route, answer. */
@@ -218,7 +228,7 @@ async function measure(env: NodeJS.ProcessEnv | undefined): Promise<void> {
   const app = await startApp({ throttle: false, ...(env ? { env } : {}) });
   try {
     // Warm-up, not measured: the token exchange, JIT, the first reads of the base branch.
-    await sendAll(app, openPulls(app, 3, "warmup"), steps(app.world));
+    await sendAll(app, openPulls(app, WARMUP, "warmup"), steps(app.world));
     const pulls = openPulls(app, PRS, "bench");
     const t0 = performance.now();
     const samples = await sendAll(app, pulls, steps(app.world));
@@ -231,7 +241,7 @@ async function measure(env: NodeJS.ProcessEnv | undefined): Promise<void> {
     const bound = await emptyAppBound(app, openPulls(app, PRS, "bound"));
     const clients = await clientBounds(app, pulls[0]!);
 
-    console.log(`${samples.length} events over ${PRS} PRs, one at a time, in ${(wall / 1000).toFixed(1)} s, ${env ? "Postgres" : "embedded database (PGlite)"} (Probot write throttling off)\n`);
+    console.log(`${samples.length} events over ${PRS} PRs, one at a time, after ${WARMUP * 5} unmeasured, in ${(wall / 1000).toFixed(1)} s, ${env ? "Postgres" : "embedded database (PGlite)"} (Probot write throttling off)\n`);
     const head = HEAD;
     const kinds: Kind[] = ["opened", "synchronize", "review", "edited"];
     table(head, [
