@@ -50,11 +50,14 @@ export async function readCodeowners(gh: GitHubClient, at: RepoCoordinates, base
 
 /** The repository's policy at `baseSha`, and the organisation's defaults (its `.github` repository, default branch). */
 export async function readPolicyConfigs(gh: GitHubClient, at: RepoCoordinates, baseSha: string, problems: GatherProblem[]): Promise<{ repoConfig: unknown; orgConfig: unknown; repoConfigSha?: string }> {
-  const file = await readRepoFile(gh, at, POLICY_FILE, baseSha, MAX_FILE_BYTES + 1);
+  const org = { owner: at.owner, repo: ".github" };
+  const [file, orgFile] = await Promise.all([
+    readRepoFile(gh, at, POLICY_FILE, baseSha, MAX_FILE_BYTES + 1),
+    at.repo === ".github" ? Promise.resolve(null) : readRepoFile(gh, org, POLICY_FILE, undefined, MAX_FILE_BYTES + 1),
+  ]);
   const repoConfig = parseConfigFile(POLICY_FILE, file, problems);
   const repoConfigSha = file.kind === "file" || file.kind === "too-large" ? file.sha : undefined;
-  if (at.repo === ".github") return { repoConfig, orgConfig: undefined, ...(repoConfigSha ? { repoConfigSha } : {}) };
-  const org = { owner: at.owner, repo: ".github" };
-  const orgConfig = parseConfigFile(`${at.owner}/.github:${POLICY_FILE}`, await readRepoFile(gh, org, POLICY_FILE, undefined, MAX_FILE_BYTES + 1), problems);
+  if (orgFile === null) return { repoConfig, orgConfig: undefined, ...(repoConfigSha ? { repoConfigSha } : {}) };
+  const orgConfig = parseConfigFile(`${at.owner}/.github:${POLICY_FILE}`, orgFile, problems);
   return { repoConfig, orgConfig, ...(repoConfigSha ? { repoConfigSha } : {}) };
 }

@@ -8,6 +8,8 @@
 export interface GitHubResponse<T = unknown> {
   status: number;
   data: T;
+  /** Response headers as Octokit gives them (lower-case names); the ETag cache reads `etag`. */
+  headers?: Record<string, string | number | undefined>;
 }
 
 export interface GitHubClient {

@@ -29,6 +29,8 @@ export interface Evaluation {
   fileProblems: Problem[];
   /** The authority blobs the verdict and plan were computed under; a merge runs only under the same. */
   authority: AuthorityBlobs;
+  /** The fork the pull request comes from (see forkOf), or null. */
+  fork: string | null;
 }
 
 function checkRequestFile(g: GatheredPullRequest, registry: ActionRegistry): RequestEvaluation | null {
@@ -97,5 +99,5 @@ export function evaluatePullRequest(g: GatheredPullRequest, registry: ActionRegi
   const fileProblems: Problem[] = g.problems
     .filter((p) => p.file !== undefined && p.file !== g.request?.path)
     .map((p) => ({ file: p.file!, line: p.line ?? 1, col: p.col ?? 1, message: p.message }));
-  return { repository: g.facts.repository, headSha: g.headSha, baseSha: g.baseSha, verdict, request, fileProblems, authority: g.authority };
+  return { repository: g.facts.repository, headSha: g.headSha, baseSha: g.baseSha, verdict, request, fileProblems, authority: g.authority, fork: g.fork };
 }

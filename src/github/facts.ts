@@ -87,6 +87,24 @@ export interface GatheredPullRequest {
   authority: AuthorityBlobs;
   /** GitHub user ids of reviewers, by login as the API spelled it (for the run's evidence). */
   reviewerIds: Record<string, number>;
+  /** The head's repository when it is not the base repository (a fork), as the API names it; null for a branch of the repository. */
+  fork: string | null;
+}
+
+export const FORK_PROBLEM = "requests must come from a branch of the repository";
+
+/**
+ * The fork a pull request comes from, by the API's account (never the
+ * payload's): its head repository differs from the base repository, or is
+ * gone (a deleted fork). Null for a branch of the repository itself.
+ */
+export function forkOf(pull: Pick<ApiPull, "head" | "base">): string | null {
+  const head = pull.head.repo;
+  const base = pull.base.repo;
+  if (!head) return "a deleted fork";
+  const sameId = typeof head.id === "number" && typeof base.id === "number" ? head.id === base.id : true;
+  const sameName = (head.full_name ?? "").toLowerCase() === (base.full_name ?? "").toLowerCase();
+  return sameId && sameName ? null : (head.full_name ?? "a fork");
 }
 
 /** Where each authority file was read and which blob it was; null when the file is absent. */
@@ -109,8 +127,8 @@ interface ApiPull {
   user: ApiUser | null;
   body: string | null;
   labels: { name?: string }[];
-  head: { sha: string };
-  base: { ref: string; sha: string; repo: { name: string; owner: { login: string }; default_branch?: string } };
+  head: { sha: string; repo: { id?: number; full_name?: string } | null };
+  base: { ref: string; sha: string; repo: { id?: number; full_name?: string; name: string; owner: { login: string }; default_branch?: string } };
   changed_files?: number;
   commits?: number;
 }
@@ -134,6 +152,7 @@ interface ApiCommit {
   sha: string;
   author: ApiUser | null;
   committer: ApiUser | null;
+  commit?: { tree?: { sha?: string } };
 }
 
 const REVIEW_STATES = new Set<ReviewState>(["APPROVED", "CHANGES_REQUESTED", "COMMENTED", "DISMISSED", "PENDING"]);
@@ -145,6 +164,9 @@ function toActor(u: ApiUser | null): Actor {
 /**
  * Gathers the facts of a pull request. Throws only when GitHub itself fails
  * (network, 5xx, the PR does not exist); the caller retries or reports that.
+ * Reads that do not depend on each other go out together, so the time taken
+ * is a few round trips rather than one per read; problems are still listed
+ * in a fixed order.
  */
 export async function gatherPullRequest(gh: GitHubClient, ref: PullRequestRef, limits: GatherLimits = DEFAULT_LIMITS, opts: { authorityAt?: string } = {}): Promise<GatheredPullRequest> {
   const at: RepoCoordinates = { owner: ref.owner, repo: ref.repo };
@@ -154,23 +176,28 @@ export async function gatherPullRequest(gh: GitHubClient, ref: PullRequestRef, l
   const pull = (await gh.request("GET /repos/{owner}/{repo}/pulls/{pull_number}", pr)).data as ApiPull;
   const headSha = pull.head.sha;
   const author = toActor(pull.user);
+  // Anyone can open a PR from a fork; its branch is outside the repository's protections and CI secrets.
+  const fork = forkOf(pull);
+  if (fork !== null) {
+    problems.push({ code: "fork-pull-request", message: `${FORK_PROBLEM}: this pull request comes from ${fork}, and a request from a fork is never approved or run` });
+  }
 
   // The base branch as it is now: pull.base.sha can lag behind it.
   // A merge pins it to the merge commit instead, so the run is judged by the authority it lands in.
   const baseRef = pull.base.ref;
-  let baseSha = opts.authorityAt;
-  if (baseSha === undefined) {
-    const baseHead = await requestOrNull<{ object: { sha: string } }>(gh, "GET /repos/{owner}/{repo}/git/ref/{ref}", {
-      ...at,
-      ref: `heads/${baseRef}`,
-    });
+  const resolveBase = async (): Promise<string> => {
+    const baseHead = await requestOrNull<{ object: { sha: string } }>(gh, "GET /repos/{owner}/{repo}/git/ref/{ref}", { ...at, ref: `heads/${baseRef}` });
     if (!baseHead) throw new Error(`base branch ${baseRef} of ${ref.owner}/${ref.repo}#${ref.pullNumber} does not exist`);
-    baseSha = baseHead.object.sha;
-  }
+    return baseHead.object.sha;
+  };
+  // Files (bounded by GitHub's own cap), reviews and commits, with the base head.
+  const [baseSha, listed, reviewList, commitList] = await Promise.all([
+    opts.authorityAt ?? resolveBase(),
+    paginate<ApiFile>(gh, "GET /repos/{owner}/{repo}/pulls/{pull_number}/files", pr, { maxPages: Math.ceil(limits.maxFiles / 100) }),
+    paginate<ApiReview>(gh, "GET /repos/{owner}/{repo}/pulls/{pull_number}/reviews", pr, { maxPages: Math.ceil(limits.maxReviews / 100) }),
+    paginate<ApiCommit>(gh, "GET /repos/{owner}/{repo}/pulls/{pull_number}/commits", pr, { maxPages: Math.ceil(limits.maxCommits / 100) }),
+  ]);
 
-  // Files, bounded by GitHub's own cap.
-  const filePages = Math.ceil(limits.maxFiles / 100);
-  const listed = await paginate<ApiFile>(gh, "GET /repos/{owner}/{repo}/pulls/{pull_number}/files", pr, { maxPages: filePages });
   const fileCount = pull.changed_files ?? listed.items.length;
   if (fileCount > listed.items.length || (listed.truncated && pull.changed_files === undefined)) {
     problems.push({
@@ -186,8 +213,6 @@ export async function gatherPullRequest(gh: GitHubClient, ref: PullRequestRef, l
   }));
 
   // Reviews: a review we cannot see might be a standing change request.
-  const reviewPages = Math.ceil(limits.maxReviews / 100);
-  const reviewList = await paginate<ApiReview>(gh, "GET /repos/{owner}/{repo}/pulls/{pull_number}/reviews", pr, { maxPages: reviewPages });
   if (reviewList.truncated) {
     problems.push({ code: "too-many-reviews", message: `this pull request has more than ${limits.maxReviews} reviews; not all of them can be read` });
   }
@@ -200,9 +225,6 @@ export async function gatherPullRequest(gh: GitHubClient, ref: PullRequestRef, l
   }
 
   // Committers: anyone whose commit is in the PR cannot approve it.
-  const commitList = await paginate<ApiCommit>(gh, "GET /repos/{owner}/{repo}/pulls/{pull_number}/commits", pr, {
-    maxPages: Math.ceil(limits.maxCommits / 100),
-  });
   const commitCount = pull.commits ?? commitList.items.length;
   if (commitCount > commitList.items.length || commitCount > limits.maxCommits) {
     problems.push({
@@ -216,9 +238,33 @@ export async function gatherPullRequest(gh: GitHubClient, ref: PullRequestRef, l
     for (const u of [c.author, c.committer]) if (u && u.login.toLowerCase() !== authorKey) committers.add(u.login);
   }
 
-  // Authority, at the base branch head.
-  const { codeowners, codeownersPath, codeownersSha } = await readCodeowners(gh, at, baseSha, problems);
-  const { repoConfig, orgConfig, repoConfigSha } = await readPolicyConfigs(gh, at, baseSha, problems);
+  // Reads that need only what is known now start at once, beside the authority files: the
+  // reviewers' permissions and, for `staleApprovals: content` (the default), the issue events and
+  // the changes. If the policy turns out not to compare content, the last two are dropped unread,
+  // and a failure of theirs must not fail the evaluation.
+  const reviewers = [...new Map(reviews.filter((r) => (r.state === "APPROVED" || r.state === "CHANGES_REQUESTED") && !isBotActor(r.user)).map((r) => [r.user.login.toLowerCase(), r.user.login])).values()];
+  const permissionsRead = Promise.all(
+    reviewers.slice(0, limits.maxReviewers).map(async (login) => {
+      const p = await requestOrNull<{ permission: string }>(gh, "GET /repos/{owner}/{repo}/collaborators/{username}/permission", { ...at, username: login });
+      return [login, p?.permission ?? "none"] as const;
+    }),
+  );
+  const baseChangesRead = readBaseChanges(gh, at, ref.pullNumber, Math.ceil(limits.maxReviews / 100));
+  const changesRead = readChanges();
+  baseChangesRead.catch(() => undefined);
+  changesRead.catch(() => undefined);
+
+  // Authority at the base branch head, the request at the PR head, and the workflow listing: all at fixed SHAs.
+  const selection = selectRequest(files);
+  const codeownersProblems: GatherProblem[] = [];
+  const configProblems: GatherProblem[] = [];
+  const [{ codeowners, codeownersPath, codeownersSha }, { repoConfig, orgConfig, repoConfigSha }, requestFile, dir] = await Promise.all([
+    readCodeowners(gh, at, baseSha, codeownersProblems),
+    readPolicyConfigs(gh, at, baseSha, configProblems),
+    selection.path ? readRepoFile(gh, at, selection.path, headSha, MAX_FILE_BYTES + 1) : Promise.resolve(null),
+    listRepoDir(gh, at, WORKFLOWS_DIR, baseSha),
+  ]);
+  problems.push(...codeownersProblems, ...configProblems);
   const authority: AuthorityBlobs = {
     baseSha,
     workflow: [],
@@ -228,7 +274,6 @@ export async function gatherPullRequest(gh: GitHubClient, ref: PullRequestRef, l
   const merged = mergeConfig(orgConfig, repoConfig);
 
   // The request, at the PR head.
-  const selection = selectRequest(files);
   for (const p of selection.problems) problems.push({ code: p.code, message: p.message, file: p.file, line: 1, col: 1 });
   let request: GatheredRequest | null = null;
   const defaultBranch = pull.base.repo.default_branch;
@@ -243,8 +288,8 @@ export async function gatherPullRequest(gh: GitHubClient, ref: PullRequestRef, l
       col: 1,
     });
   }
-  if (selection.path) {
-    const f = await readRepoFile(gh, at, selection.path, headSha, MAX_FILE_BYTES + 1);
+  if (selection.path && requestFile) {
+    const f = requestFile;
     request = { path: selection.path, text: null, workflow: null };
     if (f.kind === "file") {
       request.text = f.text;
@@ -258,28 +303,31 @@ export async function gatherPullRequest(gh: GitHubClient, ref: PullRequestRef, l
   }
 
   // Workflow definitions, at the base branch head: only the one a request names is read.
-  const listing = (await listRepoDir(gh, at, WORKFLOWS_DIR, baseSha)).filter((e) => e.type === "file" && /\.ya?ml$/.test(e.name));
+  const listing = dir.filter((e) => e.type === "file" && /\.ya?ml$/.test(e.name));
   const workflowNames = [...new Set(listing.map((e) => workflowNameOf(e.path)))].sort();
   const workflowFiles: SourceFile[] = [];
   const workflows: NonNullable<PolicyFacts["workflows"]> = {};
   const workflowApprovals: unknown[] = [];
   if (request?.workflow) {
-    for (const entry of listing.filter((e) => workflowNameOf(e.path) === request.workflow)) {
-      const f = await readRepoFile(gh, at, entry.path, baseSha, MAX_FILE_BYTES + 1);
+    const wanted = request.workflow;
+    const entries = listing.filter((e) => workflowNameOf(e.path) === wanted);
+    const read = await Promise.all(entries.map((entry) => readRepoFile(gh, at, entry.path, baseSha, MAX_FILE_BYTES + 1)));
+    entries.forEach((entry, i) => {
+      const f = read[i]!;
       if (f.kind === "file" || f.kind === "too-large") authority.workflow.push({ path: entry.path, sha: f.sha });
       if (f.kind !== "file") {
         problems.push({ code: "workflow-unreadable", message: `${entry.path} on the base branch cannot be read (${f.kind === "too-large" ? `${f.size} bytes` : f.kind})` });
-        continue;
+        return;
       }
       workflowFiles.push({ path: entry.path, content: f.bytes });
       const parsed = parseSource(entry.path, f.bytes);
       if (parsed.ok && parsed.doc.value.kind === "Workflow") {
         const approval = parsed.doc.value.approval;
         // The shape is checked with the rest of the facts (facts-invalid blocks a malformed one).
-        workflows[request.workflow] = approval === undefined ? {} : { approval: approval as ApprovalSpec };
+        workflows[wanted] = approval === undefined ? {} : { approval: approval as ApprovalSpec };
         workflowApprovals.push(approval);
       }
-    }
+    });
   }
 
   // Teams named by the authority files, with their members.
@@ -287,39 +335,39 @@ export async function gatherPullRequest(gh: GitHubClient, ref: PullRequestRef, l
   if (teamKeys.length > limits.maxTeams) {
     problems.push({ code: "too-many-teams", message: `the policy names ${teamKeys.length} teams; at most ${limits.maxTeams} are read` });
   }
-  const teams = await readTeams(gh, teamKeys.slice(0, limits.maxTeams), limits.maxTeamMembers, problems);
-
-  // Repository permission of everyone whose review carries a state.
-  const reviewers = [...new Map(reviews.filter((r) => (r.state === "APPROVED" || r.state === "CHANGES_REQUESTED") && !isBotActor(r.user)).map((r) => [r.user.login.toLowerCase(), r.user.login])).values()];
+  const stale = (merged as { staleApprovals?: unknown } | undefined)?.staleApprovals;
+  const contentStale = stale === undefined || stale === "content";
+  const teamProblems: GatherProblem[] = [];
+  const [teams, permissionList, baseChanges, changes] = await Promise.all([
+    readTeams(gh, teamKeys.slice(0, limits.maxTeams), limits.maxTeamMembers, teamProblems),
+    permissionsRead,
+    contentStale ? baseChangesRead : undefined,
+    contentStale ? changesRead : undefined,
+  ]);
+  problems.push(...teamProblems);
   if (reviewers.length > limits.maxReviewers) {
     problems.push({ code: "too-many-reviewers", message: `${reviewers.length} people reviewed this pull request; at most ${limits.maxReviewers} are checked` });
   }
-  const permissions: Record<string, string> = {};
-  for (const login of reviewers.slice(0, limits.maxReviewers)) {
-    const p = await requestOrNull<{ permission: string }>(gh, "GET /repos/{owner}/{repo}/collaborators/{username}/permission", { ...at, username: login });
-    permissions[login] = p?.permission ?? "none";
-  }
+  const permissions: Record<string, string> = Object.fromEntries(permissionList);
 
   // The change now and the change each approval was given on, for `staleApprovals: content`.
-  const stale = (merged as { staleApprovals?: unknown } | undefined)?.staleApprovals;
-  const reviewChanges: Pick<PolicyFacts, "change" | "reviewedChanges" | "baseChanges"> = {};
-  if (stale === undefined || stale === "content") {
-    const baseChanges = await readBaseChanges(gh, at, ref.pullNumber, Math.ceil(limits.maxReviews / 100));
-    if (baseChanges) reviewChanges.baseChanges = baseChanges;
-    else problems.push({ code: "too-many-events", message: `this pull request has more than ${limits.maxReviews} events; whether its base branch was changed after a review cannot be verified` });
+  async function readChanges(): Promise<Pick<PolicyFacts, "change" | "reviewedChanges">> {
     // Only commits reviewed under the current base can be compared: the branch before a retarget is unknown.
-    // With no approval of an older commit, the change now is not needed at all.
     const older = [...new Set(reviews.filter((r) => r.state === "APPROVED" && r.commitId !== headSha).map((r) => r.commitId))];
     const trees: TreeCache = new Map();
-    const change = older.length > 0 ? await changeAgainst(gh, at, baseRef, headSha, trees) : null;
-    if (change) reviewChanges.change = change;
-    const reviewedChanges: NonNullable<PolicyFacts["reviewedChanges"]> = [];
-    for (const commit of change ? older.slice(-limits.maxReviewedCommits) : []) {
-      const c = await changeAgainst(gh, at, baseRef, commit, trees);
-      if (c) reviewedChanges.push({ commit, ...c });
-    }
-    reviewChanges.reviewedChanges = reviewedChanges;
+    const treeOf = new Map(commitList.items.flatMap((c) => (c.commit?.tree?.sha ? [[c.sha, c.commit.tree.sha] as const] : [])));
+    // Against the base head already resolved (one snapshot, and a comparison of two SHAs is cached for good);
+    // a merge keeps comparing with the branch, which its merge commit is on.
+    const changeOpts = { treeOf, ...(opts.authorityAt === undefined ? { againstSha: baseSha } : {}) };
+    // Read even with no older approval: once this head is approved and the PR moves on, this is
+    // the reviewed change, and its answers are cached by SHA, so the later push costs no extra call.
+    const change = await changeAgainst(gh, at, baseRef, headSha, trees, changeOpts);
+    const reviewed = change ? await Promise.all(older.slice(-limits.maxReviewedCommits).map(async (commit) => ({ commit, c: await changeAgainst(gh, at, baseRef, commit, trees, changeOpts) }))) : [];
+    return { ...(change ? { change } : {}), reviewedChanges: reviewed.flatMap(({ commit, c }) => (c ? [{ commit, ...c }] : [])) };
   }
+  const reviewChanges: Pick<PolicyFacts, "change" | "reviewedChanges" | "baseChanges"> = { ...(changes ?? {}) };
+  if (baseChanges) reviewChanges.baseChanges = baseChanges;
+  else if (baseChanges === null) problems.push({ code: "too-many-events", message: `this pull request has more than ${limits.maxReviews} events; whether its base branch was changed after a review cannot be verified` });
 
   // A push while we read would mix two heads' facts; the push's own event re-evaluates.
   const after = (await gh.request("GET /repos/{owner}/{repo}/pulls/{pull_number}", pr)).data as ApiPull;
@@ -346,5 +394,5 @@ export async function gatherPullRequest(gh: GitHubClient, ref: PullRequestRef, l
     permissions,
     committers: [...committers],
   };
-  return { ref, baseRef, baseSha, headSha, facts, request, workflowNames, workflowFiles, problems, authority, reviewerIds };
+  return { ref, baseRef, baseSha, headSha, facts, request, workflowNames, workflowFiles, problems, authority, reviewerIds, fork };
 }

@@ -118,6 +118,14 @@ function payload(name: string, e: Evaluation, conclusion: CheckConclusion, title
  * request is neutral: there is nothing to run.
  */
 export function renderPlanCheck(e: Evaluation, opts: RenderOptions = {}): CheckRunPayload {
+  if (e.fork !== null) {
+    const summary = [
+      `This pull request comes from \`${inert(e.fork)}\`. Requests must come from a branch of the repository: a fork's branch is outside the repository's branch protections, so nothing it proposes is approved or run.`,
+      "",
+      "Push the branch to this repository and open the pull request from there.",
+    ].join("\n");
+    return payload(PLAN_CHECK, e, "failure", "Requests must come from a branch of the repository", summary, undefined, [], opts);
+  }
   const fileAnnotations = e.fileProblems.map((p) => annotationOf(p));
   const r = e.request;
   if (!r) {

@@ -15,12 +15,17 @@ type Tree = Map<string, string>;
 /** Recursive trees by commit SHA; null where GitHub cannot give the whole tree. */
 export type TreeCache = Map<string, Promise<Tree | null>>;
 
-async function readTree(gh: GitHubClient, at: RepoCoordinates, commit: string): Promise<Tree | null> {
-  const c = await requestOrNull<{ tree: { sha: string } }>(gh, "GET /repos/{owner}/{repo}/git/commits/{commit_sha}", { ...at, commit_sha: commit });
-  if (!c) return null;
+/** `treeSha`, when the caller already has it (a PR's commit list and a comparison's merge base carry it), saves reading the commit. */
+async function readTree(gh: GitHubClient, at: RepoCoordinates, commit: string, treeSha?: string): Promise<Tree | null> {
+  let sha = treeSha;
+  if (sha === undefined) {
+    const c = await requestOrNull<{ tree: { sha: string } }>(gh, "GET /repos/{owner}/{repo}/git/commits/{commit_sha}", { ...at, commit_sha: commit });
+    if (!c) return null;
+    sha = c.tree.sha;
+  }
   const tree = await requestOrNull<{ truncated: boolean; tree: { path: string; type: string; sha: string }[] }>(gh, "GET /repos/{owner}/{repo}/git/trees/{tree_sha}", {
     ...at,
-    tree_sha: c.tree.sha,
+    tree_sha: sha,
     recursive: "1",
   });
   // A truncated listing leaves paths out, and a path left out would look unchanged.
@@ -29,10 +34,17 @@ async function readTree(gh: GitHubClient, at: RepoCoordinates, commit: string): 
   return new Map(tree.tree.filter((e) => e.type !== "tree").map((e) => [e.path, e.sha]));
 }
 
-function treeAt(gh: GitHubClient, at: RepoCoordinates, commit: string, cache: TreeCache): Promise<Tree | null> {
+function treeAt(gh: GitHubClient, at: RepoCoordinates, commit: string, cache: TreeCache, treeSha?: string): Promise<Tree | null> {
   let t = cache.get(commit);
-  if (!t) cache.set(commit, (t = readTree(gh, at, commit)));
+  if (!t) cache.set(commit, (t = readTree(gh, at, commit, treeSha)));
   return t;
+}
+
+export interface ChangeOptions {
+  /** Compare against this commit (the base branch head as already resolved) rather than the branch name: the same snapshot, and an answer that never changes. */
+  againstSha?: string;
+  /** Tree SHAs of commits, by commit SHA, as the PR's commit list gives them. */
+  treeOf?: ReadonlyMap<string, string>;
 }
 
 /** Every path whose blob differs between two trees, as [before, after]. */
@@ -50,15 +62,15 @@ export function diffTrees(before: Tree, after: Tree): Record<string, [BlobSide, 
  * The change `commit` makes against `base` now (null when GitHub cannot say:
  * an unknown commit or branch, or a tree too big to list in full).
  */
-export async function changeAgainst(gh: GitHubClient, at: RepoCoordinates, base: string, commit: string, cache: TreeCache): Promise<ChangeSnapshot | null> {
-  const cmp = await requestOrNull<{ merge_base_commit: { sha: string } }>(gh, "GET /repos/{owner}/{repo}/compare/{basehead}", {
+export async function changeAgainst(gh: GitHubClient, at: RepoCoordinates, base: string, commit: string, cache: TreeCache, opts: ChangeOptions = {}): Promise<ChangeSnapshot | null> {
+  const cmp = await requestOrNull<{ merge_base_commit: { sha: string; commit?: { tree?: { sha?: string } } } }>(gh, "GET /repos/{owner}/{repo}/compare/{basehead}", {
     ...at,
-    basehead: `${base}...${commit}`,
+    basehead: `${opts.againstSha ?? base}...${commit}`,
     per_page: 1,
   });
   if (!cmp) return null;
-  const before = await treeAt(gh, at, cmp.merge_base_commit.sha, cache);
-  const after = before && (await treeAt(gh, at, commit, cache));
+  const mb = cmp.merge_base_commit;
+  const [before, after] = await Promise.all([treeAt(gh, at, mb.sha, cache, mb.commit?.tree?.sha), treeAt(gh, at, commit, cache, opts.treeOf?.get(commit))]);
   if (!before || !after) return null;
   return { base, paths: diffTrees(before, after) };
 }

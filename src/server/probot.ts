@@ -12,6 +12,7 @@ import { clutchLuigiApp, type AppDepsSource } from "../index.js";
 import { BodyTooLarge, readBounded, refuseTooLarge, WEBHOOK_BODY_LIMIT } from "../api/body-limit.js";
 import { classifyDelivery } from "../github/app-event.js";
 import type { GitHubClient } from "../github/client.js";
+import { ConditionalCache } from "../github/conditional-cache.js";
 import { observeCalls, type GitHubCallObserver, type HookableOctokit } from "../github/observe-calls.js";
 import { resolveDeps } from "../github/handlers/deps.js";
 import { processAppEvent, type DeliveryResult } from "../github/handlers/process-delivery.js";
@@ -27,6 +28,12 @@ export interface ProbotMiddlewareOptions {
   baseUrl?: string;
   /** Largest webhook body accepted, in bytes (default 25 MiB, GitHub's own cap). */
   bodyLimit?: number;
+  /**
+   * Octokit's throttling (default on): it spaces every write of the process at
+   * least a second apart, GitHub's guidance against secondary rate limits. The
+   * benchmark turns it off to measure the app itself, and reports its cost apart.
+   */
+  throttle?: boolean;
 }
 
 export interface ProbotWebhooks {
@@ -63,8 +70,12 @@ const QueueRetriedOctokit = ProbotOctokit.defaults((options: Record<string, unkn
 /** The webhook endpoint and processor, or null when the app is not configured (the server then runs without webhooks). */
 export async function createProbotMiddleware(opts: ProbotMiddlewareOptions): Promise<ProbotWebhooks | null> {
   if (missingAppSettings(opts.env).length > 0) return null;
-  const probot = createProbot({ env: opts.env, overrides: { Octokit: QueueRetriedOctokit, ...(opts.baseUrl ? { baseUrl: opts.baseUrl } : {}) } });
+  // Tests and the benchmark may turn the pacing off to measure the app itself.
+  const Octokit = opts.throttle === false ? QueueRetriedOctokit.defaults((o: Record<string, unknown>) => ({ ...o, throttle: { ...(o.throttle as object | undefined), enabled: false } })) : QueueRetriedOctokit;
+  const probot = createProbot({ env: opts.env, overrides: { Octokit, ...(opts.baseUrl ? { baseUrl: opts.baseUrl } : {}) } });
   const webhooksPath = opts.env.WEBHOOK_PATH || DEFAULT_WEBHOOK_PATH;
+  // One per process: every delivery's reads are revalidated against the answers earlier ones got.
+  const cache = new ConditionalCache();
   const listeners: (() => void)[] = [];
   const app = clutchLuigiApp(opts.deps, { recorded: () => listeners.forEach((l) => l()) });
   const handler = await createNodeMiddleware(app, { probot, webhooksPath });
@@ -96,7 +107,9 @@ export async function createProbotMiddleware(opts: ProbotMiddlewareOptions): Pro
       if (observe) observeCalls(octokit as unknown as HookableOctokit, d.installationId, observe);
       // Probot's installation Octokit has `request(route, params)`; its overloads are
       // narrower than GitHubClient's string route, so it is viewed through that interface.
-      return processAppEvent(deps, octokit as unknown as GitHubClient, event);
+      // Its GETs go through the process's ETag cache, scoped to the installation.
+      const gh = cache.client(octokit as unknown as GitHubClient, `installation:${d.installationId}`);
+      return processAppEvent(deps, gh, event);
     },
   };
 }

@@ -1,7 +1,7 @@
 /**
  * Time-bound runs once they have succeeded: which are in force and until when,
  * moving an expiry (an approved extension), and settling a timer once it fired.
- * The timer itself is armed by the trigger of migration 013; firing it undoes the
+ * The timer itself is armed by the trigger of migration 012; firing it undoes the
  * run through the same roll-back path a person's "Roll back" takes.
  */
 import type { Knex } from "knex";

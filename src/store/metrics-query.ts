@@ -1,6 +1,6 @@
 /**
  * The figures every replica's `/metrics` shares, in one statement whose every part is
- * answered from a partial index (migrations 008, 009, 010, 013 and 014): no scan grows with the history of
+ * answered from a partial index (migrations 008 to 013): no scan grows with the history of
  * runs, steps or audit rows.
  */
 import type { Knex } from "knex";

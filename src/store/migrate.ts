@@ -14,8 +14,9 @@ import * as m007 from "./migrations/007_installation.js";
 import * as m008 from "./migrations/008_metrics_indexes.js";
 import * as m009 from "./migrations/009_run_reports.js";
 import * as m010 from "./migrations/010_delivery_queue.js";
-import * as m013 from "./migrations/013_expiries.js";
-import * as m014 from "./migrations/014_follow_ups.js";
+import * as m011 from "./migrations/011_check_runs.js";
+import * as m012 from "./migrations/012_expiries.js";
+import * as m013 from "./migrations/013_follow_ups.js";
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -33,8 +34,9 @@ export const MIGRATIONS: [string, Migration][] = [
   ["008_metrics_indexes", m008],
   ["009_run_reports", m009],
   ["010_delivery_queue", m010],
-  ["013_expiries", m013],
-  ["014_follow_ups", m014],
+  ["011_check_runs", m011],
+  ["012_expiries", m012],
+  ["013_follow_ups", m013],
 ];
 
 const source: Knex.MigrationSource<string> = {

@@ -159,7 +159,7 @@ export async function createRun(store: Store, input: CreateRunInput): Promise<Cr
     }
     if (input.installationId !== undefined) await trx.raw("update runs set installation_id = ? where id = ?", [installationIdOf(input.installationId), runId]);
     if (input.report) await openRunReport(trx, runId, input.report);
-    // The timer is armed by a trigger the moment the run succeeds (migration 013).
+    // The timer is armed by a trigger the moment the run succeeds (migration 012).
     if (expiry) await trx.raw("update runs set expiry_ms = ?, expiry_max_ms = ? where id = ?", [expiry.durationMs, expiry.maxMs, runId]);
     const stepRows = graph.order.map((id) => {
       const n = graph.nodes.get(id)!;

@@ -133,7 +133,8 @@ export async function playStory(io: StoryIO): Promise<{ runId: string; code: num
     await send("pull_request_review", "submitted", p, { sender: "alice" });
     policy = await until("the policy after alice's review", () => {
       const c = latest(p.headSha, "clutch-luigi/policy")!;
-      return checks(p.headSha, "clutch-luigi/policy").length > before || (c.output.summary ?? "").includes("alice") ? c : undefined;
+      // Same conclusion, new text: the policy run is updated in place, so look at what it says.
+      return checks(p.headSha, "clutch-luigi/policy").length > before || `${c.output.summary ?? ""}\n${c.output.text ?? ""}`.includes("alice") ? c : undefined;
     });
     say(`   clutch-luigi/policy  ${policy.conclusion}: ${policy.output.title}`);
     const refusedLine = `${policy.output.summary ?? ""}\n${policy.output.text ?? ""}`.split("\n").find((l) => /Not counted: alice/.test(l));

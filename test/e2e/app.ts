@@ -34,7 +34,7 @@ export interface E2eApp {
 }
 
 /** `env` is laid over the app's own (e.g. DATABASE_URL for a shared Postgres instead of the embedded one). */
-export async function startApp(opts: { env?: NodeJS.ProcessEnv } = {}): Promise<E2eApp> {
+export async function startApp(opts: { env?: NodeJS.ProcessEnv; throttle?: boolean } = {}): Promise<E2eApp> {
   const world = await startWorld();
   const tokenRequests = serveAppAuth(world);
   const { privateKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
@@ -59,6 +59,7 @@ export async function startApp(opts: { env?: NodeJS.ProcessEnv } = {}): Promise<
   const webhooks = await createProbotMiddleware({
     env,
     baseUrl: world.url,
+    ...(opts.throttle !== undefined ? { throttle: opts.throttle } : {}),
     deps: async () => {
       if (!server) throw new Error("webhook before the server started");
       return { store: server.store, registry: defaultRegistry() };

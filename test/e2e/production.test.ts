@@ -103,7 +103,7 @@ describe.skipIf(!PG_UP)("the production shape: two replicas behind a load balanc
 
     const ports = [await freePort(), await freePort()];
     const replicas = ports.map((port, i) =>
-      start(`app-${i}`, "src/server/start.ts", [], { ...app, WEBHOOK_SECRET: SECRET, PORT: String(port), HOST: "127.0.0.1", CLUTCH_LUIGI_WORKERS: "0", LOG_LEVEL: process.env.CL_PROD_LOG ?? "fatal", CLUTCH_LUIGI_DATA_DIR: path.join(work, `data-${i}`) }, work),
+      start(`app-${i}`, "src/server/start.ts", [], { ...app, WEBHOOK_SECRET: SECRET, PORT: String(port), HOST: "127.0.0.1", CLUTCH_LUIGI_WORKERS: "0", LOG_LEVEL: (process.env.CL_PROD_LOG ?? "fatal") as "fatal", CLUTCH_LUIGI_DATA_DIR: path.join(work, `data-${i}`) }, work),
     );
     const workers = [0, 1].map((i) => start(`worker-${i}`, "src/cli/bin.ts", ["worker", "--poll", "100ms", "--lease", "3s"], { ...app, CLUTCH_LUIGI_DATA_DIR: path.join(work, `wdata-${i}`) }, work));
     procs.push(...replicas, ...workers);

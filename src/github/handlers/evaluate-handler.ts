@@ -1,6 +1,7 @@
 /**
  * A PR or review event: gather the facts afresh, evaluate, publish the plan and
- * policy checks on the head that was evaluated, and record the verdict in the
+ * policy checks on the head that was evaluated (unchanged ones are not written
+ * again), and record the verdict in the
  * audit chain. The check runs go out before the audit row: if GitHub refuses
  * them the delivery fails and is retried, and no verdict is recorded that no
  * one could see.
@@ -9,7 +10,7 @@ import { appendAudit } from "../../store/audit.js";
 import type { GitHubClient, PullRequestRef } from "../client.js";
 import { evaluatePullRequest, type Evaluation } from "../evaluate.js";
 import { gatherPullRequest, type GatheredPullRequest } from "../facts.js";
-import { publishCheckRun } from "../publish.js";
+import { publishCheck } from "../publish.js";
 import { renderPlanCheck, renderPolicyCheck } from "../render.js";
 import type { AppDeps } from "./deps.js";
 
@@ -52,8 +53,9 @@ export async function evaluateAndPublish(deps: AppDeps, gh: GitHubClient, ref: P
   const evaluation = evaluatePullRequest(gathered, deps.registry);
   const at = { owner: ref.owner, repo: ref.repo };
   const render = opts.detailsUrl ? { detailsUrl: opts.detailsUrl } : {};
-  await publishCheckRun(gh, at, renderPlanCheck(evaluation, render));
-  await publishCheckRun(gh, at, renderPolicyCheck(evaluation, render));
+  // Each is written only if it changed since the last evaluation of this head (see publish.ts);
+  // the two are independent, and a failure of either fails the delivery (a retry rewrites only what is missing).
+  await Promise.all([publishCheck(deps.store.db, gh, at, renderPlanCheck(evaluation, render)), publishCheck(deps.store.db, gh, at, renderPolicyCheck(evaluation, render))]);
   await deps.store.db.transaction((trx) => appendAudit(trx, { kind: "request.evaluated", actor: opts.actor, data: evaluationAuditData(ref, evaluation) }));
   return { gathered, evaluation };
 }

@@ -17,7 +17,8 @@ import { appendAudit } from "../../store/audit.js";
 import { lastEvaluation, lastRefusalReasons, type RecordedEvaluation } from "../../store/evaluations.js";
 import { CannotStartRun, createRun, findPullRequestRun, requestKey } from "../../store/runs.js";
 import { requestOrNull, type GitHubClient, type PullRequestRef } from "../client.js";
-import type { AuthorityBlobs, GatheredPullRequest } from "../facts.js";
+import { FORK_PROBLEM, type AuthorityBlobs, type GatheredPullRequest } from "../facts.js";
+import { publishCheck } from "../publish.js";
 import { readRepoFile } from "../repo-files.js";
 import { approvalEvidence, sha256Hex, type RunEvidence } from "../run-evidence.js";
 import type { AppDeps } from "./deps.js";
@@ -25,7 +26,7 @@ import { evaluateAndPublish } from "./evaluate-handler.js";
 import type { MergeClaim, MergedPullRequest } from "./payload.js";
 import { RunRefusal } from "./refusal.js";
 import { publishRunNow } from "../run-report/reporter.js";
-import { runRefusedCheck, type RunCheckPayload } from "./run-check.js";
+import { runRefusedCheck } from "./run-check.js";
 
 export type MergeOutcome =
   | { kind: "no-request" }
@@ -77,9 +78,6 @@ function loadSpecs(g: GatheredPullRequest, deps: AppDeps): { request: RequestSpe
   return { request: checked.request, workflow: checked.workflow };
 }
 
-async function postRunCheck(gh: GitHubClient, m: MergedPullRequest, payload: RunCheckPayload): Promise<void> {
-  await gh.request("POST /repos/{owner}/{repo}/check-runs", { owner: m.owner, repo: m.repo, ...payload });
-}
 
 interface ApiMergedPull {
   merged?: boolean;
@@ -170,6 +168,8 @@ export function authorityDrift(approved: AuthorityBlobs, atMerge: AuthorityBlobs
 async function refuse(deps: AppDeps, gh: GitHubClient, m: MergedPullRequest, requestPath: string | null, r: RunRefusal, opts: { actor: string; detailsUrl?: string }): Promise<MergeOutcome> {
   // The same refusal again (a replayed merge event) is no new decision: no second row, no duplicate check.
   const before = await lastRefusalReasons(deps.store.db, { repository: `${m.owner}/${m.repo}`, pullRequest: m.pullNumber, commit: m.mergeCommitSha });
+  // The check goes out first, through the publisher: a replay (or a retry after GitHub failed) shows it once.
+  await publishCheck(deps.store.db, gh, { owner: m.owner, repo: m.repo }, runRefusedCheck(m.mergeCommitSha, r.reasons, opts.detailsUrl));
   if (before && JSON.stringify(before) === JSON.stringify(r.reasons)) return { kind: "refused", reasons: [...r.reasons] };
   await deps.store.db.transaction((trx: Knex.Transaction) =>
     appendAudit(trx, {
@@ -178,7 +178,6 @@ async function refuse(deps: AppDeps, gh: GitHubClient, m: MergedPullRequest, req
       data: { repository: `${m.owner}/${m.repo}`, pullRequest: m.pullNumber, commit: m.mergeCommitSha, requestPath, blocking: [...r.blocking], reasons: [...r.reasons] },
     }),
   );
-  await postRunCheck(gh, m, runRefusedCheck(m.mergeCommitSha, r.reasons, opts.detailsUrl));
   return { kind: "refused", reasons: [...r.reasons] };
 }
 
@@ -226,6 +225,7 @@ async function startRun(
   const path = gathered.request!.path;
   const blocking = [...new Set(verdict.blocking.map((b) => b.code))];
   const reasons: string[] = [];
+  if (gathered.fork !== null) reasons.push(`${FORK_PROBLEM}: this pull request comes from ${gathered.fork}`);
   if (!verdict.approved) reasons.push(`not approved at the merged state: ${verdict.summary}`);
 
   const approvedUnder = prior && isAuthorityBlobs(prior.data.authority) ? prior.data.authority : null;

@@ -12,6 +12,7 @@ import { chainHead } from "../../store/audit-query.js";
 import type { PublishedReport, RunReportRow, RunSnapshot } from "../../store/run-reports.js";
 import { publishAuditAnchor } from "../audit-anchor.js";
 import { paginate, type GitHubClient } from "../client.js";
+import { createCheckRun, updateCheckRun } from "../publish.js";
 import { commentMarker, renderOutcomeComment, type AnchorLine } from "./outcome-comment.js";
 import { isFinished, renderRunCheck } from "./run-check.js";
 
@@ -63,12 +64,10 @@ export async function publishRunReport(db: Knex, gh: GitHubClient, report: RunRe
     let checkRunId = report.checkRunId;
     const reopened = report.checkState !== null && isFinished(report.checkState) && (!isFinished(s.state) || report.checkState !== s.state);
     if (checkRunId === null || reopened) {
-      const { data } = await gh.request("POST /repos/{owner}/{repo}/check-runs", { ...at, ...check });
-      checkRunId = (data as { id: number }).id;
+      checkRunId = await createCheckRun(gh, at, check);
       Object.assign(partial, { checkRunId, checkState: s.state, checkHash });
     } else if (report.checkHash !== checkHash) {
-      const { name: _name, head_sha: _sha, ...update } = check;
-      await gh.request("PATCH /repos/{owner}/{repo}/check-runs/{check_run_id}", { ...at, check_run_id: checkRunId, ...update });
+      await updateCheckRun(gh, at, checkRunId, check);
       Object.assign(partial, { checkState: s.state, checkHash });
     }
 

@@ -9,7 +9,7 @@ import { defaultRegistry } from "../../../src/actions/index.js";
 import type { GitHubClient } from "../../../src/github/client.js";
 import { evaluatePullRequest } from "../../../src/github/evaluate.js";
 import { DEFAULT_LIMITS, gatherPullRequest } from "../../../src/github/facts.js";
-import { publishCheckRun } from "../../../src/github/publish.js";
+import { createCheckRun as publishCheckRun } from "../../../src/github/publish.js";
 import { renderPlanCheck } from "../../../src/github/render.js";
 import { fixture, REPO, startWorld, type World } from "./world.js";
 

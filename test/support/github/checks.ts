@@ -1,6 +1,8 @@
 /**
  * Check runs: created and updated as GitHub does, annotations appended across
- * updates, and GitHub's own limit of 50 annotations per call enforced.
+ * updates, and GitHub's own limits enforced: 50 annotations per call, and a
+ * completed check run keeps its status and conclusion (only a new run with the
+ * same name can show another).
  */
 import type { FakeGitHub, FakeResponse } from "./server.js";
 
@@ -54,6 +56,9 @@ export class FakeChecks {
       const b = body as CheckBody;
       const tooMany = this.tooMany(b);
       if (tooMany) return tooMany;
+      if (run.status === "completed" && ((b.status !== undefined && b.status !== "completed") || (b.conclusion !== undefined && b.conclusion !== run.conclusion))) {
+        return { status: 422, body: { message: "Validation Failed: a completed check run cannot change its status or conclusion", documentation_url: "https://docs.github.com/rest/checks/runs#update-a-check-run" } };
+      }
       this.apply(run, b);
       return { status: 200, body: this.toApi(run) };
     });

@@ -42,6 +42,8 @@ export interface FakePull {
   merged?: { sha: string; at: string };
   /** Closed without merging. */
   closed?: boolean;
+  /** The head branch lives in this other repository (a fork), `owner/repo`. */
+  fork?: string;
 }
 
 const notFound: FakeResponse = { status: 404, body: { message: "Not Found", documentation_url: "https://docs.github.com/rest" } };
@@ -97,7 +99,7 @@ export class FakePulls {
   }
 
   /** Opens a PR whose single commit applies `files` on top of the base branch head. */
-  open(fullName: string, opts: { author: FakeUser; files: Record<string, string | Buffer | null>; baseRef?: string; body?: string | null; labels?: string[]; title?: string; headSha?: string }): FakePull {
+  open(fullName: string, opts: { author: FakeUser; files: Record<string, string | Buffer | null>; baseRef?: string; body?: string | null; labels?: string[]; title?: string; headSha?: string; fork?: string }): FakePull {
     const [owner, repo] = fullName.split("/") as [string, string];
     const baseRef = opts.baseRef ?? "main";
     const r = this.git.repo(owner, repo);
@@ -122,6 +124,7 @@ export class FakePulls {
       commits: [{ sha: headSha, author: opts.author, committer: opts.author }],
       reviews: [],
       events: [],
+      ...(opts.fork ? { fork: opts.fork } : {}),
     };
     this.pulls.set(`${fullName}#${number}`.toLowerCase(), p);
     return p;
@@ -266,6 +269,12 @@ export class FakePulls {
     const r = this.git.repo(p.owner, p.repo)!;
     const repository = api.sample("repository", { name: p.repo, full_name: `${p.owner}/${p.repo}`, owner: this.user({ login: p.owner, type: "Organization" }), default_branch: r.defaultBranch });
     const side = (ref: string, sha: string) => ({ label: `${p.owner}:${ref}`, ref, sha, repo: repository, user: this.user({ login: p.owner, type: "Organization" }) });
+    // A fork's head: another repository (GitHub still serves its commits from the base repository).
+    const [forkOwner, forkName] = (p.fork ?? "").split("/") as [string, string];
+    const forkRepo = p.fork
+      ? api.sample("repository", { id: 999_000 + p.number, name: forkName, full_name: p.fork, fork: true, owner: this.user({ login: forkOwner, type: "User" }), default_branch: "main" })
+      : undefined;
+    const head = forkRepo ? { label: `${forkOwner}:${p.headRef}`, ref: p.headRef, sha: p.headSha, repo: forkRepo, user: this.user({ login: forkOwner, type: "User" }) } : side(p.headRef, p.headSha);
     return api.sample("pull-request", {
       number: p.number,
       state: p.merged || p.closed ? "closed" : "open",
@@ -277,7 +286,7 @@ export class FakePulls {
       body: p.body,
       user: this.user(p.author),
       labels: p.labels.map((name, i) => ({ id: i + 1, node_id: `LA_${i}`, url: `${this.fake.url}/repos/${p.owner}/${p.repo}/labels/${name}`, name, description: null, color: "ededed", default: false })),
-      head: side(p.headRef, p.headSha),
+      head,
       base: side(p.baseRef, p.mergeBase),
       changed_files: this.files(p).length,
       commits: p.commits.length,
@@ -322,7 +331,7 @@ export class FakePulls {
       html_url: `https://github.com/${p.owner}/${p.repo}/commit/${c.sha}`,
       author: this.user(c.author),
       committer: this.user(c.committer),
-      commit: { author: person(c.author), committer: person(c.committer), message: "change", tree: { sha: c.sha, url: "https://api.github.com/" } },
+      commit: { author: person(c.author), committer: person(c.committer), message: "change", tree: { sha: this.git.repo(p.owner, p.repo)?.commits.get(c.sha)?.treeSha ?? c.sha, url: "https://api.github.com/" } },
       parents: [],
     });
   }

@@ -4,7 +4,9 @@
  * GitHub's description; the server validates each request and response against
  * that description and records any mismatch as a violation tests assert is empty.
  */
+import { createHash } from "node:crypto";
 import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
+import { performance } from "node:perf_hooks";
 import type { AddressInfo } from "node:net";
 import { githubOpenApi, type GitHubOpenApi, type Operation } from "./openapi.js";
 
@@ -35,6 +37,20 @@ export interface RecordedCall {
   status: number;
   /** The Authorization header the client sent (tests check which credential was used). */
   authorization?: string;
+  /**
+   * Whether GitHub would count the call against the installation's rate limit:
+   * every call but a conditional GET answered 304 Not Modified.
+   */
+  counted: boolean;
+  /** performance.now() when the fake received the call (benchmarks time when a check became visible). */
+  at: number;
+  /** Milliseconds the fake spent answering (routing, its own OpenAPI checks, the handler). */
+  ms: number;
+}
+
+/** GitHub's weak ETag of a response body: any change to the JSON changes it. */
+export function etagOf(body: unknown): string {
+  return `W/"${createHash("sha1").update(JSON.stringify(body)).digest("hex")}"`;
 }
 
 interface Route {
@@ -69,6 +85,11 @@ export class FakeGitHub {
     });
     this.routes.push({ op, regex: new RegExp(`^${pattern}$`), names, handler });
     return this;
+  }
+
+  /** Calls GitHub would count against the installation's rate limit (the app's own token exchanges are not the installation's). */
+  countedCalls(from = 0): RecordedCall[] {
+    return this.calls.slice(from).filter((c) => c.counted && c.operationId !== "apps/create-installation-access-token");
   }
 
   /** `headers`/`message`: e.g. a secondary rate limit (403, `retry-after`, "You have exceeded a secondary rate limit"). */
@@ -112,6 +133,17 @@ export class FakeGitHub {
   }
 
   private async handle(method: string, rawUrl: string, headers: IncomingHttpHeaders, text: string): Promise<FakeResponse> {
+    const t0 = performance.now();
+    const n = this.calls.length;
+    try {
+      return await this.answer(method, rawUrl, headers, text);
+    } finally {
+      const call = this.calls[n];
+      if (call) call.ms = performance.now() - t0;
+    }
+  }
+
+  private async answer(method: string, rawUrl: string, headers: IncomingHttpHeaders, text: string): Promise<FakeResponse> {
     const url = new URL(rawUrl, "http://localhost");
     // GitHub Enterprise serves the same API under /api/v3 (what GHE_HOST clients call).
     if (url.pathname.startsWith("/api/v3/")) url.pathname = url.pathname.slice("/api/v3".length);
@@ -142,6 +174,9 @@ export class FakeGitHub {
       query: Object.fromEntries(url.searchParams),
       body,
       status: 0,
+      counted: true,
+      at: performance.now(),
+      ms: 0,
       ...(typeof headers.authorization === "string" ? { authorization: headers.authorization } : {}),
     };
     this.calls.push(call);
@@ -159,6 +194,17 @@ export class FakeGitHub {
     }
     const response = await r.handler({ method, path: url.pathname, params, query: url.searchParams, body, headers });
     call.status = response.status;
+    if (method === "GET" && response.status === 200 && response.body !== undefined) {
+      // Conditional requests as GitHub answers them: a matching If-None-Match is a 304
+      // with no body, which does not count against the rate limit.
+      const etag = etagOf(response.body);
+      if (headers["if-none-match"] === etag) {
+        call.status = 304;
+        call.counted = false;
+        return { status: 304, headers: { etag } };
+      }
+      response.headers = { ...(response.headers ?? {}), etag };
+    }
     const responseProblems = this.api.validateResponse(r.op, response.status, response.body);
     this.violations.push(...responseProblems.map((p) => `${method} ${r.op.template} → ${response.status}: ${p}`));
     return response;

@@ -49,5 +49,6 @@ export function gathered(requestPath: string, requestText: string, opts: { appro
       codeowners: { path: ".github/CODEOWNERS", sha: "3".repeat(40) },
     },
     reviewerIds: Object.fromEntries(approvers.map((login, i) => [login, 1000 + i])),
+    fork: null,
   };
 }
