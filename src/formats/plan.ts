@@ -31,7 +31,7 @@ export interface Plan {
   lock?: string;
   timeout?: string;
   /** Time-bound: the duration this request keeps the change, and the workflow's maximum. */
-  expires?: { after: string; max: string };
+  expires?: { after: string; max: string; afterMs: number; maxMs: number };
   /** The active run this request extends instead of starting a new one. */
   extends?: string;
   approval?: WorkflowSpec["approval"];
@@ -92,7 +92,9 @@ export function buildPlan(
     } catch (e) {
       if (!(e instanceof ExpiryError)) throw e;
     }
-    expires = { after: terms ? formatDuration(terms.durationMs) : workflow.expires.after, max: workflow.expires.max };
+    expires = terms
+      ? { after: formatDuration(terms.durationMs), max: workflow.expires.max, afterMs: terms.durationMs, maxMs: terms.maxMs }
+      : { after: workflow.expires.after, max: workflow.expires.max, afterMs: NaN, maxMs: NaN };
   }
   return {
     requestPath,

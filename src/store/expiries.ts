@@ -115,3 +115,30 @@ export async function moveExpiry(trx: Knex.Transaction, runId: string, durationM
   await trx.raw("update run_expiries set expires_at = ?, extensions = extensions + 1 where run_id = ?", [to, runId]);
   return { from: new Date(row.expires_at), to, extensions: Number(row.extensions) + 1 };
 }
+
+export interface ExtensionInput {
+  runId: string;
+  durationMs: number;
+  /** The extension request's key (repository, PR, path): it extends once. */
+  requestKey: string;
+  actor: string;
+  /** For the audit row: the request, its PR and merge commit, its approvers. */
+  evidence: Record<string, unknown>;
+}
+
+/**
+ * Extend an active time-bound run on behalf of an approved, merged request: the
+ * expiry moves (never past the run's maximum) and `run.extended` is audited on the
+ * extended run, in one transaction. Returns null when this request already extended
+ * it (a replayed merge); throws ExtensionRefused when it may not.
+ */
+export async function extendRun(db: Knex, x: ExtensionInput, audit: (trx: Knex.Transaction, e: { kind: string; runId: string; actor: string; data: Record<string, unknown> }) => Promise<void>): Promise<{ from: Date; to: Date; extensions: number } | null> {
+  return db.transaction(async (trx: Knex.Transaction) => {
+    const done = rowsOf(await trx.raw("select 1 from run_extensions where request_key = ?", [x.requestKey]));
+    if (done.length > 0) return null;
+    const moved = await moveExpiry(trx, x.runId, x.durationMs);
+    await trx.raw("insert into run_extensions (request_key, run_id, from_at, to_at) values (?, ?, ?, ?)", [x.requestKey, x.runId, moved.from, moved.to]);
+    await audit(trx, { kind: "run.extended", runId: x.runId, actor: x.actor, data: { ...x.evidence, from: moved.from.toISOString(), to: moved.to.toISOString(), extensions: moved.extensions } });
+    return moved;
+  });
+}

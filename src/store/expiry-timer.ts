@@ -37,6 +37,12 @@ export async function fireDueExpiries(db: Knex, actor: string, notify: boolean, 
           // Another run holds the lock now: undoing under it is what the lock forbids. Try again shortly.
           await trx.raw(`update run_expiries set expires_at = now() + interval '${BLOCKED_RETRY}' where run_id = ?`, [due.runId]);
           fx.audit.push({ kind: "run.expiry_delayed", runId: due.runId, actor, data: { reason: e.message } });
+        } else if (e.code === "nothing-to-undo") {
+          // Every step found its goal already in place (a member granted membership): the
+          // expiry passes with nothing to put back, and says so.
+          await settleExpiry(trx, due.runId, "expired");
+          fx.audit.push({ kind: "run.expired", runId: due.runId, actor, data: { expiresAt: due.expiresAt.toISOString(), undone: [], note: "no step changed anything, so nothing is undone" } });
+          fired++;
         } else {
           // Retried, rolled back or otherwise no longer in force: nothing is left to undo.
           await settleExpiry(trx, due.runId, "not_in_force");

@@ -3,8 +3,8 @@
  * run on a shared Postgres; a `clutch-luigi worker` started separately — with only the
  * app's credentials (APP_ID, PRIVATE_KEY, GHE_HOST), no github.tokenSecret, no server
  * configuration — executes `github.team-membership` with an installation token it
- * minted for the run's installation, scoped to the run's repository. Cancelling the
- * run rolls the grant back with the same identity.
+ * minted for the run's installation, scoped to the run's repository. Revoking the
+ * grant early rolls it back with the same identity.
  */
 import { createPublicKey } from "node:crypto";
 import { readFileSync } from "node:fs";
@@ -13,7 +13,8 @@ import { jwtVerify } from "jose";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { main } from "../../src/cli/main.js";
 import { rowsOf } from "../../src/store/db.js";
-import { cancelRun, getRun } from "../../src/store/runs.js";
+import { revokeRun } from "../../src/store/run-control.js";
+import { getRun } from "../../src/store/runs.js";
 import { REPO } from "../integration/github/world.js";
 import { createTestDatabase, type TestDatabase } from "../support/pg.js";
 import { PG_UP } from "../support/pg-suite.js";
@@ -112,8 +113,10 @@ describe.skipIf(!PG_UP)("temporary access from a merged PR, executed by a worker
       expect(membership().map((c) => c.method)).toEqual(["GET", "GET", "PUT"]);
       expect(membership().every((c) => c.authorization === `token ${minted.token}`)).toBe(true);
 
-      // Undo on cancel: the same worker, the same app identity, the same (cached) token.
-      await cancelRun(app.server.store, run!.id, "sec");
+      // The grant is in force until its expiry; the run armed the timer when it succeeded.
+      await until("the run to succeed", async () => ((await getRun(app.server.store, run!.id))?.state === "succeeded" ? true : undefined));
+      // Revoked early: the same worker undoes it, with the same app identity and the same (cached) token.
+      await revokeRun(app.server.store, run!.id, "dave");
       let last = "";
       const final = await until(
         "the rollback",

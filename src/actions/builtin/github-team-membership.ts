@@ -222,6 +222,10 @@ export const githubTeamMembership: Action<TeamMembershipInput, TeamMembershipOut
   async check(input, ctx) {
     const now = await current(input, ctx);
     const done = alreadyDone(input, now, (await recorded(input, ctx)) ?? now);
+    // Skipped means "nothing for this step to do, nor to undo". A goal that holds because an
+    // earlier attempt of this step reached GitHub is this step's change: run() reports it as
+    // such, so the step succeeds and its rollback (or an expiry) undoes it.
+    if (done?.changed) return undefined;
     return done && say(done, ctx);
   },
 };

@@ -7,6 +7,8 @@
  * one could see.
  */
 import { appendAudit } from "../../store/audit.js";
+import { activeExpiries, activeExpiry } from "../../store/expiries.js";
+import { timeBoundConflicts, withTimeBoundConflicts } from "../time-bound.js";
 import type { GitHubClient, PullRequestRef } from "../client.js";
 import { evaluatePullRequest, type Evaluation } from "../evaluate.js";
 import { gatherPullRequest, type GatheredPullRequest } from "../facts.js";
@@ -48,9 +50,21 @@ export function evaluationAuditData(ref: PullRequestRef, e: Evaluation): Record<
   };
 }
 
+/** A time-bound request checked against what is in force now (its lock, the run it extends). */
+async function withTimeBound(deps: AppDeps, ref: PullRequestRef, e: Evaluation): Promise<Evaluation> {
+  const plan = e.request?.plan;
+  if (!plan?.expires) return e;
+  const repository = `${ref.owner}/${ref.repo}`;
+  // This pull request's own run is not a conflict with itself (a review after the merge re-evaluates it).
+  const others = (x: { repository: string; pullRequest: number | null }) => !(x.repository.toLowerCase() === repository.toLowerCase() && x.pullRequest === ref.pullNumber);
+  const onLock = plan.lock ? (await activeExpiries(deps.store.db, { lockKey: plan.lock })).filter((x) => others(x) && x.runId !== plan.extends) : [];
+  const target = plan.extends ? await activeExpiry(deps.store.db, plan.extends) : null;
+  return withTimeBoundConflicts(e, timeBoundConflicts(plan, repository, { onLock, target, now: new Date() }));
+}
+
 export async function evaluateAndPublish(deps: AppDeps, gh: GitHubClient, ref: PullRequestRef, opts: EvaluateOptions): Promise<EvaluatedPullRequest> {
   const gathered = await gatherPullRequest(gh, ref, undefined, opts.authorityAt !== undefined ? { authorityAt: opts.authorityAt } : {});
-  const evaluation = evaluatePullRequest(gathered, deps.registry);
+  const evaluation = await withTimeBound(deps, ref, evaluatePullRequest(gathered, deps.registry));
   const at = { owner: ref.owner, repo: ref.repo };
   const render = opts.detailsUrl ? { detailsUrl: opts.detailsUrl } : {};
   // Each is written only if it changed since the last evaluation of this head (see publish.ts);

@@ -14,6 +14,8 @@ import type { RunIdentity } from "../../engine/queue.js";
 import { effectivePolicyConfig, type ChangedFile, type Verdict } from "../../policy/index.js";
 import { buildCatalog, checkRequest, MAX_FILE_BYTES, parseSource, type RequestSpec, type WorkflowSpec } from "../../formats/index.js";
 import { appendAudit } from "../../store/audit.js";
+import { extendRun, ExtensionRefused } from "../../store/expiries.js";
+import { expiryTerms } from "../../formats/expiry.js";
 import { lastEvaluation, lastRefusalReasons, type RecordedEvaluation } from "../../store/evaluations.js";
 import { CannotStartRun, createRun, findPullRequestRun, requestKey } from "../../store/runs.js";
 import { requestOrNull, type GitHubClient, type PullRequestRef } from "../client.js";
@@ -26,12 +28,13 @@ import { evaluateAndPublish } from "./evaluate-handler.js";
 import type { MergeClaim, MergedPullRequest } from "./payload.js";
 import { RunRefusal } from "./refusal.js";
 import { publishRunNow } from "../run-report/reporter.js";
-import { runRefusedCheck } from "./run-check.js";
+import { runExtendedCheck, runRefusedCheck } from "./run-check.js";
 
 export type MergeOutcome =
   | { kind: "no-request" }
   | { kind: "ignored"; reason: string }
   | { kind: "started"; runId: string; created: boolean }
+  | { kind: "extended"; runId: string; until: string | null }
   | { kind: "refused"; reasons: string[] };
 
 /** The same key for every delivery about this merge: a replay finds the run it started. */
@@ -212,6 +215,49 @@ export async function handleMerge(deps: AppDeps, gh: GitHubClient, claim: MergeC
   }
 }
 
+/**
+ * An approved request that `extends:` a time-bound run moves that run's expiry
+ * instead of starting another; the merge commit's run check says until when. A
+ * replayed merge finds the extension done and writes nothing.
+ */
+async function extend(
+  deps: AppDeps,
+  gh: GitHubClient,
+  m: MergedPullRequest,
+  specs: { request: RequestSpec; workflow: WorkflowSpec },
+  path: string,
+  verdict: Verdict,
+  gathered: GatheredPullRequest,
+  opts: { actor: string; detailsUrl?: string },
+): Promise<MergeOutcome> {
+  const target = specs.request.extends!;
+  const terms = expiryTerms(specs.workflow, specs.request.params ?? {});
+  if (!terms) throw new RunRefusal([`${specs.workflow.name} is not time-bound: there is nothing to extend`]);
+  const repository = `${m.owner}/${m.repo}`;
+  let moved;
+  try {
+    moved = await extendRun(
+      deps.store.db,
+      {
+        runId: target,
+        durationMs: terms.durationMs,
+        requestKey: requestKey(repository, m.pullNumber, path),
+        actor: opts.actor,
+        evidence: { repository, pullRequest: m.pullNumber, mergeCommit: m.mergeCommitSha, requestPath: path, requester: gathered.facts.author.login, approvers: approversOf(verdict, gathered) },
+      },
+      (trx, e) => appendAudit(trx, e),
+    );
+  } catch (e) {
+    if (e instanceof ExtensionRefused) throw new RunRefusal([e.message]);
+    throw e;
+  }
+  if (moved) {
+    const until = moved.to.toISOString();
+    await publishCheck(deps.store.db, gh, { owner: m.owner, repo: m.repo }, runExtendedCheck(m.mergeCommitSha, target, until, opts.detailsUrl));
+  }
+  return { kind: "extended", runId: target, until: moved ? moved.to.toISOString() : null };
+}
+
 async function startRun(
   deps: AppDeps,
   gh: GitHubClient,
@@ -252,6 +298,7 @@ async function startRun(
     reasons.push(`${path} at the merge commit ${m.mergeCommitSha.slice(0, 7)} is not the file that was approved`);
   }
   if (reasons.length > 0 || "problems" in specs || atMerge.kind !== "file" || !approvedUnder || !prior) throw new RunRefusal(reasons, blocking);
+  if (specs.request.extends) return extend(deps, gh, m, specs, path, verdict, gathered, opts);
 
   const repository = `${m.owner}/${m.repo}`;
   const identity: RunIdentity = {

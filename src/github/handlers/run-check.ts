@@ -10,7 +10,7 @@ export interface RunCheckPayload {
   name: string;
   head_sha: string;
   status: "in_progress" | "completed";
-  conclusion?: "failure";
+  conclusion?: "failure" | "success";
   external_id?: string;
   details_url?: string;
   output: { title: string; summary: string };
@@ -31,6 +31,23 @@ export function runRefusedCheck(mergeSha: string, reasons: readonly string[], de
     output: {
       title: clip(`Not run: ${reasons[0] ?? "refused"}`.replace(/(?<!\s)\s*\n\s*/g, " "), MAX_TITLE),
       summary: clip(["The merge did not start a run.", "", ...reasons.map((r) => `- ${inert(r)}`)].join("\n"), MAX_OUTPUT_TEXT),
+    },
+  };
+}
+
+/** The merge of an approved extension: nothing new runs; the extended run now ends later. */
+export function runExtendedCheck(mergeSha: string, runId: string, untilIso: string, detailsUrl?: string): RunCheckPayload {
+  const until = `${untilIso.slice(0, 16).replace("T", " ")} UTC`;
+  return {
+    name: RUN_CHECK,
+    head_sha: mergeSha,
+    status: "completed",
+    conclusion: "success",
+    external_id: runId,
+    ...(detailsUrl ? { details_url: detailsUrl } : {}),
+    output: {
+      title: clip(`Extended run ${runId} until ${until}`, MAX_TITLE),
+      summary: clip([`This request extends the time-bound run \`${runId}\` instead of running again.`, "", `It is now undone at ${until}.`, `Follow it with \`clutch-luigi audit show ${runId}\`.`].join("\n"), MAX_OUTPUT_TEXT),
     },
   };
 }

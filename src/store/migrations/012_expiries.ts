@@ -20,6 +20,14 @@ export async function up(knex: Knex): Promise<void> {
     outcome text
   )`);
   await knex.raw("create index run_expiries_due on run_expiries (expires_at) where fired_at is null");
+  // One extension per approved request, however many merge events arrive for it.
+  await knex.raw(`create table run_extensions (
+    request_key text primary key,
+    run_id uuid not null references runs(id) on delete cascade,
+    from_at timestamptz not null,
+    to_at timestamptz not null,
+    at timestamptz not null default now()
+  )`);
   await knex.raw(`create function cl_arm_expiry() returns trigger language plpgsql as $$
     begin
       if new.expiry_ms is not null and new.state = 'succeeded' and old.state is distinct from 'succeeded' then
@@ -36,6 +44,7 @@ export async function up(knex: Knex): Promise<void> {
 export async function down(knex: Knex): Promise<void> {
   await knex.raw("drop trigger if exists runs_arm_expiry on runs");
   await knex.raw("drop function if exists cl_arm_expiry()");
+  await knex.raw("drop table if exists run_extensions");
   await knex.raw("drop table if exists run_expiries");
   await knex.raw("alter table runs drop column if exists expiry_ms, drop column if exists expiry_max_ms");
 }

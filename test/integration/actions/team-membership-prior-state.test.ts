@@ -20,6 +20,7 @@ import type { WorkflowSpec } from "../../../src/formats/types.js";
 import { createStepRuntime } from "../../../src/runtime/step-runtime.js";
 import { openStore, rowsOf, type Store } from "../../../src/store/db.js";
 import { PgWorkQueue } from "../../../src/store/queue.js";
+import { activeExpiry } from "../../../src/store/expiries.js";
 import { createRun, getRun } from "../../../src/store/runs.js";
 import { startFakeGitHub, type StartedFakeGitHub } from "../../support/github/index.js";
 import { createTestDatabase, type TestDatabase } from "../../support/pg.js";
@@ -89,7 +90,9 @@ async function runToEnd(workflow: WorkflowSpec, params: Record<string, unknown>,
   const loop = worker.run(ctl.signal);
   let run = await getRun(store, runId);
   const end = Date.now() + 25_000;
-  while (run && !isFinalRunState(run.state) && Date.now() < end) {
+  // A time-bound run is over when its change has been undone too (its expiry fired).
+  const over = async (r: NonNullable<typeof run>) => isFinalRunState(r.state) && !(r.state === "succeeded" && (await activeExpiry(store.db, r.runId)) !== null);
+  while (run && !(await over(run)) && Date.now() < end) {
     await new Promise((r) => setTimeout(r, 50));
     run = await getRun(store, runId);
   }
@@ -115,17 +118,23 @@ const octokit = () => new Octokit({ baseUrl: gh.url, auth: "ghs_test", log: { de
 const states = (run: { steps: { stepId: string; state: string }[] }) => Object.fromEntries(run.steps.map((s) => [s.stepId, s.state]));
 const writes = () => gh.fake.calls.filter((c) => c.method !== "GET" && c.template.includes("/memberships/"));
 
+async function expiryOutcome(runId: string): Promise<string | null> {
+  return rowsOf<{ outcome: string | null }>(await store.db.raw("select outcome from run_expiries where run_id = ?", [runId]))[0]?.outcome ?? null;
+}
+
 async function grantOutputs(runId: string): Promise<Record<string, unknown>> {
   const row = rowsOf<{ outputs: Record<string, unknown> }>(await store.db.raw("select outputs from steps where run_id = ? and step_id = 'grant'", [runId]))[0];
   return row!.outputs;
 }
 
 describe.skipIf(!PG_UP)("github.team-membership restores the membership it found", () => {
-  it("temporary access for someone already a member leaves them a member after the revoke", async () => {
+  it("temporary access for someone already a member leaves them a member after expiry", async () => {
     gh.teams.add("acme", "prod-readers", { mia: "member" });
     gh.fake.calls.length = 0;
     const run = await runToEnd(await catalogWorkflow(), { user: "mia", team: "prod-readers", duration: "1s" });
+    // Nothing changed, so nothing is undone: the run stays succeeded and its expiry is recorded.
     expect(run.state).toBe("succeeded");
+    expect(await expiryOutcome(run.runId)).toBe("expired");
     expect(gh.teams.memberOf("acme", "prod-readers", "mia")).toEqual({ role: "member", state: "active" });
     expect(writes()).toEqual([]);
     expect(await grantOutputs(run.runId)).toMatchObject({ previous: "member", changed: false, restore: "unchanged" });
@@ -136,6 +145,7 @@ describe.skipIf(!PG_UP)("github.team-membership restores the membership it found
     gh.fake.calls.length = 0;
     const run = await runToEnd(await catalogWorkflow(), { user: "max", team: "prod-admins", duration: "1s" });
     expect(run.state).toBe("succeeded");
+    expect(await expiryOutcome(run.runId)).toBe("expired");
     expect(gh.teams.memberOf("acme", "prod-admins", "max")).toEqual({ role: "maintainer", state: "active" });
     expect(writes()).toEqual([]);
     const out = await grantOutputs(run.runId);
@@ -146,7 +156,8 @@ describe.skipIf(!PG_UP)("github.team-membership restores the membership it found
   it("temporary access for someone not in the team removes them at the end", async () => {
     gh.teams.add("acme", "db-operators");
     const run = await runToEnd(await catalogWorkflow(), { user: "nia", team: "db-operators", duration: "1s" });
-    expect(states(run)).toEqual({ grant: "succeeded", expire: "succeeded", revoke: "succeeded" });
+    expect(states(run)).toEqual({ grant: "rolled_back" });
+    expect(run.error).toMatch(/^expired at /);
     expect(await grantOutputs(run.runId)).toMatchObject({ previous: "none", changed: true, restore: "none" });
     expect(gh.teams.memberOf("acme", "db-operators", "nia")).toBeUndefined();
   });
@@ -219,7 +230,9 @@ describe.skipIf(!PG_UP)("github.team-membership restores the membership it found
       },
     };
     const run = await runToEnd(await catalogWorkflow(), { user: "tia", team: "prod-readers", duration: "1s" }, flaky);
-    expect(run.state).toBe("succeeded");
+    // The retry found her a member, but the change was the step's own: it succeeded (not skipped), and expiry undid it.
+    expect(run.state).toBe("rolled_back");
+    expect(run.steps.find((s) => s.stepId === "grant")?.state).toBe("rolled_back");
     expect(run.steps.find((s) => s.stepId === "grant")?.attempt).toBe(2);
     expect(await grantOutputs(run.runId)).toMatchObject({ previous: "none", changed: true, restore: "none" });
     expect(gh.teams.memberOf("acme", "prod-readers", "tia")).toBeUndefined();

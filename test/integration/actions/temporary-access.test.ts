@@ -16,7 +16,8 @@ import { Worker } from "../../../src/engine/worker.js";
 import { checkWorkflow } from "../../../src/formats/check-workflow.js";
 import { parseSource } from "../../../src/formats/source.js";
 import type { WorkflowSpec } from "../../../src/formats/types.js";
-import { openStore, type Store } from "../../../src/store/db.js";
+import { openStore, rowsOf, type Store } from "../../../src/store/db.js";
+import { activeExpiry } from "../../../src/store/expiries.js";
 import { PgWorkQueue } from "../../../src/store/queue.js";
 import { createRun, getRun } from "../../../src/store/runs.js";
 import { startFakeGitHub, type StartedFakeGitHub } from "../../support/github/index.js";
@@ -81,7 +82,9 @@ async function runToEnd(workflow: WorkflowSpec, params: Record<string, unknown>,
   const loop = worker.run(ctl.signal);
   let run = await getRun(store, runId);
   const end = Date.now() + 25_000;
-  while (run && !isFinalRunState(run.state) && Date.now() < end) {
+  // A time-bound run is over when its change has been undone too (its expiry fired).
+  const over = async (r: NonNullable<typeof run>) => isFinalRunState(r.state) && !(r.state === "succeeded" && (await activeExpiry(store.db, r.runId)) !== null);
+  while (run && !(await over(run)) && Date.now() < end) {
     during?.();
     await new Promise((r) => setTimeout(r, 50));
     run = await getRun(store, runId);
@@ -94,15 +97,18 @@ async function runToEnd(workflow: WorkflowSpec, params: Record<string, unknown>,
 }
 
 describe.skipIf(!PG_UP)("temporary access (workflows/temporary-access.yaml)", () => {
-  it("grants, holds the grant through the durable wait, then revokes", async () => {
+  it("grants, holds the grant until the expiry the run armed when it succeeded, then undoes it", async () => {
     const workflow = await catalogWorkflow();
     let seenDuringWait = false;
     // The catalog's params allow 30m and up; the run is created directly with 1s as the test's clock.
     const run = await runToEnd(workflow, { user: "dave", team: "prod-readers", duration: "1s" }, () => {
       if (gh.teams.memberOf("acme", "prod-readers", "dave")) seenDuringWait = true;
     });
-    expect(run.state).toBe("succeeded");
-    expect(Object.fromEntries(run.steps.map((s) => [s.stepId, s.state]))).toEqual({ grant: "succeeded", expire: "succeeded", revoke: "succeeded" });
+    expect(run.state).toBe("rolled_back");
+    expect(run.error).toMatch(/^expired at /);
+    expect(Object.fromEntries(run.steps.map((s) => [s.stepId, s.state]))).toEqual({ grant: "rolled_back" });
+    const kinds = rowsOf<{ kind: string }>(await store.db.raw("select kind from audit_events where run_id = ? order by seq", [run.runId])).map((r) => r.kind);
+    expect(kinds.indexOf("run.expired")).toBeGreaterThan(kinds.indexOf("run.succeeded"));
     expect(seenDuringWait).toBe(true);
     expect(gh.teams.memberOf("acme", "prod-readers", "dave")).toBeUndefined();
     expect(gh.teams.memberOf("acme", "prod-readers", "carol")).toEqual({ role: "member", state: "active" });
