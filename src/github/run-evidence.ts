@@ -31,6 +31,8 @@ export interface RunEvidence {
   /** The hashed `request.evaluated` row the approvals were given under. */
   evaluationSeq: number;
   approvals: ApprovalEvidence[];
+  /** Set when the run bypassed the usual approvals: the label and the reason the PR gave, hashed with the run. */
+  breakGlass?: { label: string | null; reason: string | null };
 }
 
 const lower = (s: string): string => s.toLowerCase();

@@ -73,6 +73,11 @@ export function createMetrics(db: Knex, opts: MetricsOptions = {}): AppMetrics {
   gauge("clutch_luigi_audit_head_seq", "Sequence number of the newest audit row.", [], (g, m) => m.set(g.auditHeadSeq));
   gauge("clutch_luigi_run_reports_due", "Runs whose latest state is not yet on their pull request.", [], (g, m) => m.set(g.reportsDue));
   gauge("clutch_luigi_run_reports_failing", "Of those, runs whose last write to GitHub failed (retried with backoff).", [], (g, m) => m.set(g.reportsFailing));
+  gauge("clutch_luigi_time_bound_active", "Time-bound changes in force (succeeded, expiry not yet fired).", [], (g, m) => m.set(g.timeBoundActive));
+  gauge("clutch_luigi_time_bound_next_expiry_seconds", "Seconds until the next time-bound change is undone (absent when none is in force).", [], (g, m) => {
+    if (g.nextExpirySeconds !== null) m.set(g.nextExpirySeconds);
+  });
+  gauge("clutch_luigi_break_glass_open_follow_ups", "Break-glass runs no code owner has followed up yet.", [], (g, m) => m.set(g.openFollowUps));
 
   return {
     registry,

@@ -318,6 +318,7 @@ async function startRun(
     authority: approvedUnder,
     evaluationSeq: prior.seq,
     approvals: approvalEvidence(verdict, gathered),
+    ...(verdict.breakGlass.active ? { breakGlass: { label: verdict.breakGlass.label, reason: verdict.breakGlass.reason } } : {}),
   };
   let run;
   try {
