@@ -157,7 +157,7 @@ export class PeriodReport {
     run.lastSeq = row.seq;
     run.lastHash = row.hash;
     const state = row.kind.startsWith("run.") ? row.kind.slice(4) : "";
-    if (row.kind === "run.retried" || row.kind === "run.rollback_requested") {
+    if (row.kind === "run.retried" || row.kind === "run.rollback_requested" || row.kind === "run.revoked" || row.kind === "run.expired") {
       // Active again: the outcome is whatever the run ends with next.
       run.outcome = "running";
       run.finishedAt = null;
@@ -167,12 +167,11 @@ export class PeriodReport {
       run.outcome = state;
       run.finishedAt = row.at;
       run.durationMs = Date.parse(row.at) - Date.parse(run.createdAt);
-    } else if (/follow.?up/i.test(row.kind)) {
-      if (/record|done|complete/i.test(row.kind)) run.followUp = `recorded by ${row.actor} at ${row.at}`;
-      else if (/due|overdue/i.test(row.kind) && run.followUp === "open") run.followUp = "due";
+    } else if (row.kind === "run.followed_up") {
+      run.followUp = `recorded by ${row.actor} at ${row.at}`;
     } else if (row.kind === "step.failed" && row.step_id && !run.failedSteps.includes(row.step_id)) {
       run.failedSteps.push(row.step_id);
-    } else if (/^(run|action)\.(cancel_requested|retr(y|ied)|rollback|revoke|cancel)/.test(row.kind) && !row.actor.startsWith("worker:")) {
+    } else if (/^(run|action)\.(cancel_requested|retr(y|ied)|rollback|revoked|extended|cancel)/.test(row.kind) && !row.actor.startsWith("worker:")) {
       run.actions.push(`${row.kind} by ${row.actor}`);
     }
   }
