@@ -90,6 +90,8 @@ async function sendAll(app: E2eApp, pulls: FakePull[], plan: Step[], limit = Inf
       const t0 = performance.now();
       const res = await post(app.webhookUrl, WEBHOOK_SECRET, d);
       const answerMs = performance.now() - t0;
+      // The answer comes once the delivery is stored; the checks follow from the queue.
+      await app.server.deliveries.idle();
       const calls = fake.calls.slice(from);
       const writes = calls.filter((c) => c.template.includes("/check-runs"));
       out.push({
