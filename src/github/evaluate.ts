@@ -7,7 +7,7 @@
  */
 import type { ActionRegistry } from "../actions/registry.js";
 import { evaluatePolicy, type Blocker, type Verdict } from "../policy/index.js";
-import { buildCatalog, buildPlan, checkRequest, parseSource, sortProblems, type Plan, type Problem, type WorkflowSpec } from "../formats/index.js";
+import { buildCatalog, buildPlan, checkRequest, parseSource, sortProblems, type Plan, type Problem, type RequestSpec, type WorkflowSpec } from "../formats/index.js";
 import type { AuthorityBlobs, GatheredPullRequest } from "./facts.js";
 
 export interface RequestEvaluation {
@@ -15,6 +15,8 @@ export interface RequestEvaluation {
   workflow: string | null;
   /** Present when the request is valid against the base branch's catalog. */
   plan?: Plan;
+  /** The checked request and its workflow behind the plan: a merge runs exactly these, parsed once. */
+  checked?: { request: RequestSpec; workflow: WorkflowSpec };
   problems: Problem[];
 }
 
@@ -38,10 +40,10 @@ function checkRequestFile(g: GatheredPullRequest, registry: ActionRegistry): Req
   if (!r) return null;
   // What the adapter found wrong with the file itself (unreadable, wrong branch) comes first.
   const own: Problem[] = g.problems.filter((p) => p.file === r.path).map((p) => ({ file: r.path, line: p.line ?? 1, col: p.col ?? 1, message: p.message }));
-  const result = (problems: Problem[], plan?: Plan): RequestEvaluation => ({
+  const result = (problems: Problem[], plan?: Plan, checked?: RequestEvaluation["checked"]): RequestEvaluation => ({
     path: r.path,
     workflow: r.workflow,
-    ...(plan && own.length === 0 && problems.length === 0 ? { plan } : {}),
+    ...(plan && checked && own.length === 0 && problems.length === 0 ? { plan, checked } : {}),
     problems: [...own, ...sortProblems(problems)],
   });
   if (r.text === null) return result([]);
@@ -53,7 +55,7 @@ function checkRequestFile(g: GatheredPullRequest, registry: ActionRegistry): Req
   for (const [name, wf] of fetched) catalog.set(name, wf);
   const checked = checkRequest(parsed.doc, catalog, registry);
   if (checked.problems.length > 0 || !checked.request || !checked.workflow) return result(checked.problems);
-  return result([], buildPlan(r.path, checked.request, checked.workflow));
+  return result([], buildPlan(r.path, checked.request, checked.workflow), { request: checked.request, workflow: checked.workflow });
 }
 
 /** The verdict with further blockers: never approved, and the summary and explanation say why first. */

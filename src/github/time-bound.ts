@@ -53,7 +53,7 @@ export function timeBoundConflicts(plan: Plan, repository: string, facts: TimeBo
 /** The evaluation with the conflicts as problems of the request (so no plan) and as blockers of the verdict. */
 export function withTimeBoundConflicts(e: Evaluation, messages: readonly string[]): Evaluation {
   if (messages.length === 0 || !e.request) return e;
-  const { plan: _plan, ...request } = e.request;
+  const { plan: _plan, checked: _checked, ...request } = e.request;
   const blockers: Blocker[] = messages.map((message) => ({ code: "time-bound-conflict", message }));
   return {
     ...e,

@@ -12,13 +12,14 @@
 import type { Knex } from "knex";
 import type { RunIdentity } from "../../engine/queue.js";
 import { effectivePolicyConfig, type ChangedFile, type Verdict } from "../../policy/index.js";
-import { buildCatalog, checkRequest, MAX_FILE_BYTES, parseSource, type RequestSpec, type WorkflowSpec } from "../../formats/index.js";
+import { MAX_FILE_BYTES, type RequestSpec, type WorkflowSpec } from "../../formats/index.js";
 import { appendAudit } from "../../store/audit.js";
 import { extendRun, ExtensionRefused } from "../../store/expiries.js";
 import { expiryTerms } from "../../formats/expiry.js";
 import { lastEvaluation, lastRefusalReasons, type RecordedEvaluation } from "../../store/evaluations.js";
 import { CannotStartRun, createRun, findPullRequestRun, requestKey } from "../../store/runs.js";
 import { requestOrNull, type GitHubClient, type PullRequestRef } from "../client.js";
+import type { Evaluation } from "../evaluate.js";
 import { FORK_PROBLEM, type AuthorityBlobs, type GatheredPullRequest } from "../facts.js";
 import { publishCheck } from "../publish.js";
 import { readRepoFile } from "../repo-files.js";
@@ -67,20 +68,13 @@ function timeZoneOf(g: GatheredPullRequest): string | null {
   return c.ok ? c.config.timeZone : null;
 }
 
-/** The request and its workflow as the run needs them, or the problems that stop it. */
-function loadSpecs(g: GatheredPullRequest, deps: AppDeps): { request: RequestSpec; workflow: WorkflowSpec } | { problems: string[] } {
-  const r = g.request;
-  if (!r || r.text === null) return { problems: ["the request file could not be read"] };
-  const parsed = parseSource(r.path, r.text);
-  if (!parsed.ok) return { problems: parsed.problems.map((p) => `${p.file}:${p.line}:${p.col}: ${p.message}`) };
-  const { catalog } = buildCatalog(g.workflowFiles, deps.registry);
-  const checked = checkRequest(parsed.doc, catalog, deps.registry);
-  if (!checked.request || !checked.workflow || checked.problems.length > 0) {
-    return { problems: checked.problems.length ? checked.problems.map((p) => `${p.file}:${p.line}:${p.col}: ${p.message}`) : ["the request names no valid workflow"] };
-  }
-  return { request: checked.request, workflow: checked.workflow };
+/** The request and its workflow as the evaluation checked them, or the problems that stop it (parsed once, by the evaluation). */
+function specsOf(e: Evaluation): { request: RequestSpec; workflow: WorkflowSpec } | { problems: string[] } {
+  const r = e.request;
+  if (!r) return { problems: ["the request file could not be read"] };
+  if (r.checked && r.problems.length === 0) return r.checked;
+  return { problems: r.problems.length ? r.problems.map((p) => `${p.file}:${p.line}:${p.col}: ${p.message}`) : ["the request names no valid workflow"] };
 }
-
 
 interface ApiMergedPull {
   merged?: boolean;
@@ -208,7 +202,7 @@ export async function handleMerge(deps: AppDeps, gh: GitHubClient, claim: MergeC
     if (!gathered.request) return { kind: "no-request" };
     requestPath = gathered.request.path;
     await checkReachable(gh, m, confirmed.defaultBranch);
-    return await startRun(deps, gh, m, gathered, evaluation.verdict, prior, { ...opts, defaultBranch: confirmed.defaultBranch });
+    return await startRun(deps, gh, m, gathered, evaluation, prior, { ...opts, defaultBranch: confirmed.defaultBranch });
   } catch (e) {
     if (!(e instanceof RunRefusal)) throw e;
     return refuse(deps, gh, m, requestPath, e, opts);
@@ -263,10 +257,11 @@ async function startRun(
   gh: GitHubClient,
   m: MergedPullRequest,
   gathered: GatheredPullRequest,
-  verdict: Verdict,
+  evaluation: Evaluation,
   prior: RecordedEvaluation | null,
   opts: { actor: string; detailsUrl?: string; defaultBranch: string },
 ): Promise<MergeOutcome> {
+  const verdict = evaluation.verdict;
   const defaultBranch = opts.defaultBranch;
   const path = gathered.request!.path;
   const blocking = [...new Set(verdict.blocking.map((b) => b.code))];
@@ -288,7 +283,7 @@ async function startRun(
   if (authority.length > 0) {
     reasons.push(`the pull request also changes the control plane (${authority.slice(0, 5).join(", ")}${authority.length > 5 ? ", …" : ""}); a request runs only from a PR that changes nothing else`);
   }
-  const specs = loadSpecs(gathered, deps);
+  const specs = specsOf(evaluation);
   if ("problems" in specs) reasons.push(...specs.problems.map((p) => `request invalid: ${p}`));
 
   // What runs must be what was approved: the request at the merge commit is the approved blob.
