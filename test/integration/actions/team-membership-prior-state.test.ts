@@ -12,7 +12,6 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { StepLogEntry } from "../../../src/actions/context.js";
 import type { GitHubRequester } from "../../../src/actions/builtin/github-client.js";
 import { defaultRegistry } from "../../../src/actions/index.js";
-import { isFinalRunState } from "../../../src/engine/states.js";
 import { Worker } from "../../../src/engine/worker.js";
 import { checkWorkflow } from "../../../src/formats/check-workflow.js";
 import { parseSource } from "../../../src/formats/source.js";
@@ -20,11 +19,11 @@ import type { WorkflowSpec } from "../../../src/formats/types.js";
 import { createStepRuntime } from "../../../src/runtime/step-runtime.js";
 import { openStore, rowsOf, type Store } from "../../../src/store/db.js";
 import { PgWorkQueue } from "../../../src/store/queue.js";
-import { activeExpiry } from "../../../src/store/expiries.js";
 import { createRun, getRun } from "../../../src/store/runs.js";
 import { startFakeGitHub, type StartedFakeGitHub } from "../../support/github/index.js";
 import { createTestDatabase, type TestDatabase } from "../../support/pg.js";
 import { PG_UP } from "../../support/pg-suite.js";
+import { runIsOver } from "./time-bound-run.js";
 
 const root = join(import.meta.dirname, "../../..");
 const registry = defaultRegistry();
@@ -91,8 +90,7 @@ async function runToEnd(workflow: WorkflowSpec, params: Record<string, unknown>,
   let run = await getRun(store, runId);
   const end = Date.now() + 25_000;
   // A time-bound run is over when its change has been undone too (its expiry fired).
-  const over = async (r: NonNullable<typeof run>) => isFinalRunState(r.state) && !(r.state === "succeeded" && (await activeExpiry(store.db, r.runId)) !== null);
-  while (run && !(await over(run)) && Date.now() < end) {
+  while (run && !(await runIsOver(store, run)) && Date.now() < end) {
     await new Promise((r) => setTimeout(r, 50));
     run = await getRun(store, runId);
   }

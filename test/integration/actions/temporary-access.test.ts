@@ -11,18 +11,17 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { createStepContextFactory } from "../../../src/actions/context.js";
 import { defaultRegistry } from "../../../src/actions/index.js";
 import { parseServerConfig } from "../../../src/server-config/load.js";
-import { isFinalRunState } from "../../../src/engine/states.js";
 import { Worker } from "../../../src/engine/worker.js";
 import { checkWorkflow } from "../../../src/formats/check-workflow.js";
 import { parseSource } from "../../../src/formats/source.js";
 import type { WorkflowSpec } from "../../../src/formats/types.js";
 import { openStore, rowsOf, type Store } from "../../../src/store/db.js";
-import { activeExpiry } from "../../../src/store/expiries.js";
 import { PgWorkQueue } from "../../../src/store/queue.js";
 import { createRun, getRun } from "../../../src/store/runs.js";
 import { startFakeGitHub, type StartedFakeGitHub } from "../../support/github/index.js";
 import { createTestDatabase, type TestDatabase } from "../../support/pg.js";
 import { PG_UP } from "../../support/pg-suite.js";
+import { runIsOver } from "./time-bound-run.js";
 import { testSigner } from "./context-helper.js";
 
 const root = join(import.meta.dirname, "../../..");
@@ -83,8 +82,7 @@ async function runToEnd(workflow: WorkflowSpec, params: Record<string, unknown>,
   let run = await getRun(store, runId);
   const end = Date.now() + 25_000;
   // A time-bound run is over when its change has been undone too (its expiry fired).
-  const over = async (r: NonNullable<typeof run>) => isFinalRunState(r.state) && !(r.state === "succeeded" && (await activeExpiry(store.db, r.runId)) !== null);
-  while (run && !(await over(run)) && Date.now() < end) {
+  while (run && !(await runIsOver(store, run)) && Date.now() < end) {
     during?.();
     await new Promise((r) => setTimeout(r, 50));
     run = await getRun(store, runId);

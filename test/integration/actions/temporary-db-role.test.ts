@@ -8,23 +8,12 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createStepContextFactory } from "../../../src/actions/context.js";
-import { defaultRegistry } from "../../../src/actions/index.js";
-import { Worker } from "../../../src/engine/worker.js";
-import { checkWorkflow } from "../../../src/formats/check-workflow.js";
-import { parseSource } from "../../../src/formats/source.js";
-import type { WorkflowSpec } from "../../../src/formats/types.js";
-import { parseServerConfig } from "../../../src/server-config/load.js";
 import { openStore, rowsOf, type Store } from "../../../src/store/db.js";
-import { activeExpiry } from "../../../src/store/expiries.js";
-import { PgWorkQueue } from "../../../src/store/queue.js";
-import { createRun, getRun, type RunStatus } from "../../../src/store/runs.js";
 import { createTestDatabase, type TestDatabase } from "../../support/pg.js";
 import { PG_UP } from "../../support/pg-suite.js";
-import { testSigner } from "./context-helper.js";
+import { catalogWorkflow, runThroughExpiry } from "./time-bound-run.js";
 
 const ROOT = join(import.meta.dirname, "../../..");
-const registry = defaultRegistry();
 let engineDb: TestDatabase;
 let target: TestDatabase;
 let store: Store;
@@ -79,66 +68,19 @@ afterAll(async () => {
   await engineDb?.drop();
 });
 
-async function catalog(): Promise<WorkflowSpec> {
-  const file = join(ROOT, "workflows/temporary-db-role.yaml");
-  const parsed = parseSource(file, await readFile(file, "utf8"));
-  if (!parsed.ok) throw new Error("unparsable");
-  const checked = checkWorkflow(parsed.doc, registry);
-  expect(checked.problems).toEqual([]);
-  // The test's roles carry a suffix; the catalog's enum names the DBA's real ones.
-  const w = structuredClone(checked.workflow!);
-  (w.params as { properties: Record<string, unknown> }).properties.role = { type: "string" };
-  (w.params as { properties: Record<string, unknown> }).properties.login = { type: "string" };
-  return w;
-}
-
-/** Runs the request with a real worker until its change is undone by the expiry; `during` sees it in force. */
-async function runThroughExpiry(params: Record<string, unknown>, during: () => Promise<void>): Promise<RunStatus> {
+const serverConfig = () => {
   const url = new URL(target.url);
-  const config = parseServerConfig(`connections:\n  postgres:\n    orders: { host: ${url.hostname}, port: ${url.port || 5432}, database: ${target.name}, user: ${url.username || "postgres"} }\n`, "server.yaml", {});
-  const contextFactory = createStepContextFactory({ signer: await testSigner(), config, services: {}, sink: () => undefined });
-  const workflow = await catalog();
-  const { runId } = await createRun(store, {
-    repository: "acme/ops",
-    requester: { login: "dana", type: "User" },
-    approvers: [{ login: "bob", reviewId: 80 }],
-    workflow,
-    request: { apiVersion: "clutch-luigi/v1", kind: "Request", workflow: workflow.name, reason: "INC-912", params },
-    requestPath: "requests/inc-912.yaml",
-    registry,
-  });
-  const ctl = new AbortController();
-  const queue = new PgWorkQueue(store, { leaseMs: 5_000 });
-  const errors: unknown[] = [];
-  const loop = new Worker({ queue, registry, contextFactory, concurrency: 2, leaseMs: 5_000, pollMs: 50, onError: (e) => errors.push(e) }).run(ctl.signal);
-  try {
-    const end = Date.now() + 20_000;
-    let saw = false;
-    for (;;) {
-      const run = (await getRun(store, runId))!;
-      const inForce = run.state === "succeeded" && (await activeExpiry(store.db, runId)) !== null;
-      if (inForce && !saw) {
-        saw = true;
-        await during();
-      }
-      if (["rolled_back", "rollback_failed", "failed", "cancelled"].includes(run.state) || (run.state === "succeeded" && !inForce && saw)) return run;
-      if (Date.now() > end) throw new Error(`run ${runId} did not reach its expiry: ${run.state}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  } finally {
-    ctl.abort();
-    await loop;
-    await queue.close();
-    expect(errors).toEqual([]);
-  }
-}
+  return `connections:\n  postgres:\n    orders: { host: ${url.hostname}, port: ${url.port || 5432}, database: ${target.name}, user: ${url.username || "postgres"} }\n`;
+};
+// The test's roles carry a suffix; the catalog's enums name the DBA's real ones.
+const runIt = async (params: Record<string, unknown>, during: () => Promise<void>) => runThroughExpiry(store, serverConfig(), await catalogWorkflow("temporary-db-role", ["role", "login"]), params, during);
 
 describe.skipIf(!PG_UP)("temporary-db-role (workflows/temporary-db-role.yaml) on the real Postgres", () => {
   it("grants the role, the login reads while it is in force, and cannot once the expiry revoked it", async () => {
     const s = process.env.CL_DBROLE_SUFFIX!;
     expect(await canRead(`dana_${s}`)).toBe("42501");
     let during: boolean | string = "not checked";
-    const run = await runThroughExpiry({ login: `dana_${s}`, role: `orders_read_${s}`, duration: "1500ms" }, async () => {
+    const run = await runIt({ login: `dana_${s}`, role: `orders_read_${s}`, duration: "1500ms" }, async () => {
       during = await canRead(`dana_${s}`);
     });
     expect(during).toBe(true);
@@ -149,7 +91,7 @@ describe.skipIf(!PG_UP)("temporary-db-role (workflows/temporary-db-role.yaml) on
 
   it("a login that already had the role keeps it after the expiry", async () => {
     const s = process.env.CL_DBROLE_SUFFIX!;
-    const run = await runThroughExpiry({ login: `erin_${s}`, role: `orders_read_${s}`, duration: "1500ms" }, async () => {});
+    const run = await runIt({ login: `erin_${s}`, role: `orders_read_${s}`, duration: "1500ms" }, async () => {});
     expect(run.state).toBe("rolled_back"); // the undo ran, and did nothing: the grant recorded it granted nothing
     const outputs = rowsOf<{ outputs: { rows: { granted: boolean }[] } }>(await store.db.raw("select outputs from steps where run_id = ? and step_id = 'grant'", [run.runId]))[0]!.outputs;
     expect(outputs.rows[0]!.granted).toBe(false);
