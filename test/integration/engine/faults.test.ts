@@ -213,6 +213,31 @@ describe.skipIf(!PG_UP)("faults across worker processes (real Postgres)", () => 
     expect(revoke.t - restartedAt).toBeLessThan(HOLD_MS);
   });
 
+  it("a time-bound run's expiry outlives every worker: all killed -9 while the change is in force, new ones undo it, once", async () => {
+    const HOLD_MS = 4_000;
+    const file = join(dir, "expiry.jsonl");
+    workers = [await spawnWorker(env(file)), await spawnWorker(env(file))];
+    const first = workers.map((w) => w.pid);
+    const { runId } = await start({ ...wf("grant-for-a-while", [{ id: "grant", uses: "count.step" }]), expires: { after: `${HOLD_MS}ms`, max: "1h" } });
+    await waitForRun(store, runId, 10_000, (r) => r.state === "succeeded");
+    const due = new Date(rowsOf<{ expires_at: string }>(await store.db.raw("select expires_at from run_expiries where run_id = ?", [runId]))[0]!.expires_at).getTime();
+    for (const w of workers) w.child.kill("SIGKILL");
+    await Promise.all(workers.map((w) => w.exited));
+    // Nothing of the engine is running when the expiry falls due.
+    await new Promise((r) => setTimeout(r, Math.max(0, due - Date.now()) + 1_000));
+    expect((await getRun(store, runId))!.state).toBe("succeeded");
+    workers = [await spawnWorker(env(file)), await spawnWorker(env(file))];
+    const run = await waitForRun(store, runId, 15_000, (r) => r.state === "rolled_back");
+    expect(run.steps.map((s) => s.state)).toEqual(["rolled_back"]);
+    const undone = readCounts(file).filter((l) => l.run === runId && l.e === "rollback");
+    expect(undone).toHaveLength(1);
+    expect(first).not.toContain(undone[0]!.pid);
+    expect(undone[0]!.t).toBeGreaterThanOrEqual(due);
+    const kinds = rowsOf<{ kind: string }>(await store.db.raw("select kind from audit_events where run_id = ? order by seq", [runId])).map((r) => r.kind);
+    expect(kinds.filter((k) => k === "run.expired")).toHaveLength(1);
+    expect((await verifyAuditChain(store.db)).ok).toBe(true);
+  });
+
   it("4 workers racing on 200 runs: each step exactly once, rollbacks in reverse order", async () => {
     const file = join(dir, "race.jsonl");
     workers = await Promise.all([1, 2, 3, 4].map(() => spawnWorker(env(file, { CONCURRENCY: "8", LEASE_MS: "10000" }))));
