@@ -16,7 +16,7 @@ import { openStore, storeOptionsFromEnv, type Store } from "../store/db.js";
 import { cancelRun, getRun } from "../store/runs.js";
 import { runWorker } from "../store/workers.js";
 import { createHttpServer, type Middleware } from "./http.js";
-import { RunReporter } from "../github/run-report/reporter.js";
+import { RunReporter, reporterSettings } from "../github/run-report/reporter.js";
 import { startDeliveryProcessor, type DeliveryProcessor } from "./delivery-processor.js";
 import { createMetrics, type AppMetrics } from "./metrics.js";
 import type { ProbotWebhooks } from "./probot.js";
@@ -160,7 +160,7 @@ export async function startServer(opts: StartOptions): Promise<ServerHandle> {
   // Runs' checks and outcome comments, in this process as in every other one with the app's credentials.
   const githubApp = runtime.githubApp;
   const reports = githubApp
-    ? new RunReporter({ db: store.db, clientFor: (runId, repository) => githubApp.clientFor(runId, repository), onError: (e) => log(`reporter: ${e instanceof Error ? e.message : String(e)}`) }).run(stopWorkers.signal)
+    ? new RunReporter({ db: store.db, clientFor: (runId, repository) => githubApp.clientFor(runId, repository), ...reporterSettings(env), onError: (e) => log(`reporter: ${e instanceof Error ? e.message : String(e)}`) }).run(stopWorkers.signal)
     : Promise.resolve();
   // Every app server works the delivery queue, whatever CLUTCH_LUIGI_WORKERS says: that is about steps.
   const webhooks = opts.webhooks;

@@ -293,3 +293,27 @@ export async function loadRunSnapshot(db: Knex, runId: string): Promise<RunSnaps
 export async function deferReport(db: Knex, runId: string, at: Date): Promise<void> {
   await db.raw("update run_reports set claimed_until = null, next_at = ? where run_id = ?", [at, runId]);
 }
+
+/**
+ * The periodic anchor's turn: at most one process per interval gets it (the cursor
+ * row, SKIP LOCKED), and only when the chain has grown since the last one. It is
+ * published to the repository of the newest reported run, as that run's installation.
+ */
+export async function claimPeriodicAnchor(db: Knex, intervalMs: number): Promise<{ runId: string; repository: string; defaultBranch: string } | null> {
+  return db.transaction(async (trx) => {
+    const row = rowsOf<{ ok: boolean }>(
+      await trx.raw(
+        `select (anchored_at is null or anchored_at < now() - ?::interval) and anchored_seq < (select seq from audit_head where id = 1) as ok
+         from run_report_cursor where id = 1 for update skip locked`,
+        [`${intervalMs} milliseconds`],
+      ),
+    )[0];
+    if (!row?.ok) return null;
+    const latest = rowsOf<{ run_id: string; identity: unknown; default_branch: string | null }>(
+      await trx.raw("select p.run_id, r.identity, p.default_branch from run_reports p join runs r on r.id = p.run_id order by p.created_at desc limit 1"),
+    )[0];
+    if (!latest) return null;
+    await trx.raw("update run_report_cursor set anchored_at = now(), anchored_seq = (select seq from audit_head where id = 1) where id = 1");
+    return { runId: latest.run_id, repository: json<{ repository: string }>(latest.identity).repository, defaultBranch: latest.default_branch ?? "main" };
+  });
+}

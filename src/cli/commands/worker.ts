@@ -2,7 +2,7 @@ import { parseDuration } from "../../formats/duration.js";
 import { openStore, storeOptionsFromEnv } from "../../store/db.js";
 import { defaultWorkerId } from "../../store/queue.js";
 import { runWorker } from "../../store/workers.js";
-import { RunReporter } from "../../github/run-report/reporter.js";
+import { RunReporter, reporterSettings } from "../../github/run-report/reporter.js";
 import { createStepRuntime } from "../../runtime/step-runtime.js";
 import { parseCli } from "../args.js";
 import { UsageError, type Command } from "../command.js";
@@ -66,7 +66,7 @@ credentials it also keeps each run's check and outcome comment on GitHub current
       };
       // With the app's identity it also keeps runs' checks and comments on GitHub current.
       const githubApp = runtime.githubApp;
-      const reports = githubApp ? new RunReporter({ db: store.db, clientFor: (runId, repository) => githubApp.clientFor(runId, repository), onError: say }).run(signal) : Promise.resolve();
+      const reports = githubApp ? new RunReporter({ db: store.db, clientFor: (runId, repository) => githubApp.clientFor(runId, repository), ...reporterSettings(io.env), onError: say }).run(signal) : Promise.resolve();
       await runWorker(store, {
         registry: runtime.registry,
         contextFactory: runtime.contextFactory,

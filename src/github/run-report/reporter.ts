@@ -8,8 +8,10 @@
  * claimed again when its lease ends, so its last state always reaches the PR.
  */
 import type { Knex } from "knex";
-import { claimDueReports, deferReport, loadRunSnapshot, markReportsDue, recordPublished, recordReportFailure, type RunReportRow } from "../../store/run-reports.js";
+import { chainHead } from "../../store/audit-query.js";
+import { claimDueReports, claimPeriodicAnchor, deferReport, loadRunSnapshot, markReportsDue, recordPublished, recordReportFailure, type RunReportRow } from "../../store/run-reports.js";
 import { statusOf, type GitHubClient } from "../client.js";
+import { publishAuditAnchor } from "../audit-anchor.js";
 import { publishRunReport, ReportWriteError } from "./publish-report.js";
 
 export type ReportClientFor = (runId: string, repository: string) => Promise<GitHubClient | null>;
@@ -25,6 +27,8 @@ export interface ReporterOptions {
   repoSpacingMs?: number;
   batch?: number;
   anchor?: boolean;
+  /** How often the chain head is anchored even when no run ends (default 1 h; 0 turns it off). */
+  anchorEveryMs?: number;
   onError?: (e: unknown) => void;
   now?: () => Date;
 }
@@ -66,6 +70,12 @@ export async function publishRunNow(db: Knex, gh: GitHubClient, runId: string, o
   return report ? reporter.publish(report, gh) : false;
 }
 
+/** Settings an operator may change through the environment. */
+export function reporterSettings(env: NodeJS.ProcessEnv): Pick<ReporterOptions, "anchorEveryMs"> {
+  const every = env.CLUTCH_LUIGI_ANCHOR_INTERVAL_MS;
+  return every !== undefined && /^\d{1,12}$/.test(every) ? { anchorEveryMs: Number(every) } : {};
+}
+
 export class RunReporter {
   private readonly lastWrite = new Map<string, number>();
 
@@ -78,10 +88,27 @@ export class RunReporter {
   /** One pass: returns how many reports were written. */
   async tick(): Promise<number> {
     await markReportsDue(this.opts.db);
+    await this.periodicAnchor();
     const claimed = await claimDueReports(this.opts.db, { limit: this.opts.batch ?? 20, leaseMs: this.opts.leaseMs ?? 30_000, graceMs: this.opts.graceMs ?? 10_000 });
     let written = 0;
     for (const report of claimed) if (await this.publish(report)) written++;
     return written;
+  }
+
+  /** The chain head as a commit status, every `anchorEveryMs`, by whichever process gets the turn. */
+  private async periodicAnchor(): Promise<void> {
+    const every = this.opts.anchorEveryMs ?? 3_600_000;
+    if (every <= 0 || this.opts.anchor === false) return;
+    const turn = await claimPeriodicAnchor(this.opts.db, every);
+    if (!turn) return;
+    try {
+      const gh = await this.opts.clientFor(turn.runId, turn.repository);
+      const [owner, repo] = turn.repository.split("/");
+      if (!gh || !owner || !repo) return;
+      await publishAuditAnchor(gh, { owner, repo, defaultBranch: turn.defaultBranch }, await chainHead(this.opts.db));
+    } catch (e) {
+      this.opts.onError?.(new Error(`periodic audit anchor on ${turn.repository}: ${(e as Error)?.message ?? String(e)}`));
+    }
   }
 
   /** Write one claimed report; `given` skips the per-repository spacing (a handler's own client). */

@@ -28,7 +28,8 @@ export async function up(knex: Knex): Promise<void> {
     created_at timestamptz not null default now()
   )`);
   await knex.raw("create index run_reports_due on run_reports (next_at) where wanted_seq > published_seq");
-  await knex.raw("create table run_report_cursor (id integer primary key check (id = 1), seq bigint not null)");
+  // anchored_*: the periodic anchor of the chain head (on top of the one at every run's end).
+  await knex.raw("create table run_report_cursor (id integer primary key check (id = 1), seq bigint not null, anchored_at timestamptz, anchored_seq bigint not null default 0)");
   // History before this migration has nothing to report.
   await knex.raw("insert into run_report_cursor (id, seq) select 1, seq from audit_head where id = 1");
 }

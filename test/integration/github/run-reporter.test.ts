@@ -150,6 +150,38 @@ describe.each(BACKENDS)("the run reporter on $name", (backend) => {
   });
 });
 
+describe.each(BACKENDS)("the periodic audit anchor on $name", (backend) => {
+  it("publishes the chain head on the newest run's repository once per interval, and only when the chain grew", async () => {
+    const { store, cleanup } = await backend.open();
+    const world = await startPullRequestWorld();
+    try {
+      world.git.createRepo("acme/ops");
+      const head = world.git.commit("acme/ops", { branch: "main", files: { "README.md": "ops\n" }, message: "init" });
+      const gh = new Octokit({ baseUrl: world.url, auth: "ghs_test", log: { debug() {}, info() {}, warn() {}, error() {} } });
+      const registry = testRegistry({ events: [], spans: [] });
+      const w = chain(1);
+      await createRun(store, { ...IDENTITY, commit: MERGE, workflow: w, request: request(w), requestPath: "requests/anchor.yaml", registry, report: { detailsUrl: null, defaultBranch: "main" } });
+      const reporter = new RunReporter({ db: store.db, clientFor: async () => gh, anchorEveryMs: 300, graceMs: 60_000, spacingMs: 0, repoSpacingMs: 0 });
+      const anchors = () => world.statuses.statuses.filter((x) => x.context === "clutch-luigi/audit");
+      await reporter.tick();
+      expect(anchors()).toHaveLength(1);
+      const chainHead = rowsOf<{ seq: string | number; hash: string }>(await store.db.raw("select seq, hash from audit_head"))[0]!;
+      expect(anchors()[0]).toMatchObject({ sha: head, state: "success", description: `seq ${chainHead.seq} hash ${chainHead.hash}` });
+      await reporter.tick(); // within the interval
+      await new Promise((r) => setTimeout(r, 400));
+      await reporter.tick(); // past it, but the chain has not grown
+      expect(anchors()).toHaveLength(1);
+      await store.db.transaction((trx) => trx.raw("select cl_audit(?::jsonb)", [JSON.stringify([{ kind: "test.row", run_id: null, step_id: null, actor: "test", data: {} }])]));
+      await reporter.tick();
+      expect(anchors()).toHaveLength(2);
+      expect(world.fake.violations).toEqual([]);
+    } finally {
+      await world.close();
+      await cleanup();
+    }
+  });
+});
+
 describe("retry delays", () => {
   const err = (status: number, headers: Record<string, string>) => Object.assign(new Error(`HTTP ${status}`), { status, response: { headers } });
   it("honour GitHub's retry-after and rate-limit reset, else back off exponentially with jitter", () => {
