@@ -187,17 +187,19 @@ export function renderPlanText(plan: Plan): string {
       const parent = parentOf.get(s.id);
       return s.needs.includes(id) && parent !== id && !above.get(parent!)?.has(id);
     });
-  const draw = (s: PlannedStep, prefix: string, last: boolean, root: boolean): void => {
+  // Past this depth a long chain stops indenting: its lines would otherwise grow with the chain (quadratic text).
+  const MAX_INDENT = 16;
+  const draw = (s: PlannedStep, prefix: string, last: boolean, root: boolean, depth = 0): void => {
     const branch = root ? "" : last ? "└── " : "├── ";
     const also = s.needs.filter((d) => d !== parentOf.get(s.id));
     const alsoText = root || also.length === 0 ? "" : `  (also needs ${also.join(", ")})`;
     out.push(`  ${prefix}${branch}${s.id}  ${s.uses}${stepTraits(s)}${alsoText}`);
-    const inner = prefix + (root ? "" : last ? "    " : "│   ");
+    const inner = depth >= MAX_INDENT ? prefix : prefix + (root ? "" : last ? "    " : "│   ");
     const kids = children(s.id);
     const refs = referrers(s.id);
     const below = kids.length + refs.length;
     if (Object.keys(s.with).length) out.push(`  ${inner}${below ? "│" : " "}   with ${compact(s.with)}`);
-    kids.forEach((k, i) => draw(k, inner, i === below - 1, false));
+    kids.forEach((k, i) => draw(k, inner, i === below - 1, false, depth + 1));
     refs.forEach((r, i) => {
       out.push(`  ${inner}${kids.length + i === below - 1 ? "└── " : "├── "}${r.id}  (see under ${parentOf.get(r.id)})`);
     });

@@ -7,7 +7,7 @@
 import type { Problem } from "./problems.js";
 import type { SourceDoc } from "./source.js";
 
-export const MAX_STEPS = 200;
+export const MAX_STEPS = 1_000;
 
 /** The problem with a workflow that has more steps than MAX_STEPS, if it has. */
 export function tooManySteps(doc: SourceDoc): Problem | undefined {

@@ -6,7 +6,7 @@
  * summary and text 65535, and 50 annotations per call (the rest go in
  * follow-up PATCH calls).
  */
-import { renderPlanMermaid, renderPlanText, type Problem } from "../formats/index.js";
+import { renderPlanMermaid, renderPlanText, type Plan, type Problem } from "../formats/index.js";
 import type { Evaluation } from "./evaluate.js";
 
 export const PLAN_CHECK = "clutch-luigi/plan";
@@ -117,6 +117,16 @@ function payload(name: string, e: Evaluation, conclusion: CheckConclusion, title
  * of the request as `file:line:col: message` plus annotations. A PR without a
  * request is neutral: there is nothing to run.
  */
+/** Above this many steps the plan check lists stages and counts instead of drawing the graph. */
+export const MAX_PLAN_GRAPH_STEPS = 150;
+
+/** A large plan in a few lines: each stage with its size and first steps. */
+function stageSummary(plan: Plan): string {
+  const lines = plan.stages.slice(0, 50).map((ids, i) => `- stage ${i + 1}: ${ids.length} step${ids.length === 1 ? "" : "s"} (${ids.slice(0, 5).map((id) => `\`${id}\``).join(", ")}${ids.length > 5 ? ", …" : ""})`);
+  if (plan.stages.length > 50) lines.push(`- … and ${plan.stages.length - 50} more stages`);
+  return [`The graph has ${plan.steps.length} steps, too many to draw; by stage:`, "", ...lines].join("\n");
+}
+
 export function renderPlanCheck(e: Evaluation, opts: RenderOptions = {}): CheckRunPayload {
   if (e.fork !== null) {
     const summary = [
@@ -153,7 +163,7 @@ export function renderPlanCheck(e: Evaluation, opts: RenderOptions = {}): CheckR
     "",
     `Workflow definition read from the base branch at ${e.baseSha.slice(0, 7)}; step outputs are filled in at run time.`,
     "",
-    fenced(renderPlanMermaid(plan), "mermaid"),
+    steps <= MAX_PLAN_GRAPH_STEPS ? fenced(renderPlanMermaid(plan), "mermaid") : stageSummary(plan),
   ].join("\n");
   const conclusion: CheckConclusion = e.fileProblems.length > 0 ? "failure" : "success";
   return payload(PLAN_CHECK, e, conclusion, `Plan: ${plan.workflow} — ${plan.reason}`, summary, fenced(renderPlanText(plan), "text"), fileAnnotations, opts);
