@@ -76,6 +76,8 @@ export interface WorkQueue {
   complete(step: ClaimedStep, result: StepResult, dependents: string[], claimNext?: number): Promise<CompleteOutcome>;
   /** Extend the leases of steps still running here. Returns the keys of steps to abort (cancelled or lease lost). */
   heartbeat(steps: ClaimedStep[]): Promise<Set<string>>;
+  /** Of these runs, those a person asked to cancel: their running steps stop within a second, not at the next heartbeat. */
+  cancelRequested?(runIds: string[]): Promise<Set<string>>;
   /** Hand steps whose lease expired back to the queue, recording their attempts as interrupted. */
   reclaimExpired(): Promise<number>;
   /** Fail runs past their deadline. */

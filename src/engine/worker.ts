@@ -50,6 +50,8 @@ class StepAbort extends Error {
 }
 
 const MAX_CACHED_RUNS = 1_000;
+/** How often running steps look whether their run was cancelled. */
+export const CANCEL_WATCH_MS = 1_000;
 const MAX_CACHED_RUN_BYTES = 64 * 1024 * 1024;
 
 /** The store stayed unreachable for a lease's length while a step's inputs were loaded. */
@@ -196,6 +198,8 @@ export class Worker {
   /** Run until `signal` aborts; then give running steps back and return. */
   async run(signal: AbortSignal): Promise<void> {
     const heartbeat = setInterval(() => void this.beat(), Math.max(50, Math.floor(this.leaseMs / 3)));
+    // A cancel is looked for every second while steps run: one small read, not a heartbeat.
+    const cancelWatch = setInterval(() => void this.watchCancels(), CANCEL_WATCH_MS);
     let lastMaintenance = 0;
     let failures = 0;
     try {
@@ -234,6 +238,7 @@ export class Worker {
       }
       while (this.inflight.size > 0) await sleep(20);
       clearInterval(heartbeat);
+      clearInterval(cancelWatch);
     }
   }
 
@@ -279,6 +284,19 @@ export class Worker {
         this.onError(err);
       })
       .finally(() => this.wake?.());
+  }
+
+  private async watchCancels(): Promise<void> {
+    if (this.inflight.size === 0 || !this.queue.cancelRequested) return;
+    // Rollbacks finish even when the run was cancelled: cancelling is what asked for them.
+    const forward = [...this.inflight.values()].filter((e) => !e.settled && e.step.phase === "forward");
+    if (forward.length === 0) return;
+    try {
+      const cancelled = await this.queue.cancelRequested([...new Set(forward.map((e) => e.step.runId))]);
+      for (const e of forward) if (!e.settled && cancelled.has(e.step.runId)) e.controller.abort(new StepAbort("cancelled", "run cancelled"));
+    } catch (err) {
+      this.onError(err);
+    }
   }
 
   private async beat(): Promise<void> {

@@ -459,6 +459,12 @@ export class PgWorkQueue implements WorkQueue {
     return true;
   }
 
+  async cancelRequested(runIds: string[]): Promise<Set<string>> {
+    if (runIds.length === 0) return new Set();
+    const rows = rowsOf<{ id: string }>(await this.db.raw("select id from runs where id = any(?::uuid[]) and cancel_requested", [runIds]));
+    return new Set(rows.map((r) => r.id));
+  }
+
   async heartbeat(steps: ClaimedStep[]): Promise<Set<string>> {
     if (steps.length === 0) return new Set();
     const kept = rowsOf<{ run_id: string; step_id: string; state: string; cancel_requested: boolean }>(
