@@ -176,7 +176,8 @@ export async function startServer(opts: StartOptions): Promise<ServerHandle> {
           ...(positiveInt(env.CLUTCH_LUIGI_WEBHOOK_MAX_ATTEMPTS) ? { maxAttempts: positiveInt(env.CLUTCH_LUIGI_WEBHOOK_MAX_ATTEMPTS) } : {}),
           ...(positiveInt(env.CLUTCH_LUIGI_WEBHOOK_RETRY_BASE_MS) ? { baseMs: positiveInt(env.CLUTCH_LUIGI_WEBHOOK_RETRY_BASE_MS) } : {}),
         },
-        process: (d) => webhooks.process(d, githubObserver),
+        ...(positiveInt(env.CLUTCH_LUIGI_WEBHOOK_TIMEOUT_MS) ? { timeoutMs: positiveInt(env.CLUTCH_LUIGI_WEBHOOK_TIMEOUT_MS) } : {}),
+        process: (d, signal) => webhooks.process(d, githubObserver, signal),
       })
     : null;
   if (processor) webhooks!.onRecorded(() => processor.wake());

@@ -6,6 +6,11 @@
  * LISTEN/NOTIFY from any replica; polls as a fallback (and for retries that
  * come due). A process that dies mid-delivery leaves a lease that runs out,
  * and another process finishes the delivery.
+ *
+ * A live process never holds a delivery forever either: the heartbeat would keep
+ * its lease for as long as the handler awaits, so an attempt that has not ended
+ * after `timeoutMs` is abandoned (its signal aborts the GitHub calls in flight)
+ * and retried like any transient failure.
  */
 import { randomBytes } from "node:crypto";
 import os from "node:os";
@@ -21,13 +26,13 @@ import {
   releaseDelivery,
   type StoredDelivery,
 } from "../store/deliveries.js";
-import { classifyFailure, DEFAULT_RETRY, retryDelay, type RetryPolicy } from "./delivery-retry.js";
+import { classifyFailure, DEFAULT_RETRY, DeliveryTimeout, retryDelay, type RetryPolicy } from "./delivery-retry.js";
 import type { AppMetrics } from "./metrics.js";
 
 export interface DeliveryProcessorOptions {
   store: Store;
-  /** Processes one delivery; throws to have it retried. */
-  process(d: StoredDelivery): Promise<DeliveryResult>;
+  /** Processes one delivery; throws to have it retried. `signal` aborts when the attempt is abandoned (timeout). */
+  process(d: StoredDelivery, signal: AbortSignal): Promise<DeliveryResult>;
   metrics?: AppMetrics;
   log?: (message: string) => void;
   owner?: string;
@@ -38,6 +43,8 @@ export interface DeliveryProcessorOptions {
   /** Longest sleep between looks at the queue (default 2 s on Postgres, 250 ms embedded). */
   pollMs?: number;
   retry?: Partial<RetryPolicy>;
+  /** Longest one attempt may take before it is abandoned and retried (default 10 min). */
+  timeoutMs?: number;
   /** How long stop() waits for deliveries in hand before handing them back (default 10 s). */
   stopGraceMs?: number;
   random?: () => number;
@@ -52,6 +59,24 @@ export interface DeliveryProcessor {
 }
 
 const message = (e: unknown): string => (e instanceof Error ? e.message : String(e));
+
+/** `work(signal)`, or a DeliveryTimeout after `ms` (the signal then aborts, so the work can stop early). */
+async function withTimeout<T>(ms: number, work: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const abort = new AbortController();
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      const e = new DeliveryTimeout(ms);
+      reject(e);
+      abort.abort(e);
+    }, ms);
+  });
+  try {
+    return await Promise.race([work(abort.signal), expired]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export function startDeliveryProcessor(opts: DeliveryProcessorOptions): DeliveryProcessor {
@@ -61,6 +86,7 @@ export function startDeliveryProcessor(opts: DeliveryProcessorOptions): Delivery
   const owner = opts.owner ?? `${os.hostname()}:${process.pid}:${randomBytes(3).toString("hex")}`;
   const concurrency = Math.max(1, opts.concurrency ?? 4);
   const leaseMs = opts.leaseMs ?? 60_000;
+  const timeoutMs = Math.max(1, opts.timeoutMs ?? 600_000);
   const pollMs = opts.pollMs ?? (store.backend === "pg" ? 2_000 : 250);
   const policy: RetryPolicy = { ...DEFAULT_RETRY, ...opts.retry };
   const random = opts.random ?? Math.random;
@@ -112,7 +138,7 @@ export function startDeliveryProcessor(opts: DeliveryProcessorOptions): Delivery
       );
     }, Math.max(50, Math.floor(leaseMs / 3)));
     try {
-      const result = await opts.process(d);
+      const result = await withTimeout(timeoutMs, (signal) => opts.process(d, signal));
       clearInterval(heartbeat);
       const done = await completeDelivery(db, d.id, owner);
       const seconds = (performance.now() - started) / 1000;

@@ -46,9 +46,18 @@ function hintMs(h: Headers, now: number): number | undefined {
   return undefined;
 }
 
+/** An attempt that outlived the processor's timeout: abandoned, and retried as a transient failure. */
+export class DeliveryTimeout extends Error {
+  constructor(readonly timeoutMs: number) {
+    super(`processing did not finish within ${timeoutMs} ms`);
+    this.name = "DeliveryTimeout";
+  }
+}
+
 const message = (err: unknown): string => (err instanceof Error ? err.message : String(err));
 
 export function classifyFailure(err: unknown, now = Date.now()): Failure {
+  if (err instanceof DeliveryTimeout) return { transient: true, reason: "timed out" };
   const status = (err as { status?: unknown } | null)?.status;
   const h = headersOf(err);
   const wait = hintMs(h, now);

@@ -19,6 +19,10 @@ import { processAppEvent, type DeliveryResult } from "../github/handlers/process
 import type { StoredDelivery } from "../store/deliveries.js";
 import type { Middleware } from "./http.js";
 
+interface SignalledOctokit {
+  hook: { before(name: "request", fn: (options: { request?: Record<string, unknown> }) => void): void };
+}
+
 export const DEFAULT_WEBHOOK_PATH = "/api/github/webhooks";
 
 export interface ProbotMiddlewareOptions {
@@ -39,8 +43,8 @@ export interface ProbotMiddlewareOptions {
 export interface ProbotWebhooks {
   /** The webhook endpoint: verifies, records, answers. */
   middleware: Middleware;
-  /** Processes one recorded delivery as its installation; throws when it should be retried. */
-  process(d: StoredDelivery, observe?: GitHubCallObserver): Promise<DeliveryResult>;
+  /** Processes one recorded delivery as its installation; throws when it should be retried. `signal` aborts its GitHub calls. */
+  process(d: StoredDelivery, observe?: GitHubCallObserver, signal?: AbortSignal): Promise<DeliveryResult>;
   /** Called whenever a delivery was recorded here, so this process's processor looks at once. */
   onRecorded(listener: () => void): void;
 }
@@ -60,19 +64,32 @@ export function missingAppSettings(env: NodeJS.ProcessEnv): string[] {
  * with GitHub's retry-after as its floor: the retry plugin is off, and the
  * throttling plugin only paces requests (GitHub's advice for writes) and lets
  * rate-limit errors through. A function, so it applies over Probot's own defaults.
+ *
+ * The pacing is per process and installation: one write at a time, a second
+ * apart, however many deliveries are in hand. That caps a replica at about one
+ * check run per second, so a lone replica works a backlog at that pace (a
+ * pull request's evaluation writes two). `CLUTCH_LUIGI_GITHUB_WRITE_PACING=off`
+ * lifts it, for a GitHub without secondary rate limits (a test double): the
+ * queue still retries a rate limit after GitHub's retry-after.
  */
-const QueueRetriedOctokit = ProbotOctokit.defaults((options: Record<string, unknown>) => ({
-  ...options,
-  retry: { enabled: false },
-  throttle: { ...(options.throttle as object | undefined), onRateLimit: () => false, onSecondaryRateLimit: () => false },
-}));
+const queueRetriedOctokit = (pace: boolean) =>
+  ProbotOctokit.defaults((options: Record<string, unknown>) => ({
+    ...options,
+    retry: { enabled: false },
+    throttle: pace ? { ...(options.throttle as object | undefined), onRateLimit: () => false, onSecondaryRateLimit: () => false } : { enabled: false },
+  }));
+
+/** Whether Probot paces this process's writes (on unless CLUTCH_LUIGI_GITHUB_WRITE_PACING is `off`). */
+export function writePacing(env: NodeJS.ProcessEnv): boolean {
+  return env.CLUTCH_LUIGI_GITHUB_WRITE_PACING?.trim().toLowerCase() !== "off";
+}
 
 /** The webhook endpoint and processor, or null when the app is not configured (the server then runs without webhooks). */
 export async function createProbotMiddleware(opts: ProbotMiddlewareOptions): Promise<ProbotWebhooks | null> {
   if (missingAppSettings(opts.env).length > 0) return null;
-  // Tests and the benchmark may turn the pacing off to measure the app itself.
-  const Octokit = opts.throttle === false ? QueueRetriedOctokit.defaults((o: Record<string, unknown>) => ({ ...o, throttle: { ...(o.throttle as object | undefined), enabled: false } })) : QueueRetriedOctokit;
-  const probot = createProbot({ env: opts.env, overrides: { Octokit, ...(opts.baseUrl ? { baseUrl: opts.baseUrl } : {}) } });
+  // Tests and the benchmark may turn the pacing off (opts.throttle) to measure the app itself.
+  const pace = opts.throttle !== false && writePacing(opts.env);
+  const probot = createProbot({ env: opts.env, overrides: { Octokit: queueRetriedOctokit(pace), ...(opts.baseUrl ? { baseUrl: opts.baseUrl } : {}) } });
   const webhooksPath = opts.env.WEBHOOK_PATH || DEFAULT_WEBHOOK_PATH;
   // One per process: every delivery's reads are revalidated against the answers earlier ones got.
   const cache = new ConditionalCache();
@@ -97,7 +114,7 @@ export async function createProbotMiddleware(opts: ProbotMiddlewareOptions): Pro
   return {
     middleware,
     onRecorded: (l) => void listeners.push(l),
-    async process(d, observe) {
+    async process(d, observe, signal) {
       const event = classifyDelivery(d.event, d.payload);
       if (event.kind === "ignore") return { kind: "ignored", why: event.why };
       // The classifier ignores deliveries without an installation; the column is read from the same payload.
@@ -105,6 +122,13 @@ export async function createProbotMiddleware(opts: ProbotMiddlewareOptions): Pro
       const deps = await resolveDeps(opts.deps);
       const octokit = await probot.auth(d.installationId);
       if (observe) observeCalls(octokit as unknown as HookableOctokit, d.installationId, observe);
+      // An abandoned attempt (the processor's timeout) stops its calls: in flight, or still waiting for their turn.
+      if (signal) {
+        (octokit as unknown as SignalledOctokit).hook.before("request", (options) => {
+          signal.throwIfAborted();
+          options.request = { ...options.request, signal };
+        });
+      }
       // Probot's installation Octokit has `request(route, params)`; its overloads are
       // narrower than GitHubClient's string route, so it is viewed through that interface.
       // Its GETs go through the process's ETag cache, scoped to the installation.

@@ -101,9 +101,12 @@ describe.skipIf(!PG_UP)("the production shape: two replicas behind a load balanc
     const quiet = { write: () => true };
     expect(await main(["migrate"], { stdout: quiet, stderr: quiet, cwd: work, env: { DATABASE_URL: db.url } })).toBe(0);
 
+    // The fake has no secondary rate limits: unpaced, the lone survivor works the backlog in
+    // seconds. Paced (one write a second per process, GitHub's advice), 50 pull requests' ~300
+    // check-run writes take it five minutes, past this test's wait, though nothing is stuck.
     const ports = [await freePort(), await freePort()];
     const replicas = ports.map((port, i) =>
-      start(`app-${i}`, "src/server/start.ts", [], { ...app, WEBHOOK_SECRET: SECRET, PORT: String(port), HOST: "127.0.0.1", CLUTCH_LUIGI_WORKERS: "0", LOG_LEVEL: (process.env.CL_PROD_LOG ?? "fatal") as "fatal", CLUTCH_LUIGI_DATA_DIR: path.join(work, `data-${i}`) }, work),
+      start(`app-${i}`, "src/server/start.ts", [], { ...app, WEBHOOK_SECRET: SECRET, PORT: String(port), HOST: "127.0.0.1", CLUTCH_LUIGI_WORKERS: "0", CLUTCH_LUIGI_GITHUB_WRITE_PACING: "off", CLUTCH_LUIGI_WEBHOOK_LEASE_MS: "5000", LOG_LEVEL: (process.env.CL_PROD_LOG ?? "fatal") as NodeJS.ProcessEnv["LOG_LEVEL"], CLUTCH_LUIGI_DATA_DIR: path.join(work, `data-${i}`) }, work),
     );
     const workers = [0, 1].map((i) => start(`worker-${i}`, "src/cli/bin.ts", ["worker", "--poll", "100ms", "--lease", "3s"], { ...app, CLUTCH_LUIGI_DATA_DIR: path.join(work, `wdata-${i}`) }, work));
     procs.push(...replicas, ...workers);

@@ -10,6 +10,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import parsePrometheusTextFormat from "parse-prometheus-text-format";
 import type { DeliveryResult } from "../../../src/github/handlers/process-delivery.js";
 import { startDeliveryProcessor, type DeliveryProcessor } from "../../../src/server/delivery-processor.js";
+import { DeliveryTimeout } from "../../../src/server/delivery-retry.js";
 import { createMetrics } from "../../../src/server/metrics.js";
 import { openStore, type Store } from "../../../src/store/db.js";
 import { claimDeliveries, deliveryState, recordDelivery, type NewDelivery, type StoredDelivery } from "../../../src/store/deliveries.js";
@@ -91,6 +92,37 @@ function processorTests(open: () => Promise<{ store: Store; drop?: () => Promise
     await sleep(50);
     await Promise.all([a.idle(5_000), b.idle(5_000)]);
     expect(calls).toBe(1);
+  });
+
+  it("an attempt that never ends is abandoned after the timeout: its signal aborts, the slot is freed, and the retry finishes the delivery", async () => {
+    // The heartbeat keeps the lease of a handler awaiting forever (a GitHub call that is never
+    // answered): without a timeout no other process, and not this one, would ever take it again.
+    const d = delivery("acme/ops#9");
+    const next = delivery("acme/ops#9");
+    await recordDelivery(store.db, d);
+    await recordDelivery(store.db, next);
+    const signals: AbortSignal[] = [];
+    const done: string[] = [];
+    const p = start({
+      store,
+      pollMs: 20,
+      leaseMs: 300,
+      timeoutMs: 400,
+      concurrency: 1,
+      retry: { baseMs: 20 },
+      process: (x, signal) => {
+        signals.push(signal);
+        // The first attempt hangs and ignores its signal, as a stuck promise would.
+        if (signals.length === 1) return new Promise<DeliveryResult>(() => undefined);
+        done.push(x.id);
+        return Promise.resolve(ok);
+      },
+    });
+    await p.idle(5_000);
+    expect(signals[0]!.aborted).toBe(true);
+    expect(signals[0]!.reason).toBeInstanceOf(DeliveryTimeout);
+    expect(done).toEqual([d.id, next.id]);
+    expect(await deliveryState(store.db, d.id)).toMatchObject({ state: "done", attempts: 2 });
   });
 
   it("GitHub 502 on the first attempt: retried after a backoff, then done; the metrics say so", async () => {
