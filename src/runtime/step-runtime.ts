@@ -22,6 +22,8 @@ import type { Store } from "../store/db.js";
 import { runInstallation } from "../store/runs.js";
 import { recallStepMemo, rememberStepMemo } from "../store/step-memos.js";
 import { createGitHubAppService } from "./github-app.js";
+import { WORKFLOW_DISPATCH_CALLBACKS, WORKFLOW_DISPATCH_RECORDER, type WorkflowDispatchCallbacks, type WorkflowDispatchRecorder } from "../actions/builtin/github-workflow-dispatch.js";
+import { dispatchCallback, recordWorkflowDispatch } from "../store/dispatches.js";
 import type { GitHubCallObserver } from "../github/observe-calls.js";
 
 export interface StepRuntime {
@@ -60,7 +62,15 @@ export async function createStepRuntime(opts: StepRuntimeOptions): Promise<StepR
     recall: (runId, stepId) => recallStepMemo(store, runId, stepId),
   };
   const githubApp = credentials && store ? createGitHubAppService(credentials, (runId) => runInstallation(store, runId), undefined, opts.githubObserver) : undefined;
+  // Every worker on the shared database records its dispatches (the API binds callbacks to them) and wakes on their callbacks.
+  const dispatches: ActionServices = store
+    ? {
+        [WORKFLOW_DISPATCH_RECORDER]: ((d) => recordWorkflowDispatch(store, d)) satisfies WorkflowDispatchRecorder,
+        [WORKFLOW_DISPATCH_CALLBACKS]: ((runId, stepId) => dispatchCallback(store, runId, stepId)) satisfies WorkflowDispatchCallbacks,
+      }
+    : {};
   const services: ActionServices = {
+    ...dispatches,
     ...(stepMemo ? { stepMemo } : {}),
     ...(githubApp ? { githubApp } : {}),
     ...(opts.services ?? {}),

@@ -9,9 +9,8 @@ import { OidcVerifier } from "../identity/oidc.js";
 import type { GitHubActionsCallback } from "../api/index.js";
 import { createStepRuntime } from "../runtime/step-runtime.js";
 import { appendAudit } from "../store/audit.js";
-import { WORKFLOW_DISPATCH_RECORDER, type WorkflowDispatchRecorder } from "../actions/builtin/github-workflow-dispatch.js";
 import type { RefusalSink } from "../api/auth.js";
-import { findWorkflowDispatch, recordWorkflowDispatch, runRepository } from "../store/dispatches.js";
+import { findWorkflowDispatch, noteDispatchCallback, runRepository } from "../store/dispatches.js";
 import { openStore, storeOptionsFromEnv, type Store } from "../store/db.js";
 import { cancelRun, getRun } from "../store/runs.js";
 import { runWorker } from "../store/workers.js";
@@ -63,13 +62,12 @@ export async function startServer(opts: StartOptions): Promise<ServerHandle> {
   const env = opts.env;
   const log = opts.log ?? ((m: string) => process.stderr.write(`${m}\n`));
   const store = await openStore(storeOptionsFromEnv(env, opts.cwd ?? process.cwd()));
-  const recordDispatch: WorkflowDispatchRecorder = (d) => recordWorkflowDispatch(store, d);
   const metrics = createMetrics(store.db);
   const githubObserver: GitHubCallObserver = {
     call: (route, status) => metrics.githubCalls.inc({ route, status: String(status) }),
     rateLimitRemaining: (installation, remaining) => metrics.githubRateLimitRemaining.set({ installation: String(installation) }, remaining),
   };
-  const runtime = await createStepRuntime({ env, store, githubObserver, services: { [WORKFLOW_DISPATCH_RECORDER]: recordDispatch } });
+  const runtime = await createStepRuntime({ env, store, githubObserver });
   const audit = (kind: string, actor: string, data: Record<string, unknown>, runId?: string, stepId?: string) =>
     store.db.transaction((trx) => appendAudit(trx, { kind, actor, data, runId: runId ?? null, stepId: stepId ?? null }));
 
@@ -132,6 +130,8 @@ export async function startServer(opts: StartOptions): Promise<ServerHandle> {
         cb.runId,
         cb.stepId,
       );
+      // The waiting step wakes on it within a second (and reads the conclusion from GitHub).
+      await noteDispatchCallback(store, cb.runId, cb.stepId, cb.workflowRunId, String(cb.status));
     },
     onError: (e) => log(`server: ${e instanceof Error ? e.message : String(e)}`),
   });

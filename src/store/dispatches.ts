@@ -17,6 +17,22 @@ export async function recordWorkflowDispatch(store: Store, d: WorkflowDispatchRe
   );
 }
 
+/** An accepted callback of the step's workflow run: its status, for the step to wake on. */
+export async function noteDispatchCallback(store: Store, runId: string, stepId: string, workflowRunId: number | undefined, status: string): Promise<void> {
+  await store.db.raw(
+    "update workflow_dispatches set callback_at = now(), callback_status = ? where run_id = ? and step_id = ? and (?::bigint is null or workflow_run_id = ?::bigint)",
+    [status.slice(0, 100), runId, stepId, workflowRunId ?? null, workflowRunId ?? null],
+  );
+}
+
+/** The callback the step's workflow run sent since it was dispatched, if any. */
+export async function dispatchCallback(store: Store, runId: string, stepId: string): Promise<{ status: string; at: Date } | null> {
+  const row = rowsOf<{ callback_status: string | null; callback_at: string | null }>(
+    await store.db.raw("select callback_status, callback_at from workflow_dispatches where run_id = ? and step_id = ? and callback_at >= dispatched_at", [runId, stepId]),
+  )[0];
+  return row?.callback_at ? { status: row.callback_status ?? "", at: new Date(row.callback_at) } : null;
+}
+
 /** The step's dispatch; `step: false` when the run has no such step at all. */
 export async function findWorkflowDispatch(store: Store, runId: string, stepId: string): Promise<{ step: boolean; dispatch?: WorkflowDispatchRecord }> {
   const row = rowsOf<{ repository: string | null; workflow_run_id: string | number | null }>(

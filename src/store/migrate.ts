@@ -17,6 +17,7 @@ import * as m010 from "./migrations/010_delivery_queue.js";
 import * as m011 from "./migrations/011_check_runs.js";
 import * as m012 from "./migrations/012_expiries.js";
 import * as m013 from "./migrations/013_follow_ups.js";
+import * as m014 from "./migrations/014_dispatch_callbacks.js";
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -37,6 +38,7 @@ export const MIGRATIONS: [string, Migration][] = [
   ["011_check_runs", m011],
   ["012_expiries", m012],
   ["013_follow_ups", m013],
+  ["014_dispatch_callbacks", m014],
 ];
 
 const source: Knex.MigrationSource<string> = {

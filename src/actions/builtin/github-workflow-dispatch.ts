@@ -28,6 +28,18 @@ export interface WorkflowDispatchInput {
 export const WORKFLOW_DISPATCH_RECORDER = "recordWorkflowDispatch";
 export type WorkflowDispatchRecorder = (d: { runId: string; stepId: string; repository: string; workflowRunId: number }) => Promise<void>;
 
+/**
+ * Service that says whether the step's workflow run has called back (the server noted
+ * an authenticated callback from exactly that run). The waiting step looks every
+ * second and then reads the run from GitHub at once: the callback only wakes it, the
+ * conclusion is still GitHub's.
+ */
+export const WORKFLOW_DISPATCH_CALLBACKS = "workflowDispatchCallbacks";
+export type WorkflowDispatchCallbacks = (runId: string, stepId: string) => Promise<{ status: string } | null>;
+
+/** How often a waiting step looks for its callback. */
+const CALLBACK_LOOK_MS = 1_000;
+
 /** GitHub's limit on a dispatch's inputs. */
 const MAX_INPUTS = 25;
 
@@ -139,10 +151,22 @@ export const githubWorkflowDispatch: Action<WorkflowDispatchInput, WorkflowDispa
         }
         return out;
       }
-      await pause(interval, ctx.signal);
+      await untilCallbackOr(interval, ctx);
     }
   },
 };
+
+/** Wait `ms` for the next poll, or less once the workflow run has called back. */
+async function untilCallbackOr(ms: number, ctx: StepContext): Promise<void> {
+  const callbacks = ctx.services[WORKFLOW_DISPATCH_CALLBACKS] as WorkflowDispatchCallbacks | undefined;
+  if (!callbacks) return pause(ms, ctx.signal);
+  const end = Date.now() + ms;
+  while (Date.now() < end && !ctx.signal.aborted) {
+    await pause(Math.min(CALLBACK_LOOK_MS, end - Date.now()), ctx.signal);
+    // A lookup failing is no reason to fail the step: the poll covers it.
+    if (await callbacks(ctx.identity.runId, ctx.identity.stepId).catch(() => null)) return;
+  }
+}
 
 async function findDispatchedRun(
   gh: GitHubRequester,

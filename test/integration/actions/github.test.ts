@@ -5,7 +5,7 @@
 import { Octokit } from "@octokit/rest";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { githubTeamMembership } from "../../../src/actions/builtin/github-team-membership.js";
-import { githubWorkflowDispatch } from "../../../src/actions/builtin/github-workflow-dispatch.js";
+import { githubWorkflowDispatch, WORKFLOW_DISPATCH_CALLBACKS } from "../../../src/actions/builtin/github-workflow-dispatch.js";
 import { startFakeGitHub, type StartedFakeGitHub } from "../../support/github/index.js";
 import { failure, testContext } from "./context-helper.js";
 
@@ -161,6 +161,19 @@ describe("github.workflow-dispatch", () => {
     expect(ops[0]).toBe("actions/create-workflow-dispatch");
     expect(ops.slice(1).every((o) => o === "actions/get-workflow-run")).toBe(true);
     expect(ops.length).toBeGreaterThanOrEqual(3);
+  });
+
+  it("a callback from the workflow run wakes the waiting step at once; the conclusion is still read from GitHub", async () => {
+    let calledBack = false;
+    const c = (await testContext({ services: { github: octokit, [WORKFLOW_DISPATCH_CALLBACKS]: async () => (calledBack ? { status: "completed" } : null) } })).ctx;
+    const t0 = Date.now();
+    setTimeout(() => (calledBack = true), 300);
+    // A poll a minute apart would take two minutes to see queued → in_progress → completed.
+    const out = await githubWorkflowDispatch.run({ repository: "acme/ops", workflow: "deploy.yml", ref: "main", pollInterval: "60s" }, c);
+    expect(out).toMatchObject({ status: "completed", conclusion: "success" });
+    expect(Date.now() - t0).toBeLessThan(15_000);
+    // It read the run from GitHub until GitHub said completed: the callback only woke it.
+    expect(gh.fake.calls.filter((x) => x.operationId === "actions/get-workflow-run").length).toBeGreaterThanOrEqual(2);
   });
 
   it("with callbackInputs, tells the workflow which run and step to call back", async () => {
