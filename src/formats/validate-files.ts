@@ -6,6 +6,7 @@ import path from "node:path";
 import type { ActionRegistry } from "../actions/registry.js";
 import type { LoadedCatalog } from "./catalog.js";
 import { workflowNameOf } from "./catalog.js";
+import { checkPolicyConfig, isPolicyConfigPath } from "./check-policy-config.js";
 import { checkRequest } from "./check-request.js";
 import { checkWorkflow } from "./check-workflow.js";
 import { collectFiles, findWorkflowsDir, loadCatalogDir, readBoundedFile } from "./files.js";
@@ -23,7 +24,7 @@ export interface ValidateOptions {
 
 export interface FileReport {
   file: string;
-  kind?: "Workflow" | "Request";
+  kind?: "Workflow" | "Request" | "Policy";
   problems: Problem[];
 }
 
@@ -51,6 +52,7 @@ async function checkFile(
   const parsed = parseSource(file, read.bytes);
   if (!parsed.ok) return { file, problems: parsed.problems };
   const { doc } = parsed;
+  if (isPolicyConfigPath(file)) return { file, kind: "Policy", problems: capProblems(checkPolicyConfig(doc)) };
   const kind = doc.value.kind;
   if (kind === "Workflow") {
     const tooMany = tooManySteps(doc);
