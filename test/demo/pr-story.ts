@@ -16,6 +16,7 @@ import { getRun } from "../../src/store/runs.js";
 import { startApp, type E2eApp } from "../e2e/app.js";
 import { delivery, payloadFor } from "../e2e/webhook-client.js";
 import type { FakeCheckRun, FakePull } from "../support/github/pull-request-world.js";
+import { until } from "../support/until.js";
 
 const ROOT = path.resolve(import.meta.dirname, "../..");
 const OPS = "acme/payments-ops";
@@ -57,15 +58,6 @@ async function startDeployer(): Promise<{ url: string; calls: string[]; close():
   };
 }
 
-async function until<T>(what: string, probe: () => T | undefined | Promise<T | undefined>, ms = 30_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`the demo timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 type CheckView = FakeCheckRun;
 

@@ -18,6 +18,7 @@ import { REPO } from "../integration/github/world.js";
 import { startApp, type E2eApp } from "./app.js";
 import { requestedActionPayload } from "./check-run-client.js";
 import { delivery, payloadFor } from "./webhook-client.js";
+import { until } from "../support/until.js";
 
 const PATH = "requests/bg-restart.yaml";
 const REQUEST = `apiVersion: clutch-luigi/v1
@@ -43,15 +44,6 @@ afterEach(() => {
   if (app) expect(app.world.fake.violations.splice(0)).toEqual([]);
 });
 
-async function until<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, ms = 30_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 describe.skipIf(!PG_UP)("a break-glass run's follow-up", () => {
   it("is asked for, refused to the requester and an outsider, recorded by a code owner, and listed until then", async () => {

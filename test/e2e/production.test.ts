@@ -25,6 +25,7 @@ import { PG_UP } from "../support/pg-suite.js";
 import { sharedKeysEnv } from "../support/shared-keys.js";
 import { serveAppAuth } from "./app-auth.js";
 import { delivery, payloadFor, post, type Delivery } from "./webhook-client.js";
+import { until } from "../support/until.js";
 
 const ROOT = path.resolve(import.meta.dirname, "../..");
 const TSX = pathToFileURL(path.join(ROOT, "node_modules/tsx/dist/loader.mjs")).href;
@@ -55,15 +56,6 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-async function until<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, ms: number, why: () => string = () => ""): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}${why() ? `: ${why()}` : ""}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 let db: TestDatabase | undefined;
 let world: World | undefined;

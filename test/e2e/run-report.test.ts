@@ -18,6 +18,7 @@ import { PG_UP } from "../support/pg-suite.js";
 import { sharedKeysEnv } from "../support/shared-keys.js";
 import { startApp, type E2eApp } from "./app.js";
 import { delivery, payloadFor } from "./webhook-client.js";
+import { until } from "../support/until.js";
 
 const DRILL = `apiVersion: clutch-luigi/v1
 kind: Workflow
@@ -46,15 +47,6 @@ reason: "OPS-1 restart ${svc}"
 params: { service: ${svc} }
 `;
 
-async function until<T>(what: string, probe: () => Promise<T | undefined>, ms = 30_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 const backends: { name: string; up: boolean; env: () => Promise<NodeJS.ProcessEnv>; done: () => Promise<void> }[] = [];
 {

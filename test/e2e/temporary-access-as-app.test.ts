@@ -21,6 +21,7 @@ import { PG_UP } from "../support/pg-suite.js";
 import { sharedKeysEnv } from "../support/shared-keys.js";
 import { startApp, type E2eApp } from "./app.js";
 import { delivery, INSTALLATION_ID, payloadFor } from "./webhook-client.js";
+import { until } from "../support/until.js";
 
 const ROOT = path.resolve(import.meta.dirname, "../..");
 const REQUEST_PATH = "requests/access/dave-prod-readers.yaml";
@@ -52,15 +53,6 @@ afterEach(() => {
   if (app) expect(app.world.fake.violations.splice(0)).toEqual([]);
 });
 
-async function until<T>(what: string, probe: () => Promise<T | undefined>, ms = 20_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 describe.skipIf(!PG_UP)("temporary access from a merged PR, executed by a worker acting as the app", () => {
   it("grants with an installation token minted from the app's JWT and scoped to the run's repository, and rolls back with it", async () => {

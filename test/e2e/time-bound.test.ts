@@ -20,6 +20,7 @@ import { REPO } from "../integration/github/world.js";
 import { startApp, type E2eApp } from "./app.js";
 import { requestedActionPayload } from "./check-run-client.js";
 import { delivery, payloadFor } from "./webhook-client.js";
+import { until } from "../support/until.js";
 
 const FLAG = `apiVersion: clutch-luigi/v1
 kind: Workflow
@@ -79,15 +80,6 @@ describe.each(backends)("time-bound runs through the pull request on $name", (ba
     (await app.deliver(delivery(event, payloadFor(event, action, p, extra)))).status;
   const latest = (sha: string, name: string): FakeCheckRun | undefined => app.world.checks.runs.filter((c) => c.headSha === sha && c.name === name).at(-1);
   const audit = async (kind: string, runId?: string) => (await listAuditEvents(app.server.store.db, { limit: 100_000, ...(runId ? { runId } : {}) })).filter((r) => r.kind === kind);
-  async function until<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, ms = 30_000): Promise<T> {
-    const end = Date.now() + ms;
-    for (;;) {
-      const v = await probe();
-      if (v !== undefined) return v;
-      if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
 
   /** Open and approve; returns the PR after its review was evaluated. */
   async function approved(path: string, text: string): Promise<FakePull> {
