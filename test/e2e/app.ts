@@ -51,6 +51,8 @@ export async function startApp(opts: { env?: NodeJS.ProcessEnv; throttle?: boole
     GHE_PROTOCOL: "http",
     CLUTCH_LUIGI_WEBHOOK_POLL_MS: "25",
     CLUTCH_LUIGI_WEBHOOK_RETRY_BASE_MS: "20",
+    // The fake has no secondary rate limits, so writes go out unpaced (write-pacing.test turns pacing on).
+    CLUTCH_LUIGI_GITHUB_WRITE_PACING: "off",
     PORT: "0",
     HOST: "127.0.0.1",
     ...opts.env,

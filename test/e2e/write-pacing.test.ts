@@ -43,7 +43,7 @@ describe("GitHub write pacing in the webhook processor", () => {
   });
 
   it("paced: concurrent deliveries' check runs go out one a second, so the backlog drains at that pace", async () => {
-    const { ms, writes } = await evaluateAtOnce({ CLUTCH_LUIGI_WEBHOOK_CONCURRENCY: "4" });
+    const { ms, writes } = await evaluateAtOnce({ CLUTCH_LUIGI_WEBHOOK_CONCURRENCY: "4", CLUTCH_LUIGI_GITHUB_WRITE_PACING: "on" });
     expect(writes).toBe(2 * PULLS);
     expect(ms).toBeGreaterThanOrEqual((writes - 1) * 1_000 - 100);
   }, 60_000);
