@@ -87,6 +87,11 @@ export async function updateCheckRun(gh: GitHubClient, at: RepoAt, id: number, p
   await appendAnnotations(gh, at, id, payload.output, rest);
 }
 
+/** Takes a superseded check run's buttons away: a click there would act on a run that check no longer shows. */
+export async function clearCheckActions(gh: GitHubClient, at: RepoAt, id: number): Promise<void> {
+  await gh.request("PATCH /repos/{owner}/{repo}/check-runs/{check_run_id}", { ...at, check_run_id: id, actions: [] });
+}
+
 const sha256 = (v: unknown): string => createHash("sha256").update(canonicalJson(v)).digest("hex");
 const NO_ANNOTATIONS = sha256([]);
 

@@ -210,6 +210,9 @@ describe.each(backends)("run check buttons on $name", (backend) => {
     const succeededCheck = await checkConcluded(mergeSha, "success");
     expect(succeededCheck.id).not.toBe(failedCheck.id);
     expect(runChecks(mergeSha).find((c) => c.id === failedCheck.id)).toMatchObject({ status: "completed", conclusion: "failure" });
+    // The superseded check keeps its outcome but loses its buttons; the new one offers what fits now.
+    expect(runChecks(mergeSha).find((c) => c.id === failedCheck.id)!.actions).toEqual([]);
+    expect(succeededCheck.actions.map((a) => a.identifier)).toEqual(["rollback"]);
     expect((await auditRows("run.retried", runId))).toEqual([
       expect.objectContaining({ actor: "sam", data: expect.objectContaining({ from: "rolled_back", steps: ["announce", "restart"], via: "check_run", as: "codeowner", grantedBy: "@acme/sre" }) }),
     ]);

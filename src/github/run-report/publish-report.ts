@@ -12,7 +12,7 @@ import { chainHead } from "../../store/audit-query.js";
 import type { PublishedReport, RunReportRow, RunSnapshot } from "../../store/run-reports.js";
 import { publishAuditAnchor } from "../audit-anchor.js";
 import { paginate, type GitHubClient } from "../client.js";
-import { createCheckRun, updateCheckRun } from "../publish.js";
+import { clearCheckActions, createCheckRun, updateCheckRun } from "../publish.js";
 import { commentMarker, renderOutcomeComment, type AnchorLine } from "./outcome-comment.js";
 import { isFinished, renderRunCheck } from "./run-check.js";
 
@@ -64,8 +64,11 @@ export async function publishRunReport(db: Knex, gh: GitHubClient, report: RunRe
     let checkRunId = report.checkRunId;
     const reopened = report.checkState !== null && isFinished(report.checkState) && (!isFinished(s.state) || report.checkState !== s.state);
     if (checkRunId === null || reopened) {
+      const superseded = checkRunId;
       checkRunId = await createCheckRun(gh, at, check);
       Object.assign(partial, { checkRunId, checkState: s.state, checkHash });
+      // The old check keeps its outcome, not its buttons. Cosmetic: a click there is refused anyway.
+      if (superseded !== null) await clearCheckActions(gh, at, superseded).catch(() => undefined);
     } else if (report.checkHash !== checkHash) {
       await updateCheckRun(gh, at, checkRunId, check);
       Object.assign(partial, { checkState: s.state, checkHash });

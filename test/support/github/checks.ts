@@ -16,6 +16,8 @@ export interface FakeCheckRun {
   conclusion: string | null;
   output: { title?: string; summary?: string; text?: string };
   annotations: Record<string, unknown>[];
+  /** The buttons (requested actions) the check shows now. */
+  actions: { label: string; description: string; identifier: string }[];
 }
 
 interface CheckBody {
@@ -24,6 +26,7 @@ interface CheckBody {
   status?: string;
   conclusion?: string;
   output?: { title?: string; summary?: string; text?: string; annotations?: Record<string, unknown>[] };
+  actions?: { label: string; description: string; identifier: string }[];
 }
 
 export class FakeChecks {
@@ -45,6 +48,7 @@ export class FakeChecks {
         conclusion: b.conclusion ?? null,
         output: {},
         annotations: [],
+        actions: [],
       };
       this.apply(run, b);
       this.runs.push(run);
@@ -70,6 +74,7 @@ export class FakeChecks {
   }
 
   private apply(run: FakeCheckRun, b: CheckBody): void {
+    if (b.actions !== undefined) run.actions = b.actions;
     if (b.status) run.status = b.status;
     if (b.conclusion) {
       run.conclusion = b.conclusion;
