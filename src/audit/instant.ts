@@ -19,3 +19,10 @@ export function parseInstant(text: string): { at: Date } | { error: string } {
   if (day.getUTCFullYear() !== y || day.getUTCMonth() !== m - 1 || day.getUTCDate() !== d) return { error: `"${text}" is not a real date` };
   return { at };
 }
+
+/** An instant as people read it in checks, comments and tables: `2026-12-02 16:04 UTC` (to the second with `seconds`). Text that is no instant is shown as it is. */
+export function utcText(at: Date | string, opts: { seconds?: boolean } = {}): string {
+  const d = typeof at === "string" ? new Date(at) : at;
+  if (Number.isNaN(d.getTime())) return String(at);
+  return `${d.toISOString().slice(0, opts.seconds ? 19 : 16).replace("T", " ")} UTC`;
+}

@@ -4,6 +4,7 @@
  * that run instead), and an extension must name an active run of the same
  * workflow, repository and lock, and stay within that run's maximum.
  */
+import { utcText } from "../audit/instant.js";
 import type { Blocker } from "../policy/index.js";
 import type { Plan } from "../formats/index.js";
 import { withBlockers, type Evaluation } from "./evaluate.js";
@@ -27,8 +28,6 @@ export interface TimeBoundFacts {
   now: Date;
 }
 
-const utc = (d: Date): string => `${d.toISOString().slice(0, 16).replace("T", " ")} UTC`;
-
 export function timeBoundConflicts(plan: Plan, repository: string, facts: TimeBoundFacts): string[] {
   if (!plan.expires) return [];
   if (plan.extends) {
@@ -40,13 +39,13 @@ export function timeBoundConflicts(plan: Plan, repository: string, facts: TimeBo
     if ((t.lockKey ?? null) !== (plan.lock ?? null)) out.push(`extends: run ${t.runId} holds ${t.lockKey ?? "no lock"}, while this request is for ${plan.lock ?? "no lock"}: an extension must be for the same thing`);
     const until = new Date(facts.now.getTime() + plan.expires.afterMs);
     if (Number.isFinite(plan.expires.afterMs) && until > t.maxAt) {
-      out.push(`extends: ${plan.expires.after} from now (${utc(until)}) passes run ${t.runId}'s maximum, ${utc(t.maxAt)} (expires.max ${plan.expires.max} from when it started)`);
+      out.push(`extends: ${plan.expires.after} from now (${utcText(until)}) passes run ${t.runId}'s maximum, ${utcText(t.maxAt)} (expires.max ${plan.expires.max} from when it started)`);
     }
     return out;
   }
   return facts.onLock.map(
     (r) =>
-      `run ${r.runId} (${r.workflow}, requested by @${r.requester}${r.pullRequest !== null ? ` in #${r.pullRequest}` : ""}) already holds ${r.lockKey} until ${utc(r.expiresAt)}: extend it with \`extends: ${r.runId}\` instead, or wait until it ends`,
+      `run ${r.runId} (${r.workflow}, requested by @${r.requester}${r.pullRequest !== null ? ` in #${r.pullRequest}` : ""}) already holds ${r.lockKey} until ${utcText(r.expiresAt)}: extend it with \`extends: ${r.runId}\` instead, or wait until it ends`,
   );
 }
 

@@ -115,7 +115,8 @@ function oneOfHint(instancePath: string): string {
   return "does not match any allowed form";
 }
 
-function validTimeZone(tz: string): boolean {
+/** Whether `tz` is an IANA time zone this runtime knows. */
+export function validTimeZone(tz: string): boolean {
   try {
     new Intl.DateTimeFormat("en-US", { timeZone: tz });
     return true;

@@ -2,7 +2,9 @@
  * `clutch-luigi runs --active`: the time-bound changes in force (temporary access, a
  * maintenance switch…), soonest to expire first, with when each is undone. Read-only.
  */
+import { utcText } from "../../audit/instant.js";
 import { formatDuration } from "../../formats/duration.js";
+import { validTimeZone } from "../../policy/config.js";
 import { activeExpiries, type ActiveExpiry } from "../../store/expiries.js";
 import { parseCli } from "../args.js";
 import { UsageError, type Command } from "../command.js";
@@ -21,25 +23,15 @@ function zoned(d: Date, tz: string): string {
   return `${get("year")}-${get("month")}-${get("day")} ${get("hour")}:${get("minute")} ${get("timeZoneName")}`;
 }
 
-export function validTimeZone(tz: string): boolean {
-  try {
-    new Intl.DateTimeFormat("en-GB", { timeZone: tz });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 export function renderActive(rows: readonly ActiveExpiry[], now: Date, tz?: string): string {
   if (rows.length === 0) return "no time-bound runs are in force\n";
-  const utc = (d: Date) => `${d.toISOString().slice(0, 16).replace("T", " ")} UTC`;
   const lines = rows.map((e) =>
     [
       e.runId.slice(0, 8),
       e.workflow,
       e.requestPath,
       `@${e.requester}`,
-      `expires ${utc(e.expiresAt)}${tz ? ` (${zoned(e.expiresAt, tz)})` : ""}`,
+      `expires ${utcText(e.expiresAt)}${tz ? ` (${zoned(e.expiresAt, tz)})` : ""}`,
       `in ${formatDuration(Math.max(0, e.expiresAt.getTime() - now.getTime()))}`,
       e.extensions > 0 ? `extended ${e.extensions}×` : "",
     ]

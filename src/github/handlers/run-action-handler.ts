@@ -14,7 +14,7 @@ import { decideRunAction, isRunAction, type RunAction } from "../../policy/run-a
 import { appendAudit } from "../../store/audit.js";
 import { findRunForCheck, recordFollowUp, retryRun, revokeRun, rollbackRun, RunControlRefusal, type CheckedRun } from "../../store/run-control.js";
 import { cancelRun } from "../../store/runs.js";
-import { clip, MAX_OUTPUT_TEXT, MAX_TITLE } from "../render.js";
+import { clip, inert, MAX_OUTPUT_TEXT, MAX_TITLE } from "../render.js";
 import { gatherRunActionFacts, RunActionGatherError } from "../run-action-facts.js";
 import type { GitHubClient } from "../client.js";
 import type { RequestedAction } from "./check-run-payload.js";
@@ -38,11 +38,6 @@ const ACTIVE = new Set(["waiting", "running", "rolling_back"]);
 /** Marks the app's note in a check's text, so a later refusal replaces it rather than piling up. */
 const NOTE_START = "<!-- clutch-luigi:action-refused -->";
 const NOTE_END = "<!-- /clutch-luigi:action-refused -->";
-
-/** Text that came from people (logins, reasons naming paths): no HTML. */
-function inert(text: string): string {
-  return text.replace(/[<>&]/g, (c) => (c === "<" ? "&lt;" : c === ">" ? "&gt;" : "&amp;"));
-}
 
 function withoutNote(text: string | null): string {
   if (!text) return "";

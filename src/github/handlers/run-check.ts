@@ -2,7 +2,8 @@
  * The `clutch-luigi/run` check of a merge that started nothing: a failure saying
  * why. A run's own check is drawn by run-report/run-check.ts as the run moves.
  */
-import { clip, MAX_OUTPUT_TEXT, MAX_TITLE } from "../render.js";
+import { utcText } from "../../audit/instant.js";
+import { clip, inert, MAX_OUTPUT_TEXT, MAX_TITLE } from "../render.js";
 
 export const RUN_CHECK = "clutch-luigi/run";
 
@@ -14,11 +15,6 @@ export interface RunCheckPayload {
   external_id?: string;
   details_url?: string;
   output: { title: string; summary: string };
-}
-
-/** Reasons can carry user text (paths, workflow names): no HTML. */
-function inert(text: string): string {
-  return text.replace(/[<>&]/g, (c) => (c === "<" ? "&lt;" : c === ">" ? "&gt;" : "&amp;"));
 }
 
 export function runRefusedCheck(mergeSha: string, reasons: readonly string[], detailsUrl?: string): RunCheckPayload {
@@ -37,7 +33,7 @@ export function runRefusedCheck(mergeSha: string, reasons: readonly string[], de
 
 /** The merge of an approved extension: nothing new runs; the extended run now ends later. */
 export function runExtendedCheck(mergeSha: string, runId: string, untilIso: string, detailsUrl?: string): RunCheckPayload {
-  const until = `${untilIso.slice(0, 16).replace("T", " ")} UTC`;
+  const until = utcText(untilIso);
   return {
     name: RUN_CHECK,
     head_sha: mergeSha,

@@ -4,6 +4,7 @@
  * the follow-up it still needs. The marker on its first line names the run, so a
  * process that lost the comment's id finds and edits it instead of posting again.
  */
+import { utcText } from "../../audit/instant.js";
 import { formatDuration } from "../../formats/duration.js";
 import type { RunSnapshot } from "../../store/run-reports.js";
 import { clip, inert } from "../render.js";
@@ -33,11 +34,9 @@ export interface AnchorLine {
   where: string;
 }
 
-const utc = (d: Date): string => `${d.toISOString().slice(0, 19).replace("T", " ")} UTC`;
-
 /** A time in UTC, and in the team's zone when the policy names one. */
 export function whenText(d: Date, timeZone?: string | null): string {
-  const utc = `${d.toISOString().slice(0, 16).replace("T", " ")} UTC`;
+  const utc = utcText(d);
   if (!timeZone) return utc;
   try {
     const local = new Intl.DateTimeFormat("en-GB", { timeZone, hour: "2-digit", minute: "2-digit", day: "2-digit", month: "short", hour12: false, timeZoneName: "short" }).format(d);
@@ -65,7 +64,7 @@ export function renderOutcomeComment(s: RunSnapshot, opts: { anchor?: AnchorLine
     "",
     `\`${inert(s.workflow)}\` for \`${inert(s.requestPath)}\`, requested by @${inert(s.requester)}.`,
     "",
-    `- **Duration**: ${formatDuration(Math.max(0, end.getTime() - s.createdAt.getTime()))} (${utc(s.createdAt)} → ${utc(end)})`,
+    `- **Duration**: ${formatDuration(Math.max(0, end.getTime() - s.createdAt.getTime()))} (${utcText(s.createdAt, { seconds: true })} → ${utcText(end, { seconds: true })})`,
     `- **Steps**: ${s.steps.filter((x) => x.state === "succeeded" || x.state === "skipped").length} of ${s.steps.length} completed`,
     ...failed.map((x) => `- **${x.state === "failed" ? "Failed" : "Rollback failed"}**: \`${inert(x.id)}\`${x.error ? `: ${oneLine(x.error, 300)}` : ""}`),
     ...(inForce(s) ? [`- **Expires**: ${whenText(s.expiry!.expiresAt, opts.timeZone)}, when it is undone automatically (at most ${whenText(s.expiry!.maxAt, opts.timeZone)} with extensions); *Revoke now* on the run check ends it early`] : []),

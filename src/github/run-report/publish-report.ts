@@ -14,7 +14,8 @@ import { publishAuditAnchor } from "../audit-anchor.js";
 import { paginate, type GitHubClient } from "../client.js";
 import { clearCheckActions, createCheckRun, updateCheckRun } from "../publish.js";
 import { commentMarker, renderOutcomeComment, type AnchorLine } from "./outcome-comment.js";
-import { isFinished, renderRunCheck } from "./run-check.js";
+import { isFinalRunState } from "../../engine/states.js";
+import { renderRunCheck } from "./run-check.js";
 
 export class ReportWriteError extends Error {
   constructor(
@@ -62,7 +63,7 @@ export async function publishRunReport(db: Knex, gh: GitHubClient, report: RunRe
   const partial: ConstructorParameters<typeof ReportWriteError>[0] = {};
   try {
     let checkRunId = report.checkRunId;
-    const reopened = report.checkState !== null && isFinished(report.checkState) && (!isFinished(s.state) || report.checkState !== s.state);
+    const reopened = report.checkState !== null && isFinalRunState(report.checkState) && (!isFinalRunState(s.state) || report.checkState !== s.state);
     if (checkRunId === null || reopened) {
       const superseded = checkRunId;
       checkRunId = await createCheckRun(gh, at, check);
@@ -77,7 +78,7 @@ export async function publishRunReport(db: Knex, gh: GitHubClient, report: RunRe
     let commentId = report.commentId;
     let commentHash = report.commentHash;
     let anchoredSeq = report.anchoredSeq;
-    if (isFinished(s.state) && s.pullRequest !== null) {
+    if (isFinalRunState(s.state) && s.pullRequest !== null) {
       let anchor: AnchorLine | null = null;
       if (opts.anchor !== false && anchoredSeq < s.lastSeq) {
         try {

@@ -4,10 +4,11 @@
  * completed with the conclusion a reviewer expects. Pure: the same snapshot gives
  * the same payload, so an unchanged run is never written twice.
  */
-import type { RunState, StepState } from "../../engine/states.js";
+import { isFinalRunState, type RunState, type StepState } from "../../engine/states.js";
 import type { RunSnapshot, StepSnapshot } from "../../store/run-reports.js";
 import { clip, inert, MAX_OUTPUT_TEXT, MAX_TITLE } from "../render.js";
 import { RUN_CHECK } from "../handlers/run-check.js";
+import { utcText } from "../../audit/instant.js";
 import { undoCauseOf } from "../../engine/undo-cause.js";
 import { formatDuration } from "../../formats/duration.js";
 
@@ -34,12 +35,6 @@ export interface RunCheckRender {
 
 /** A run's timeout fails it with exactly this error (see the engine's deadline sweep). */
 export const RUN_TIMEOUT_ERROR = "run timed out";
-
-const FINISHED: ReadonlySet<RunState> = new Set(["succeeded", "failed", "rolled_back", "rollback_failed", "cancelled"]);
-
-export function isFinished(state: RunState): boolean {
-  return FINISHED.has(state);
-}
 
 /** A time-bound run's change is in force: it succeeded and its timer has not fired. */
 export function inForce(s: Pick<RunSnapshot, "state" | "expiry">): boolean {
@@ -72,7 +67,7 @@ const FOLLOW_UP: RunCheckAction = { label: "Record follow-up", description: "A c
 export function actionsFor(s: Pick<RunSnapshot, "state" | "steps" | "expiry" | "breakGlass" | "followedUp">): RunCheckAction[] {
   const own = ownActions(s);
   // A break-glass run asks for its follow-up until a code owner records one.
-  return s.breakGlass && s.followedUp === null && isFinished(s.state) ? [...own, FOLLOW_UP] : own;
+  return s.breakGlass && s.followedUp === null && isFinalRunState(s.state) ? [...own, FOLLOW_UP] : own;
 }
 
 function ownActions(s: Pick<RunSnapshot, "state" | "steps" | "expiry">): RunCheckAction[] {
@@ -183,11 +178,6 @@ export function runMermaid(steps: readonly StepSnapshot[]): string {
   return lines.join("\n");
 }
 
-/** `2026-12-02T16:04:05.000Z` → `2026-12-02 16:04 UTC`. */
-export function utcMinute(iso: string): string {
-  return /^\d{4}-\d\d-\d\dT\d\d:\d\d/.test(iso) ? `${iso.slice(0, 10)} ${iso.slice(11, 16)} UTC` : iso;
-}
-
 function title(s: RunSnapshot): string {
   const done = s.steps.filter((x) => x.state === "succeeded" || x.state === "skipped").length;
   const failed = s.steps.find((x) => x.state === "failed" || x.state === "rollback_failed");
@@ -199,10 +189,10 @@ function title(s: RunSnapshot): string {
     case "rolling_back":
       return `Rolling back${failed ? `: ${failed.id} failed` : s.cancelRequested ? ": cancelled" : ""}`;
     case "succeeded":
-      return inForce(s) ? `In force until ${utcMinute(s.expiry!.expiresAt.toISOString())}` : `Succeeded: ${done} of ${s.steps.length} steps`;
+      return inForce(s) ? `In force until ${utcText(s.expiry!.expiresAt)}` : `Succeeded: ${done} of ${s.steps.length} steps`;
     case "rolled_back": {
       const asked = undoCauseOf(s.error);
-      if (asked?.cause === "expired") return `Expired as planned: undone at ${utcMinute(asked.detail)}`;
+      if (asked?.cause === "expired") return `Expired as planned: undone at ${utcText(asked.detail)}`;
       if (asked?.cause === "revoked") return `Revoked early by ${asked.detail}: undone`;
       if (asked?.cause === "requested") return `Rolled back on request by ${asked.detail}`;
       return s.error === RUN_TIMEOUT_ERROR ? `Timed out; rolled back ${s.undone.length} steps` : `Failed${failed ? ` at ${failed.id}` : ""}; rolled back ${s.undone.length} steps`;
@@ -228,9 +218,9 @@ export function renderRunCheck(s: RunSnapshot, opts: { now: Date; detailsUrl?: s
   const summary = [
     `Workflow \`${cell(s.workflow, 200)}\` for \`${cell(s.requestPath, 300)}\`, requested by @${cell(s.requester, 100)}.`,
     ...(s.breakGlass
-      ? ["", s.followedUp ? `**Break-glass run**, followed up by @${cell(s.followedUp.by, 100)} at ${utcMinute(s.followedUp.at.toISOString())}.` : "**Break-glass run**: it ran without the usual approvals and needs a follow-up review."]
+      ? ["", s.followedUp ? `**Break-glass run**, followed up by @${cell(s.followedUp.by, 100)} at ${utcText(s.followedUp.at)}.` : "**Break-glass run**: it ran without the usual approvals and needs a follow-up review."]
       : []),
-    ...(inForce(s) ? ["", `Time-bound: undone automatically at ${utcMinute(s.expiry!.expiresAt.toISOString())} (at most ${utcMinute(s.expiry!.maxAt.toISOString())} with extensions${s.expiry!.extensions ? `; extended ${s.expiry!.extensions}×` : ""}).`] : []),
+    ...(inForce(s) ? ["", `Time-bound: undone automatically at ${utcText(s.expiry!.expiresAt)} (at most ${utcText(s.expiry!.maxAt)} with extensions${s.expiry!.extensions ? `; extended ${s.expiry!.extensions}×` : ""}).`] : []),
     ...(s.error && s.state !== "succeeded" ? ["", `Reason: ${cell(s.error, 500)}`] : []),
     ...(undoneLine(s) ? ["", undoneLine(s)!] : []),
     ...(s.state === "rollback_failed" ? ["", "A rollback failed: the steps marked *rollback failed* need a person. Nothing further is undone automatically."] : []),

@@ -13,7 +13,7 @@ import { checkWorkflow } from "../../../src/formats/check-workflow.js";
 import { parseSource } from "../../../src/formats/source.js";
 import type { WorkflowSpec } from "../../../src/formats/types.js";
 import { parseServerConfig } from "../../../src/server-config/load.js";
-import type { Store } from "../../../src/store/db.js";
+import { rowsOf, type Store } from "../../../src/store/db.js";
 import { activeExpiry } from "../../../src/store/expiries.js";
 import { PgWorkQueue } from "../../../src/store/queue.js";
 import { createRun, getRun, type RunStatus } from "../../../src/store/runs.js";
@@ -80,8 +80,7 @@ export async function runThroughExpiry(store: Store, serverConfig: string, workf
 export async function runIsOver(store: Store, run: RunStatus): Promise<boolean> {
   if (!["succeeded", "rolled_back", "rollback_failed", "failed", "cancelled"].includes(run.state)) return false;
   if (run.state !== "succeeded") return true;
-  const timer = (await store.db.raw("select fired_at from run_expiries where run_id = ?", [run.runId])) as { rows?: { fired_at: unknown }[] } | { fired_at: unknown }[];
-  const rows = Array.isArray(timer) ? timer : (timer.rows ?? []);
+  const rows = rowsOf<{ fired_at: unknown }>(await store.db.raw("select fired_at from run_expiries where run_id = ?", [run.runId]));
   if (rows.length === 0) return true;
   if (rows[0]!.fired_at === null) return false;
   return (await getRun(store, run.runId))!.state === "succeeded";
