@@ -65,11 +65,11 @@ export async function publishRunReport(db: Knex, gh: GitHubClient, report: RunRe
     let checkRunId = report.checkRunId;
     const reopened = report.checkState !== null && isFinalRunState(report.checkState) && (!isFinalRunState(s.state) || report.checkState !== s.state);
     if (checkRunId === null || reopened) {
-      const superseded = checkRunId;
+      // The old check keeps its outcome, not its buttons, and loses them before the new check shows:
+      // nobody sees two checks offering buttons. Cosmetic: a click there is refused anyway.
+      if (checkRunId !== null) await clearCheckActions(gh, at, checkRunId).catch(() => undefined);
       checkRunId = await createCheckRun(gh, at, check);
       Object.assign(partial, { checkRunId, checkState: s.state, checkHash });
-      // The old check keeps its outcome, not its buttons. Cosmetic: a click there is refused anyway.
-      if (superseded !== null) await clearCheckActions(gh, at, superseded).catch(() => undefined);
     } else if (report.checkHash !== checkHash) {
       await updateCheckRun(gh, at, checkRunId, check);
       Object.assign(partial, { checkState: s.state, checkHash });
