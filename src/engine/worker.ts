@@ -13,6 +13,7 @@ import { buildGraph, type RunGraph } from "./graph.js";
 import { stepKey, UnstorableResultError, type ClaimedStep, type RunDefinition, type StepResult, type WorkQueue } from "./queue.js";
 import { MAX_OUTPUT_BYTES, jsonProblem, storableText, truncateText } from "../store/storable.js";
 import { decideRetry } from "./retry.js";
+import { longTimeout, MAX_TIMER_MS, sleep, whenAborted } from "./timers.js";
 import { outputsNeeded, resolveInput } from "./scope.js";
 
 export interface WorkerOptions {
@@ -67,31 +68,6 @@ interface Loaded {
   graph: RunGraph;
   request: Record<string, unknown>;
   params: Record<string, unknown>;
-}
-
-const sleep = (ms: number, signal?: AbortSignal): Promise<void> =>
-  new Promise((resolve) => {
-    if (signal?.aborted) return resolve();
-    const t = setTimeout(done, ms);
-    function done(): void {
-      clearTimeout(t);
-      signal?.removeEventListener("abort", done);
-      resolve();
-    }
-    signal?.addEventListener("abort", done, { once: true });
-  });
-
-/** Node fires any setTimeout longer than this (about 24.8 days) after 1 ms. */
-const MAX_TIMER_MS = 2_147_483_647;
-
-/** setTimeout for any delay: `timeout: 30d` must not fire at once. Returns the cancel function. */
-export function longTimeout(fn: () => void, ms: number): () => void {
-  let timer: NodeJS.Timeout;
-  const arm = (left: number): void => {
-    timer = setTimeout(() => (left > MAX_TIMER_MS ? arm(left - MAX_TIMER_MS) : fn()), Math.min(left, MAX_TIMER_MS));
-  };
-  arm(ms);
-  return () => clearTimeout(timer);
 }
 
 /** Settle with `p`, or reject as soon as `signal` aborts: an action that ignores its signal is abandoned. */
@@ -248,8 +224,8 @@ export class Worker {
 
   private idle(signal: AbortSignal): Promise<void> {
     const ctl = new AbortController();
-    const onStop = (): void => ctl.abort();
-    signal.addEventListener("abort", onStop, { once: true });
+    // The stop may have come while this loop was claiming: then the wait must not start.
+    const unsubscribe = whenAborted(signal, () => ctl.abort());
     // A full worker waits for a slot to free up. One with free slots waits for new
     // work only: a finishing step already claimed what there was in its own
     // transaction, so asking the database again would be an empty commit.
@@ -263,7 +239,7 @@ export class Worker {
     };
     const wait = full ? sleep(this.pollMs, ctl.signal) : this.queue.waitForWork(this.pollMs, ctl.signal, !busy);
     return wait.finally(() => {
-      signal.removeEventListener("abort", onStop);
+      unsubscribe();
       this.wake = null;
     });
   }

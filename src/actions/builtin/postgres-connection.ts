@@ -2,6 +2,7 @@
 import pg from "pg";
 import { configOf } from "../context.js";
 import { ActionError, classifyError, type StepContext } from "../types.js";
+import { whenAborted } from "../../engine/timers.js";
 
 export const CONNECTION_NAME_PATTERN = "^[A-Za-z0-9][A-Za-z0-9_.-]*$";
 
@@ -30,7 +31,7 @@ export async function withConnection<T>(ctx: StepContext, name: string, fn: (cli
   const onAbort = (): void => {
     void client.end().catch(() => undefined);
   };
-  ctx.signal.addEventListener("abort", onAbort, { once: true });
+  whenAborted(ctx.signal, onAbort);
   try {
     try {
       await client.connect();

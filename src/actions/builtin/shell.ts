@@ -8,6 +8,7 @@ import { DURATION_PATTERN, parseDuration } from "../../formats/duration.js";
 import { configOf, redactorOf } from "../context.js";
 import { Redactor } from "../secrets.js";
 import { ActionError, type Action, type StepContext } from "../types.js";
+import { whenAborted } from "../../engine/timers.js";
 
 export interface ShellInput {
   /** Name of an entry in the server configuration's `shell.allow`. */
@@ -157,7 +158,8 @@ async function runShell(input: ShellInput, ctx: StepContext): Promise<ShellOutpu
     };
     const timer = setTimeout(() => stop(`timed out after ${input.timeout ?? "5m"}`), timeoutMs);
     const onAbort = (): void => stop(`aborted: ${String(ctx.signal.reason ?? "cancelled")}`);
-    ctx.signal.addEventListener("abort", onAbort, { once: true });
+    // A step aborted before its program started still stops it at once.
+    whenAborted(ctx.signal, onAbort);
 
     let exitCode: number | null = null;
     let exitSignal: NodeJS.Signals | null = null;

@@ -15,6 +15,7 @@ import { runWorker } from "../../store/workers.js";
 import { parseCli, requireFile } from "../args.js";
 import { UsageError, type CliIO, type Command } from "../command.js";
 import { positiveInt } from "./worker.js";
+import { whenAborted } from "../../engine/timers.js";
 
 function git(cwd: string, args: string[]): string | undefined {
   try {
@@ -81,8 +82,7 @@ class Progress {
 async function watch(store: Store, runId: string, io: CliIO, concurrency: number): Promise<RunStatus | null> {
   const stop = new AbortController();
   const outer = io.signal;
-  const onOuter = (): void => stop.abort();
-  outer?.addEventListener("abort", onOuter, { once: true });
+  const unsubscribe = outer ? whenAborted(outer, () => stop.abort()) : () => undefined;
   const errors: string[] = [];
   if (store.backend === "pglite") {
     // Only this process can have the embedded database open, so every lease in it
@@ -124,7 +124,7 @@ async function watch(store: Store, runId: string, io: CliIO, concurrency: number
   } finally {
     stop.abort();
     await worker;
-    outer?.removeEventListener("abort", onOuter);
+    unsubscribe();
   }
   flush();
   for (const e of [...new Set(errors)].slice(0, 5)) io.stderr.write(`worker: ${printable(e)}\n`);

@@ -13,6 +13,7 @@ import { claimDueReports, claimPeriodicAnchor, deferReport, loadRunSnapshot, mar
 import { statusOf, type GitHubClient } from "../client.js";
 import { publishAuditAnchor } from "../audit-anchor.js";
 import { publishRunReport, ReportWriteError } from "./publish-report.js";
+import { sleep } from "../../engine/timers.js";
 
 export type ReportClientFor = (runId: string, repository: string) => Promise<GitHubClient | null>;
 
@@ -31,18 +32,6 @@ export interface ReporterOptions {
   anchorEveryMs?: number;
   onError?: (e: unknown) => void;
   now?: () => Date;
-}
-
-function pause(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise<void>((resolve) => {
-    const done = (): void => {
-      clearTimeout(t);
-      signal.removeEventListener("abort", done);
-      resolve();
-    };
-    const t = setTimeout(done, ms);
-    signal.addEventListener("abort", done, { once: true });
-  });
 }
 
 const MAX_BACKOFF_MS = 5 * 60_000;
@@ -158,7 +147,7 @@ export class RunReporter {
       } catch (e) {
         this.opts.onError?.(e);
       }
-      if (!busy) await pause(pollMs, signal);
+      if (!busy) await sleep(pollMs, signal);
     }
   }
 }

@@ -266,3 +266,34 @@ describe("Worker", () => {
     expect(ran).toBe(1);
   });
 });
+
+describe("Worker stopping", () => {
+  /** Claims take a while and idle waits last the whole poll unless aborted, as on Postgres. */
+  class SlowClaimQueue extends FakeQueue {
+    claims = 0;
+    override async claim(limit: number) {
+      this.claims++;
+      await new Promise((r) => setTimeout(r, 50));
+      return super.claim(limit);
+    }
+    override async waitForWork(ms: number, signal?: AbortSignal) {
+      await new Promise<void>((resolve) => {
+        if (signal?.aborted) return resolve();
+        const t = setTimeout(resolve, ms);
+        signal?.addEventListener("abort", () => (clearTimeout(t), resolve()), { once: true });
+      });
+    }
+  }
+
+  it("returns at once when stopped while claiming, not after its poll interval", async () => {
+    const q = new SlowClaimQueue([], def([{ id: "a", uses: "echo" }]));
+    const ctl = new AbortController();
+    const worker = new Worker({ queue: q, registry: new ActionRegistry([echo]), pollMs: 60_000, leaseMs: 300 });
+    const loop = worker.run(ctl.signal);
+    while (q.claims === 0) await new Promise((r) => setTimeout(r, 5));
+    ctl.abort(); // mid-claim: the loop goes on to its idle wait with the signal already aborted
+    const started = Date.now();
+    await loop;
+    expect(Date.now() - started).toBeLessThan(1_000);
+  });
+});
