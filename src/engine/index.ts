@@ -5,5 +5,6 @@ export { decideRetry, backoffDelay, type RetryDecision } from "./retry.js";
 export { planRollback, type RollbackPlan, type StepSnapshot } from "./rollback.js";
 export { buildScope, resolveInput, outputsNeeded, type Outputs } from "./scope.js";
 export { plainContextFactory, type StepContextFactory, type SecretsSeen, type LogLine } from "./context.js";
-export { Worker, type WorkerOptions, requestFields } from "./worker.js";
+export { Worker, type WorkerOptions } from "./worker.js";
+export { requestFields } from "./request-fields.js";
 export type { WorkQueue, ClaimedStep, StepResult, RunDefinition, RunIdentity, CompleteOutcome, Phase } from "./queue.js";

@@ -6,13 +6,13 @@
 import type { Action } from "../actions/types.js";
 import type { ActionRegistry } from "../actions/registry.js";
 import { ActionError, classifyError } from "../actions/types.js";
-import type { RequestSpec } from "../formats/types.js";
 import { assertActionInput } from "./input-check.js";
 import { plainContextFactory, redactSecrets, type SecretsSeen, type StepContextFactory } from "./context.js";
 import { buildGraph, type RunGraph } from "./graph.js";
 import { stepKey, UnstorableResultError, type ClaimedStep, type RunDefinition, type StepResult, type WorkQueue } from "./queue.js";
 import { MAX_OUTPUT_BYTES, jsonProblem, storableText, truncateText } from "../store/storable.js";
 import { decideRetry } from "./retry.js";
+import { requestFields } from "./request-fields.js";
 import { longTimeout, MAX_TIMER_MS, sleep, whenAborted } from "./timers.js";
 import { outputsNeeded, resolveInput } from "./scope.js";
 
@@ -87,22 +87,6 @@ function untilAborted<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
       },
     );
   });
-}
-
-export function requestFields(def: RunDefinition): Record<string, unknown> {
-  const request: RequestSpec = def.request;
-  return {
-    path: def.requestPath,
-    reason: request.reason,
-    workflow: request.workflow,
-    repository: def.identity.repository,
-    pullRequest: def.identity.pullRequest ?? null,
-    commit: def.identity.commit ?? null,
-    requester: def.identity.requester.login,
-    approvers: def.identity.approvers.map((a) => a.login),
-    runId: def.runId,
-    breakGlass: def.identity.breakGlass ?? false,
-  };
 }
 
 /**

@@ -10,7 +10,7 @@ import type { ActionRegistry } from "../actions/registry.js";
 import { buildGraph, GraphError } from "../engine/graph.js";
 import type { RunIdentity } from "../engine/queue.js";
 import type { RunState, StepState } from "../engine/states.js";
-import { requestFields } from "../engine/worker.js";
+import { requestFields } from "../engine/request-fields.js";
 import { jsonProblem, truncateText } from "./storable.js";
 import { substitute } from "../formats/expressions.js";
 import { ExpiryError, expiryTerms, type ExpiryTerms } from "../formats/expiry.js";
