@@ -7,5 +7,7 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 60_000,
     pool: "forks",
+    // Every suite runs with the database refusing state changes the engine's tables do not allow.
+    env: { CLUTCH_LUIGI_CHECK_TRANSITIONS: "on" },
   },
 });

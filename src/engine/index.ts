@@ -2,7 +2,6 @@
 export * from "./states.js";
 export { buildGraph, GraphError, type RunGraph, type StepNode } from "./graph.js";
 export { decideRetry, backoffDelay, type RetryDecision } from "./retry.js";
-export { planRollback, type RollbackPlan, type StepSnapshot } from "./rollback.js";
 export { buildScope, resolveInput, outputsNeeded, type Outputs } from "./scope.js";
 export { plainContextFactory, type StepContextFactory, type SecretsSeen, type LogLine } from "./context.js";
 export { Worker, type WorkerOptions } from "./worker.js";

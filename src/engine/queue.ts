@@ -42,7 +42,8 @@ export interface RunDefinition {
 
 export type StepResult =
   | { kind: "succeeded"; outputs: Record<string, unknown>; secretOutputs: string[] }
-  | { kind: "skipped"; outputs: Record<string, unknown>; secretOutputs: string[] }
+  /** The work was already done (its check said so); `reason` says how it was known, for the audit row. */
+  | { kind: "skipped"; outputs: Record<string, unknown>; secretOutputs: string[]; reason?: string }
   /** Retry after `retryInMs`; null means the step failed for good. */
   | { kind: "failed"; errorClass: string; message: string; retryInMs: number | null }
   | { kind: "park"; delayMs: number }

@@ -1,5 +1,5 @@
 /**
- * What "Retry failed steps" runs again, and what "Roll back" may undo. Pure over the
+ * What "Retry failed steps" runs again. Pure over the
  * run's graph and its step states, so the rules are table rows in the tests:
  *
  * - A step that finished well (succeeded, or skipped by its check) keeps its outputs
@@ -41,9 +41,4 @@ export function planRerun(graph: RunGraph, states: ReadonlyMap<string, StepState
   const again = new Set(rerun);
   const depsLeft = new Map(rerun.map((id) => [id, graph.nodes.get(id)!.needs.filter((n) => again.has(n)).length]));
   return { rerun, depsLeft };
-}
-
-/** Steps a roll back of a succeeded run would undo: those that succeeded and can be undone. */
-export function undoable(states: ReadonlyMap<string, { state: StepState; hasRollback: boolean }>): string[] {
-  return [...states].filter(([, s]) => s.state === "succeeded" && s.hasRollback && canStepMove(s.state, "rolling_back")).map(([id]) => id);
 }

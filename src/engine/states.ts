@@ -1,7 +1,9 @@
 /**
- * The run and step state machines as data. The store applies transitions in SQL;
- * these tables are what it (and the tests) check a transition against, so an
- * illegal move is a loud bug rather than a silently corrupted run.
+ * The run and step state machines as data. The store applies transitions in SQL
+ * functions (src/store/migrations/015_transitions.ts); these lists become the
+ * database's CHECK constraints and the table of moves its transition trigger
+ * refuses anything outside (src/store/state-sql.ts), so an illegal move is a loud
+ * error rather than a silently corrupted run.
  */
 
 export const STEP_STATES = [
@@ -30,6 +32,13 @@ export const RUN_STATES = [
   "cancelled",
 ] as const;
 export type RunState = (typeof RUN_STATES)[number];
+
+/** Which half of a step an attempt ran: its action, or its undo. */
+export const ATTEMPT_PHASES = ["forward", "rollback"] as const;
+
+/** How an attempt ended (`running` while it has not). */
+export const ATTEMPT_OUTCOMES = ["running", "succeeded", "skipped", "parked", "interrupted", "failed", "cancelled", "rolled_back"] as const;
+export type AttemptOutcome = (typeof ATTEMPT_OUTCOMES)[number];
 
 export const STEP_TRANSITIONS: Readonly<Record<StepState, readonly StepState[]>> = {
   pending: ["ready", "waiting", "cancelled"],

@@ -6,7 +6,7 @@
  * 404, a 422, a bug) is retried a few times only, since a repeat rarely helps;
  * either way the delivery ends `dead` with its error kept, never dropped.
  */
-import { isConnectionError } from "../store/queue.js";
+import { isConnectionError } from "../store/db-errors.js";
 
 export interface RetryPolicy {
   /** Attempts for transient failures (default 8). */

@@ -10,6 +10,7 @@ import { makeDataDir } from "../server-config/data-dir.js";
 import { resolve } from "node:path";
 import { loadCipher, type OutputCipher } from "./cipher.js";
 import { migrate } from "./migrate.js";
+import { CHECK_TRANSITIONS_SETTING } from "./state-sql.js";
 
 export type Backend = "pg" | "pglite";
 
@@ -29,6 +30,11 @@ export interface StoreOptions {
   encryptionKey?: string;
   /** Apply pending migrations on open (default true). */
   migrate?: boolean;
+  /**
+   * Refuse any state change not in the engine's transition tables (a trigger; see
+   * migration 015). Default: CLUTCH_LUIGI_CHECK_TRANSITIONS=on, which the test suite sets.
+   */
+  checkTransitions?: boolean;
 }
 
 export interface Store {
@@ -107,12 +113,18 @@ export async function openStore(opts: StoreOptions = {}): Promise<Store> {
   // open; without CLUTCH_LUIGI_ENCRYPTION_KEY, secret outputs are then not stored at all.
   const generatedKeyDir = !opts.databaseUrl && opts.dataDir && opts.dataDir !== ":memory:" ? opts.dataDir : undefined;
   const cipher = loadCipher({ key: opts.encryptionKey, dataDir: generatedKeyDir });
+  const checkTransitions = opts.checkTransitions ?? process.env.CLUTCH_LUIGI_CHECK_TRANSITIONS === "on";
   if (opts.databaseUrl) {
     backend = "pg";
     db = knexFactory({
       client: "pg",
       // keepAlive: a connection whose peer vanished without a word is noticed, not kept for ever.
-      connection: { connectionString: opts.databaseUrl, application_name: "clutch-luigi", keepAlive: true },
+      connection: {
+        connectionString: opts.databaseUrl,
+        application_name: "clutch-luigi",
+        keepAlive: true,
+        ...(checkTransitions ? { options: `-c ${CHECK_TRANSITIONS_SETTING}=on` } : {}),
+      },
       pool: {
         min: 0,
         // Two at least: migrate() holds one for its lock while knex migrates on another.
@@ -135,6 +147,8 @@ export async function openStore(opts: StoreOptions = {}): Promise<Store> {
       connection = { filename: resolve(dir, "pgdata") };
     }
     db = knexFactory({ client: ClientPgLite, dialect: "postgres", connection });
+    // One connection for the store's life: a session setting holds for all of it.
+    if (checkTransitions) await db.raw(`set ${CHECK_TRANSITIONS_SETTING} = on`);
   }
   const store: Store = {
     db,

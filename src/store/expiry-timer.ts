@@ -8,10 +8,9 @@
  */
 import type { Knex } from "knex";
 import { undoError } from "../engine/undo-cause.js";
-import { appendAudit } from "./audit.js";
+import { appendAudit, type AuditEvent } from "./audit.js";
 import { claimDueExpiries, settleExpiry } from "./expiries.js";
 import { rollBackSucceededRun, RunControlRefusal } from "./run-control.js";
-import { flushEffects, newEffects } from "./transitions.js";
 
 /** How long a timer whose run cannot be undone right now (its lock is held) waits before it is tried again. */
 const BLOCKED_RETRY = "30 seconds";
@@ -22,9 +21,9 @@ export async function fireDueExpiries(db: Knex, actor: string, notify: boolean, 
     const more = await db.transaction(async (trx: Knex.Transaction) => {
       const [due] = await claimDueExpiries(trx, 1);
       if (!due) return false;
-      const fx = newEffects();
+      const audit: AuditEvent[] = [];
       try {
-        await rollBackSucceededRun(trx, due.runId, actor, fx, {
+        await rollBackSucceededRun(trx, due.runId, actor, notify, {
           requestKind: "run.expired",
           origin: { expiresAt: due.expiresAt.toISOString() },
           error: undoError("expired", due.expiresAt.toISOString()),
@@ -36,19 +35,19 @@ export async function fireDueExpiries(db: Knex, actor: string, notify: boolean, 
         if (e.code === "lock-held") {
           // Another run holds the lock now: undoing under it is what the lock forbids. Try again shortly.
           await trx.raw(`update run_expiries set expires_at = now() + interval '${BLOCKED_RETRY}' where run_id = ?`, [due.runId]);
-          fx.audit.push({ kind: "run.expiry_delayed", runId: due.runId, actor, data: { reason: e.message } });
+          audit.push({ kind: "run.expiry_delayed", runId: due.runId, actor, data: { reason: e.message } });
         } else if (e.code === "nothing-to-undo") {
           // Every step found its goal already in place (a member granted membership): the
           // expiry passes with nothing to put back, and says so.
           await settleExpiry(trx, due.runId, "expired");
-          fx.audit.push({ kind: "run.expired", runId: due.runId, actor, data: { expiresAt: due.expiresAt.toISOString(), undone: [], note: "no step changed anything, so nothing is undone" } });
+          audit.push({ kind: "run.expired", runId: due.runId, actor, data: { expiresAt: due.expiresAt.toISOString(), undone: [], note: "no step changed anything, so nothing is undone" } });
           fired++;
         } else {
           // Retried, rolled back or otherwise no longer in force: nothing is left to undo.
           await settleExpiry(trx, due.runId, "not_in_force");
         }
       }
-      await flushEffects(trx, fx, appendAudit, notify);
+      await appendAudit(trx, audit);
       return true;
     });
     if (!more) break;

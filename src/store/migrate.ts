@@ -18,6 +18,7 @@ import * as m011 from "./migrations/011_check_runs.js";
 import * as m012 from "./migrations/012_expiries.js";
 import * as m013 from "./migrations/013_follow_ups.js";
 import * as m014 from "./migrations/014_dispatch_callbacks.js";
+import * as m015 from "./migrations/015_transitions.js";
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -39,6 +40,7 @@ export const MIGRATIONS: [string, Migration][] = [
   ["012_expiries", m012],
   ["013_follow_ups", m013],
   ["014_dispatch_callbacks", m014],
+  ["015_transitions", m015],
 ];
 
 const source: Knex.MigrationSource<string> = {

@@ -2,17 +2,19 @@
  * What a person may ask of a finished run: retry what did not finish well, or roll
  * back one that succeeded. (Cancelling an active run is `cancelRun` in runs.ts.)
  * Each is one transaction with the run row locked, its audit rows included, and moves
- * only along RUN_TRANSITIONS / STEP_TRANSITIONS; the rules of which steps run again or
- * are undone are the pure `planRerun` / `undoable` (src/engine/rerun.ts).
+ * only along RUN_TRANSITIONS / STEP_TRANSITIONS. Which steps run again is the pure
+ * `planRerun` (src/engine/rerun.ts); the moves are the SQL functions cl_retry_run and
+ * cl_roll_back_run (migration 015).
  */
 import type { Knex } from "knex";
-import { planRerun, RerunError, undoable } from "../engine/rerun.js";
+import { buildGraph } from "../engine/graph.js";
+import { planRerun, RerunError } from "../engine/rerun.js";
 import { canRunMove, type RunState, type StepState } from "../engine/states.js";
+import type { WorkflowSpec } from "../formats/types.js";
 import { undoError } from "../engine/undo-cause.js";
 import { appendAudit } from "./audit.js";
 import { rowsOf, type Store } from "./db.js";
 import { settleExpiry } from "./expiries.js";
-import { acquireLock, flushEffects, newEffects, reconcileFailing, runGraph, startRun, type TxEffects } from "./transitions.js";
 
 export type RunControlCode = "not-found" | "not-retryable" | "not-rollbackable" | "nothing-to-undo" | "lock-held" | "not-active" | "not-time-bound" | "not-break-glass" | "already-followed-up";
 
@@ -70,42 +72,23 @@ export async function retryRun(store: Store, runId: string, actor: string, origi
     if (!canRunMove(run.state, "running")) {
       throw new RunControlRefusal("not-retryable", `run ${runId} is ${run.state}: only a failed or rolled-back run can be retried`, run.state);
     }
-    const graph = await runGraph(trx, runId);
+    const spec = rowsOf<{ spec: { workflow: WorkflowSpec } }>(await trx.raw("select spec from runs where id = ?", [runId]))[0]!.spec;
     const rows = rowsOf<{ step_id: string; state: StepState }>(await trx.raw("select step_id, state from steps where run_id = ?", [runId]));
     let plan;
     try {
-      plan = planRerun(graph, new Map(rows.map((r) => [r.step_id, r.state])));
+      plan = planRerun(buildGraph(spec.workflow), new Map(rows.map((r) => [r.step_id, r.state])));
     } catch (e) {
       if (e instanceof RerunError) throw new RunControlRefusal("not-retryable", `run ${runId}: ${e.message}`, run.state);
       throw e;
     }
     if (plan.rerun.length === 0) throw new RunControlRefusal("not-retryable", `run ${runId} has no step to run again`, run.state);
     const ids = plan.rerun;
-    await trx.raw(
-      `update steps s set state = 'pending', deps_left = k.deps_left,
-         failures = 0, interruptions = 0, timer_done = false, error_class = null, error = null,
-         outputs = null, secret_outputs = null, started_at = null, finished_at = null, run_at = now(), ready_at = null,
-         idempotency_key = case when s.state = 'rolled_back' then s.run_id::text || ':' || s.step_id || '@' || s.attempt else s.idempotency_key end
-       from unnest(?::text[], ?::int[]) as k(step_id, deps_left)
-       where s.run_id = ? and s.step_id = k.step_id`,
-      [ids, ids.map((id) => plan.depsLeft.get(id)!), runId],
-    );
-    await trx.raw(
-      `update runs set error = null, cancel_requested = false, finished_at = null, active = 0, steps_left = ?, updated_at = now()
-       where id = ?`,
-      [ids.length, runId],
-    );
-    const fx = newEffects();
-    fx.audit.push({ kind: "run.retried", runId, actor, data: { from: run.state, steps: ids, ...origin } });
-    if (run.lock_key && !(await acquireLock(trx, run.lock_key, runId))) {
-      await trx.raw("update runs set state = 'waiting' where id = ?", [runId]);
-      fx.audit.push({ kind: "run.waiting", runId, actor, data: { lock: run.lock_key } });
-    } else {
-      if (run.lock_key) fx.audit.push({ kind: "lock.acquired", runId, actor, data: { key: run.lock_key } });
-      await startRun(trx, runId, fx, actor);
-    }
-    await flushEffects(trx, fx, appendAudit, store.backend === "pg");
-    return { state: await currentState(trx, runId), steps: ids };
+    const state = rowsOf<{ state: RunState }>(
+      await trx.raw("select cl_retry_run(?, ?, ?::text[], ?::int[], ?::jsonb, ?) as state", [
+        runId, actor, ids, ids.map((id) => plan.depsLeft.get(id)!), JSON.stringify(origin), store.backend === "pg",
+      ]),
+    )[0]!.state;
+    return { state, steps: ids };
   });
 }
 
@@ -119,44 +102,44 @@ export interface RollbackOptions {
 }
 
 /**
- * The transition "a succeeded run is undone", inside the caller's transaction (which
- * it locks the run row in), its audit rows queued in `fx`: for "Roll back" here and for
- * anything else that must undo a succeeded run in its own transaction (a time-bound
- * run expiring). Its succeeded steps that can be undone are undone, dependents first,
- * through the same failing path a failed run takes (`reconcileFailing`); the run ends
- * `rolled_back` (or `rollback_failed`). It holds its lock while it undoes; when another
- * run holds that lock now, it is refused rather than queued behind it, since undoing
- * under someone else's run is exactly what the lock is there to prevent.
- * Returns the steps to undo.
+ * The transition "a succeeded run is undone" (cl_roll_back_run), inside the caller's
+ * transaction, its audit rows included: for "Roll back" here and for anything else
+ * that must undo a succeeded run in its own transaction (a time-bound run expiring).
+ * Its succeeded steps that can be undone are undone, dependents first, through the
+ * same failing path a failed run takes; the run ends `rolled_back` (or
+ * `rollback_failed`). It holds its lock while it undoes; when another run holds that
+ * lock now, it is refused rather than queued behind it, since undoing under someone
+ * else's run is exactly what the lock is there to prevent. Returns the steps to undo.
  */
-export async function rollBackSucceededRun(trx: Knex.Transaction, runId: string, actor: string, fx: TxEffects, opts: RollbackOptions = {}): Promise<string[]> {
-  const run = await lockRun(trx, runId);
-  // running → rolling_back is the failing path, not a request: only a finished run is rolled back here.
-  if (run.state !== "succeeded" || !canRunMove(run.state, "rolling_back")) {
-    throw new RunControlRefusal("not-rollbackable", `run ${runId} is ${run.state}: only a succeeded run can be rolled back`, run.state);
-  }
-  const rows = rowsOf<{ step_id: string; state: StepState; has_rollback: boolean }>(
-    await trx.raw("select step_id, state, has_rollback from steps where run_id = ? order by ord", [runId]),
-  );
-  const steps = undoable(new Map(rows.map((r) => [r.step_id, { state: r.state, hasRollback: r.has_rollback }])));
-  if (steps.length === 0) throw new RunControlRefusal("nothing-to-undo", `run ${runId} has no step that can be undone`, run.state);
-  if (run.lock_key) {
-    if (!(await acquireLock(trx, run.lock_key, runId))) {
-      const holder = rowsOf<{ run_id: string }>(await trx.raw("select run_id from locks where key = ?", [run.lock_key]))[0];
-      throw new RunControlRefusal("lock-held", `run ${runId}: its lock ${run.lock_key} is held by run ${holder?.run_id ?? "(another run)"}; roll back once that run has finished`, run.state);
-    }
-    fx.audit.push({ kind: "lock.acquired", runId, actor, data: { key: run.lock_key } });
-  }
+export async function rollBackSucceededRun(trx: Knex.Transaction, runId: string, actor: string, notify: boolean, opts: RollbackOptions = {}): Promise<string[]> {
   const error = opts.error ?? undoError("requested", actor);
-  await trx.raw(
-    "update runs set state = 'rolling_back', error = ?, cancel_requested = false, finished_at = null, updated_at = now() where id = ?",
-    [error, runId],
-  );
-  fx.audit.push({ kind: opts.requestKind ?? "run.rollback_requested", runId, actor, data: { steps, ...opts.origin } });
-  fx.audit.push({ kind: "run.rolling_back", runId, actor, data: { error } });
-  await reconcileFailing(trx, runId, fx, actor);
-  return steps;
+  const res = rowsOf<{ r: RollbackOutcome | string }>(
+    await trx.raw("select cl_roll_back_run(?, ?, ?, ?::jsonb, ?, ?) as r", [
+      runId, actor, opts.requestKind ?? "run.rollback_requested", JSON.stringify(opts.origin ?? {}), error, notify,
+    ]),
+  )[0]!.r;
+  const out = typeof res === "string" ? (JSON.parse(res) as RollbackOutcome) : res;
+  switch (out.status) {
+    case "ok":
+      return out.steps;
+    case "not-found":
+      throw new RunControlRefusal("not-found", `no run ${runId}`);
+    case "not-rollbackable":
+      throw new RunControlRefusal("not-rollbackable", `run ${runId} is ${out.state}: only a succeeded run can be rolled back`, out.state);
+    case "nothing-to-undo":
+      throw new RunControlRefusal("nothing-to-undo", `run ${runId} has no step that can be undone`, out.state);
+    case "lock-held": {
+      const key = rowsOf<{ lock_key: string }>(await trx.raw("select lock_key from runs where id = ?", [runId]))[0]?.lock_key;
+      throw new RunControlRefusal("lock-held", `run ${runId}: its lock ${key} is held by run ${out.holder ?? "(another run)"}; roll back once that run has finished`, out.state);
+    }
+  }
 }
+
+type RollbackOutcome =
+  | { status: "ok"; steps: string[] }
+  | { status: "not-found" }
+  | { status: "not-rollbackable" | "nothing-to-undo"; state: RunState }
+  | { status: "lock-held"; state: RunState; holder: string | null };
 
 /**
  * "Roll back": a person asks a succeeded run to be undone (`rollBackSucceededRun`). A
@@ -165,10 +148,8 @@ export async function rollBackSucceededRun(trx: Knex.Transaction, runId: string,
  */
 export async function rollbackRun(store: Store, runId: string, actor: string, origin: RequestOrigin = {}): Promise<RunControlResult> {
   return store.db.transaction(async (trx: Knex.Transaction) => {
-    const fx = newEffects();
-    const steps = await rollBackSucceededRun(trx, runId, actor, fx, { origin });
+    const steps = await rollBackSucceededRun(trx, runId, actor, store.backend === "pg", { origin });
     await settleExpiry(trx, runId, "rolled_back");
-    await flushEffects(trx, fx, appendAudit, store.backend === "pg");
     return { state: await currentState(trx, runId), steps };
   });
 }
@@ -182,14 +163,12 @@ export async function revokeRun(store: Store, runId: string, actor: string, orig
   return store.db.transaction(async (trx: Knex.Transaction) => {
     const timer = rowsOf<{ expires_at: string }>(await trx.raw("select expires_at from run_expiries where run_id = ? and fired_at is null for update", [runId]))[0];
     if (!timer) throw new RunControlRefusal("not-time-bound", `run ${runId} has no change in force to revoke (not time-bound, or already expired or undone)`);
-    const fx = newEffects();
-    const steps = await rollBackSucceededRun(trx, runId, actor, fx, {
+    const steps = await rollBackSucceededRun(trx, runId, actor, store.backend === "pg", {
       requestKind: "run.revoked",
       origin: { ...origin, expiresAt: new Date(timer.expires_at).toISOString() },
       error: undoError("revoked", actor),
     });
     await settleExpiry(trx, runId, "revoked");
-    await flushEffects(trx, fx, appendAudit, store.backend === "pg");
     return { state: await currentState(trx, runId), steps };
   });
 }

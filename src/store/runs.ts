@@ -15,10 +15,9 @@ import { jsonProblem, truncateText } from "./storable.js";
 import { substitute } from "../formats/expressions.js";
 import { ExpiryError, expiryTerms, type ExpiryTerms } from "../formats/expiry.js";
 import type { RequestSpec, WorkflowSpec } from "../formats/types.js";
-import { appendAudit } from "./audit.js";
+import type { AuditEvent } from "./audit.js";
 import { rowsOf, type Store } from "./db.js";
 import { openRunReport } from "./run-reports.js";
-import { acquireLock, failRun, finishRun, flushEffects, newEffects, startRun } from "./transitions.js";
 
 export interface CreateRunInput extends RunIdentity {
   request: RequestSpec;
@@ -172,12 +171,12 @@ export async function createRun(store: Store, input: CreateRunInput): Promise<Cr
         deps_left: n.needs.length,
         after_ms: n.afterMs,
         has_rollback: input.registry ? Boolean(n.spec.rollback || action?.rollback) : true,
+        dependents: n.dependents,
         idempotency_key: `${runId}:${id}`,
       };
     });
     for (let i = 0; i < stepRows.length; i += 500) await trx("steps").insert(stepRows.slice(i, i + 500));
-    const fx = newEffects();
-    fx.audit.push({
+    const created: AuditEvent = {
       kind: "run.created",
       runId,
       actor,
@@ -201,16 +200,13 @@ export async function createRun(store: Store, input: CreateRunInput): Promise<Cr
         ...(expiry ? { expires: { afterMs: expiry.durationMs, maxMs: expiry.maxMs } } : {}),
         ...(input.evidence ? { evidence: input.evidence } : {}),
       },
-    });
-    let state: RunState = "running";
-    if (lockKey && !(await acquireLock(trx, lockKey, runId))) {
-      state = "waiting";
-      fx.audit.push({ kind: "run.waiting", runId, actor, data: { lock: lockKey } });
-    } else {
-      if (lockKey) fx.audit.push({ kind: "lock.acquired", runId, actor, data: { key: lockKey } });
-      await startRun(trx, runId, fx, actor);
-    }
-    await flushEffects(trx, fx, appendAudit, store.backend === "pg");
+    };
+    // The run takes its lock (or waits for it) and its first steps are queued: cl_begin_run, migration 015.
+    const state = rowsOf<{ state: RunState }>(
+      await trx.raw("select cl_begin_run(?, ?, ?::jsonb, ?) as state", [
+        runId, actor, JSON.stringify({ kind: created.kind, run_id: runId, step_id: null, actor, data: created.data }), store.backend === "pg",
+      ]),
+    )[0]!.state;
     return { runId, created: true, state };
   });
 }
@@ -232,24 +228,11 @@ export async function runInstallation(store: Store, runId: string): Promise<numb
  * says which, in the audit row. A run that is not active is left as it is.
  */
 export async function cancelRun(store: Store, runId: string, actor: string, origin: Record<string, unknown> = {}): Promise<RunState> {
-  return store.db.transaction(async (trx: Knex.Transaction) => {
-    const run = rowsOf<{ state: RunState }>(await trx.raw("select state from runs where id = ? for update", [runId]))[0];
-    if (!run) throw new Error(`no run ${runId}`);
-    if (run.state !== "running" && run.state !== "waiting" && run.state !== "rolling_back") return run.state;
-    const fx = newEffects();
-    await trx.raw("update runs set cancel_requested = true, updated_at = now() where id = ?", [runId]);
-    fx.audit.push({ kind: "run.cancel_requested", runId, actor, ...(Object.keys(origin).length > 0 ? { data: origin } : {}) });
-    if (run.state === "waiting") {
-      // Only what never started: a retried run waiting for its lock keeps the steps it already did.
-      await trx.raw("update steps set state = 'cancelled', finished_at = now() where run_id = ? and state in ('pending', 'ready', 'waiting')", [runId]);
-      await finishRun(trx, runId, "cancelled", fx, actor);
-    } else {
-      await failRun(trx, runId, `cancelled by ${actor}`, fx, actor);
-    }
-    await flushEffects(trx, fx, appendAudit, store.backend === "pg");
-    const after = rowsOf<{ state: RunState }>(await trx.raw("select state from runs where id = ?", [runId]))[0]!;
-    return after.state;
-  });
+  const state = rowsOf<{ state: RunState | null }>(
+    await store.db.raw("select cl_cancel_run(?, ?, ?::jsonb, ?) as state", [runId, actor, JSON.stringify(origin), store.backend === "pg"]),
+  )[0]?.state;
+  if (!state) throw new Error(`no run ${runId}`);
+  return state;
 }
 
 export interface StepStatus {

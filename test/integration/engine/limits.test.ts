@@ -86,7 +86,7 @@ describe.each(BACKENDS)("limits, deadlines and lock waits on $name", (backend) =
     expect(stepStates(cancelled)).toEqual({ work: "cancelled" });
     expect(journal.events).toEqual(["run:one", "run:three"]);
     const kinds = (await listAuditEvents(store.db, { runId: two.runId })).map((e) => e.kind);
-    expect(kinds).toEqual(["run.created", "run.waiting", "run.cancel_requested", "run.cancelled"]);
+    expect(kinds).toEqual(["run.created", "run.waiting", "run.cancel_requested", "step.cancelled", "run.cancelled"]);
   });
 
   it("delays `after:` steps the same way whether queued at run start or when a dependency finishes", async () => {

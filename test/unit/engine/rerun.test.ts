@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { buildGraph } from "../../../src/engine/graph.js";
-import { planRerun, undoable } from "../../../src/engine/rerun.js";
+import { planRerun } from "../../../src/engine/rerun.js";
 import type { StepState } from "../../../src/engine/states.js";
 
 // a → b → c, a → side; c and side → boom
@@ -56,20 +56,5 @@ describe("planRerun", () => {
 
   it("refuses a snapshot that misses a step", () => {
     expect(() => planRerun(graph, new Map([["a", "failed" as StepState]]))).toThrow(/has no state/);
-  });
-});
-
-describe("undoable", () => {
-  it("is the succeeded steps that have a rollback", () => {
-    expect(
-      undoable(
-        new Map([
-          ["a", { state: "succeeded" as StepState, hasRollback: true }],
-          ["b", { state: "succeeded" as StepState, hasRollback: false }],
-          ["c", { state: "skipped" as StepState, hasRollback: true }],
-          ["d", { state: "rolled_back" as StepState, hasRollback: true }],
-        ]),
-      ),
-    ).toEqual(["a"]);
   });
 });
