@@ -39,14 +39,19 @@ const ALL_BACKENDS: BackendCase[] = [
       };
     },
   },
-  {
+  memoryBackend(KEY),
+];
+
+/** An in-memory PGlite; `encryptionKey` null for a store that has none. */
+export function memoryBackend(encryptionKey: string | null): BackendCase {
+  return {
     name: "pglite",
     async open() {
-      const store = await openStore({ dataDir: ":memory:", encryptionKey: KEY });
+      const store = await openStore(encryptionKey === null ? { dataDir: ":memory:" } : { dataDir: ":memory:", encryptionKey });
       return { store, url: undefined, cleanup: () => store.close() };
     },
-  },
-];
+  };
+}
 
 /** Real Postgres when it answers, and PGlite always. */
 export const BACKENDS: BackendCase[] = ALL_BACKENDS.filter((b) => b.name === "pglite" || PG_UP);
