@@ -2,15 +2,16 @@
  * Workflows of real size: 1,000 steps validate, plan in text that grows linearly with
  * the chain, and run to the end; 1,001 are refused with the limit named.
  */
-import { describe, expect, it } from "vitest";
+import { expect, it } from "vitest";
 import { defaultRegistry } from "../../../src/actions/index.js";
 import { buildPlan, parseSource, renderPlanText } from "../../../src/formats/index.js";
 import { checkWorkflow } from "../../../src/formats/check-workflow.js";
 import { MAX_STEPS } from "../../../src/formats/step-limit.js";
 import type { WorkflowSpec } from "../../../src/formats/types.js";
-import { openStore } from "../../../src/store/db.js";
 import { createRun } from "../../../src/store/runs.js";
-import { IDENTITY, request, startWorkers, testRegistry, waitForRun } from "./harness.js";
+import { memoryBackend } from "./backends.js";
+import { describeEngine } from "./fixture.js";
+import { IDENTITY, request } from "./harness.js";
 
 function yaml(n: number, chained: boolean): string {
   const lines = ["apiVersion: clutch-luigi/v1", "kind: Workflow", "name: big", "params: { type: object }", "steps:"];
@@ -24,7 +25,7 @@ function check(text: string) {
   return checkWorkflow(parsed.doc, defaultRegistry(), { expectedName: "big" });
 }
 
-describe("workflows of 1,000 steps", () => {
+describeEngine("workflows of 1,000 steps", (env) => {
   it("validate, and a 1,001st step is refused by the schema", () => {
     expect(MAX_STEPS).toBe(1_000);
     expect(check(yaml(1_000, true)).problems).toEqual([]);
@@ -39,18 +40,11 @@ describe("workflows of 1,000 steps", () => {
   });
 
   it("run to the end on one worker", async () => {
-    const store = await openStore({ dataDir: ":memory:", encryptionKey: Buffer.alloc(32, 1).toString("base64") });
-    const registry = testRegistry({ events: [], spans: [] });
     const w = check(yaml(1_000, false)).workflow as WorkflowSpec;
-    const workers = startWorkers(store, registry, 1, { concurrency: 16 });
-    try {
-      const { runId } = await createRun(store, { ...IDENTITY, workflow: w, request: request(w), requestPath: "requests/big.yaml", registry, maxParallel: 64 });
-      const run = await waitForRun(store, runId, 120_000);
-      expect(run.state).toBe("succeeded");
-      expect(run.steps.filter((s) => s.state === "succeeded")).toHaveLength(1_000);
-    } finally {
-      await workers.stop();
-      await store.close();
-    }
+    env.startWorkers(1, { concurrency: 16 });
+    const { runId } = await createRun(env.store, { ...IDENTITY, workflow: w, request: request(w), requestPath: "requests/big.yaml", registry: env.registry, maxParallel: 64 });
+    const run = await env.waitForRun(runId, 120_000);
+    expect(run.state).toBe("succeeded");
+    expect(run.steps.filter((s) => s.state === "succeeded")).toHaveLength(1_000);
   }, 180_000);
-});
+}, { backends: [memoryBackend(Buffer.alloc(32, 1).toString("base64"))] });
