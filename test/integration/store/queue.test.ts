@@ -2,30 +2,17 @@
  * PgWorkQueue edge cases that the worker loop alone rarely reaches: steps leased in
  * a batch whose report then took the slow path sit in a stash, without heartbeats.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { BACKENDS } from "../engine/backends.js";
-import { loadWorkflow, startRun, testRegistry } from "../engine/harness.js";
-import type { Store } from "../../../src/store/db.js";
+import { expect, it } from "vitest";
+import { describeEngine } from "../engine/fixture.js";
+import { loadWorkflow } from "../engine/harness.js";
 import { PgWorkQueue } from "../../../src/store/queue.js";
-import { verifyAuditChain } from "../../../src/store/audit.js";
 import { stepKey } from "../../../src/engine/queue.js";
 
-describe.each(BACKENDS)("work queue on $name", (backend) => {
-  let store: Store;
-  let cleanup: () => Promise<void>;
-  beforeAll(async () => {
-    ({ store, cleanup } = await backend.open());
-  });
-  afterAll(async () => {
-    expect((await verifyAuditChain(store.db)).ok).toBe(true);
-    await cleanup();
-  });
-
+describeEngine("work queue on $name", (env) => {
   it("never hands out a stashed step whose lease lapsed and that another worker took over", async () => {
-    const registry = testRegistry({ events: [], spans: [] });
-    const run = await startRun(store, loadWorkflow("parallel.yaml"), registry, {}, { maxParallel: 3 });
-    const a = new PgWorkQueue(store, { workerId: "a", leaseMs: 50 });
-    const b = new PgWorkQueue(store, { workerId: "b", leaseMs: 30_000 });
+    const run = await env.startRun(loadWorkflow("parallel.yaml"), {}, { maxParallel: 3 });
+    const a = new PgWorkQueue(env.store, { workerId: "a", leaseMs: 50 });
+    const b = new PgWorkQueue(env.store, { workerId: "b", leaseMs: 30_000 });
     const [first] = await a.claim(1);
     expect(first!.runId).toBe(run.runId);
     // `a` stalls past its lease: the step goes back to the queue; `b` takes the other two
