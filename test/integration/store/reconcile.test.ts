@@ -4,10 +4,9 @@
  * first) and the final state once nothing is in flight. Every odd interleaving — a
  * sibling still running, an undo that failed half-way — is a row here.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { expect, it } from "vitest";
 import type { Knex } from "knex";
-import { BACKENDS } from "../engine/backends.js";
-import type { Store } from "../../../src/store/db.js";
+import { describeEngine } from "../engine/fixture.js";
 import { rowsOf } from "../../../src/store/db.js";
 import { createRun } from "../../../src/store/runs.js";
 import type { StepState } from "../../../src/engine/states.js";
@@ -34,22 +33,15 @@ interface Plan {
   final: string | null;
 }
 
-describe.each(BACKENDS)("the failing path on $name", (backend) => {
-  let store: Store;
-  let cleanup: () => Promise<void>;
-  beforeAll(async () => {
-    ({ store, cleanup } = await backend.open());
-  });
-  afterAll(async () => cleanup());
-
+describeEngine("the failing path on $name", (env) => {
   /** Set up the snapshot, run one reconcile, and read back what it did; rolled back afterwards, so it leaves nothing. */
   async function plan(states: Row, cancelRequested: boolean): Promise<Plan> {
-    const { runId } = await createRun(store, {
+    const { runId } = await createRun(env.store, {
       workflow, request: { apiVersion: "clutch-luigi/v1", kind: "Request", workflow: "reconcile", reason: "table" }, requestPath: "r.yaml",
       repository: "o/r", requester: { login: "t", type: "User" }, approvers: [],
     });
     let out: Plan | null = null;
-    await store.db.transaction(async (trx: Knex.Transaction) => {
+    await env.store.db.transaction(async (trx: Knex.Transaction) => {
       // A snapshot is set up, not reached by moves: the transition check is off for this transaction only.
       await trx.raw("set local clutch_luigi.check_transitions = off");
       await trx.raw("update runs set state = 'rolling_back', cancel_requested = ? where id = ?", [cancelRequested, runId]);
