@@ -4,9 +4,9 @@
  * refuses a move outside STEP_TRANSITIONS / RUN_TRANSITIONS, whoever writes it.
  * Also the schema snapshot: every change to the database's shape shows in review.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { Knex } from "knex";
-import { BACKENDS } from "../engine/backends.js";
+import { describeEngine } from "../engine/fixture.js";
 import { openStore, rowsOf, type Store } from "../../../src/store/db.js";
 import { createRun } from "../../../src/store/runs.js";
 import { RUN_TRANSITIONS, STEP_STATES, STEP_TRANSITIONS } from "../../../src/engine/states.js";
@@ -23,54 +23,47 @@ async function newRun(store: Store): Promise<string> {
   return runId;
 }
 
-describe.each(BACKENDS)("state rules on $name", (backend) => {
-  let store: Store;
-  let cleanup: () => Promise<void>;
-  beforeAll(async () => {
-    ({ store, cleanup } = await backend.open());
-  });
-  afterAll(async () => cleanup());
-
+describeEngine("state rules on $name", (env) => {
   it("is on for this suite", async () => {
-    const row = rowsOf<{ v: string }>(await store.db.raw("select current_setting('clutch_luigi.check_transitions', true) as v"))[0];
+    const row = rowsOf<{ v: string }>(await env.store.db.raw("select current_setting('clutch_luigi.check_transitions', true) as v"))[0];
     expect(row?.v).toBe("on");
   });
 
   it("holds exactly the moves of the TypeScript tables", async () => {
     const moves = async (table: string) =>
-      rowsOf<{ m: string }>(await store.db.raw(`select from_state || '>' || to_state as m from ${table} order by 1`)).map((r) => r.m);
+      rowsOf<{ m: string }>(await env.store.db.raw(`select from_state || '>' || to_state as m from ${table} order by 1`)).map((r) => r.m);
     const flat = (t: Readonly<Record<string, readonly string[]>>) => Object.entries(t).flatMap(([f, tos]) => tos.map((x) => `${f}>${x}`)).sort();
     expect(await moves("cl_step_moves")).toEqual(flat(STEP_TRANSITIONS));
     expect(await moves("cl_run_moves")).toEqual(flat(RUN_TRANSITIONS));
   });
 
   it("refuses a state nobody declared", async () => {
-    const runId = await newRun(store);
+    const runId = await newRun(env.store);
     // The trigger would refuse these moves first; with it off, the constraints still do.
     const unchecked = (sql: string) =>
-      store.db.transaction(async (trx: Knex.Transaction) => {
+      env.store.db.transaction(async (trx: Knex.Transaction) => {
         await trx.raw("set local clutch_luigi.check_transitions = off");
         await trx.raw(sql, [runId]);
       });
     await expect(unchecked("update steps set state = 'done' where run_id = ? and step_id = 'a'")).rejects.toThrow(/steps_state_known/);
     await expect(unchecked("update runs set state = 'paused' where id = ?")).rejects.toThrow(/runs_state_known/);
     // every declared state is admitted by the constraint
-    await store.db.transaction(async (trx: Knex.Transaction) => {
+    await env.store.db.transaction(async (trx: Knex.Transaction) => {
       await trx.raw("set local clutch_luigi.check_transitions = off");
       for (const s of STEP_STATES) await trx.raw("update steps set state = ? where run_id = ? and step_id = 'b'", [s, runId]);
     });
   });
 
   it("refuses a step move outside STEP_TRANSITIONS, and a run move outside RUN_TRANSITIONS", async () => {
-    const runId = await newRun(store);
+    const runId = await newRun(env.store);
     // a is ready (a root), b pending: ready → succeeded skips running
-    await expect(store.db.raw("update steps set state = 'succeeded' where run_id = ? and step_id = 'a'", [runId])).rejects.toThrow(/illegal step transition ready → succeeded/);
-    await expect(store.db.raw("update steps set state = 'rolled_back' where run_id = ? and step_id = 'b'", [runId])).rejects.toThrow(/illegal step transition pending → rolled_back/);
-    await expect(store.db.raw("update runs set state = 'waiting' where id = ?", [runId])).rejects.toThrow(/illegal run transition running → waiting/);
+    await expect(env.store.db.raw("update steps set state = 'succeeded' where run_id = ? and step_id = 'a'", [runId])).rejects.toThrow(/illegal step transition ready → succeeded/);
+    await expect(env.store.db.raw("update steps set state = 'rolled_back' where run_id = ? and step_id = 'b'", [runId])).rejects.toThrow(/illegal step transition pending → rolled_back/);
+    await expect(env.store.db.raw("update runs set state = 'waiting' where id = ?", [runId])).rejects.toThrow(/illegal run transition running → waiting/);
     // a move the table allows goes through
-    await store.db.raw("update steps set state = 'cancelled' where run_id = ? and step_id = 'b'", [runId]);
+    await env.store.db.raw("update steps set state = 'cancelled' where run_id = ? and step_id = 'b'", [runId]);
     // and the refused ones changed nothing
-    const states = rowsOf<{ step_id: string; state: string }>(await store.db.raw("select step_id, state from steps where run_id = ? order by ord", [runId]));
+    const states = rowsOf<{ step_id: string; state: string }>(await env.store.db.raw("select step_id, state from steps where run_id = ? order by ord", [runId]));
     expect(states.map((s) => s.state)).toEqual(["ready", "cancelled"]);
   });
 
