@@ -64,14 +64,15 @@ export function buildGraph(workflow: Pick<WorkflowSpec, "steps" | "timeout">): R
       dep.dependents.push(node.id);
     }
   }
-  // Kahn's algorithm; picking the lowest file index keeps the order readable.
+  // Kahn's algorithm; picking the lowest file index keeps the order readable. The
+  // ready set is a heap: sorting it at every pick made a wide workflow quadratic.
   const indegree = new Map([...nodes.values()].map((n) => [n.id, n.needs.length]));
   const order: string[] = [];
-  const ready = [...nodes.values()].filter((n) => n.needs.length === 0).map((n) => n.index);
   const byIndex = [...nodes.values()];
-  while (ready.length > 0) {
-    ready.sort((a, b) => a - b);
-    const node = byIndex[ready.shift()!]!;
+  const ready = new MinHeap();
+  for (const n of byIndex) if (n.needs.length === 0) ready.push(n.index);
+  while (ready.size > 0) {
+    const node = byIndex[ready.pop()]!;
     order.push(node.id);
     for (const d of node.dependents) {
       const left = indegree.get(d)! - 1;
@@ -80,7 +81,8 @@ export function buildGraph(workflow: Pick<WorkflowSpec, "steps" | "timeout">): R
     }
   }
   if (order.length !== nodes.size) {
-    const stuck = [...nodes.keys()].filter((id) => !order.includes(id));
+    const placed = new Set(order);
+    const stuck = [...nodes.keys()].filter((id) => !placed.has(id));
     throw new GraphError(`dependency cycle among steps: ${stuck.join(", ")}`);
   }
   for (const id of order) {
@@ -97,4 +99,44 @@ export function node(graph: RunGraph, id: string): StepNode {
   const n = graph.nodes.get(id);
   if (!n) throw new GraphError(`no step "${id}" in this run`);
   return n;
+}
+
+/** A binary min-heap of step indices. */
+class MinHeap {
+  private readonly a: number[] = [];
+
+  get size(): number {
+    return this.a.length;
+  }
+
+  push(x: number): void {
+    const a = this.a;
+    a.push(x);
+    for (let i = a.length - 1; i > 0; ) {
+      const p = (i - 1) >> 1;
+      if (a[p]! <= a[i]!) break;
+      [a[p], a[i]] = [a[i]!, a[p]!];
+      i = p;
+    }
+  }
+
+  pop(): number {
+    const a = this.a;
+    const top = a[0]!;
+    const last = a.pop()!;
+    if (a.length > 0) {
+      a[0] = last;
+      for (let i = 0; ; ) {
+        const l = 2 * i + 1;
+        const r = l + 1;
+        let m = i;
+        if (l < a.length && a[l]! < a[m]!) m = l;
+        if (r < a.length && a[r]! < a[m]!) m = r;
+        if (m === i) break;
+        [a[m], a[i]] = [a[i]!, a[m]!];
+        i = m;
+      }
+    }
+    return top;
+  }
 }

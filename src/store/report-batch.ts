@@ -14,6 +14,12 @@ import { sealOutputs } from "./step-outputs.js";
 
 /** Reports per transaction: enough to amortize a commit, few enough to keep locks short. */
 const MAX_BATCH = 64;
+/**
+ * Batches in flight at once. A second one hides the round trip and the client's work
+ * behind the first one's; more would only queue on the same run rows and the audit
+ * head. Both take run rows in id order and the audit head last, so they cannot deadlock.
+ */
+const MAX_IN_FLIGHT = 2;
 
 type Status = "ok" | "lost";
 
@@ -64,7 +70,8 @@ export function reportItem(step: ClaimedStep, result: StepResult, cipher: Output
 
 export class ReportBatcher {
   private pending: Pending[] = [];
-  private flushing = false;
+  private inFlight = 0;
+  private scheduled = false;
 
   constructor(
     private readonly db: () => Knex,
@@ -78,16 +85,28 @@ export class ReportBatcher {
   report(item: ReportItem, claimNext: number): Promise<CompleteOutcome> {
     return new Promise((resolve, reject) => {
       this.pending.push({ item, claimNext, resolve, reject });
-      if (!this.flushing) void this.flush();
+      this.schedule();
     });
   }
 
-  private async flush(): Promise<void> {
-    this.flushing = true;
-    try {
-      while (this.pending.length > 0) await this.send(this.pending.splice(0, MAX_BATCH));
-    } finally {
-      this.flushing = false;
+  private schedule(): void {
+    if (this.scheduled || this.inFlight >= MAX_IN_FLIGHT) return;
+    this.scheduled = true;
+    // Reports that finish in the same turn of the event loop share a batch.
+    setImmediate(() => {
+      this.scheduled = false;
+      this.drain();
+    });
+  }
+
+  private drain(): void {
+    while (this.pending.length > 0 && this.inFlight < MAX_IN_FLIGHT) {
+      const batch = this.pending.splice(0, MAX_BATCH);
+      this.inFlight++;
+      void this.send(batch).finally(() => {
+        this.inFlight--;
+        if (this.pending.length > 0) this.schedule();
+      });
     }
   }
 
