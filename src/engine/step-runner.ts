@@ -3,14 +3,15 @@
  * under the step's and the run's deadlines, and turn whatever happened into the
  * StepResult the worker reports. It never throws: every failure becomes a result.
  */
-import type { Action, IdentityContext } from "../actions/types.js";
+import { ActionError, classifyError, type Action, type IdentityContext } from "../actions/types.js";
 import type { ActionRegistry } from "../actions/registry.js";
 import { checkedOutputs, secretNames } from "./action-outputs.js";
 import type { SecretsSeen, StepContextFactory } from "./context.js";
 import type { RunGraph, StepNode } from "./graph.js";
 import { assertActionInput } from "./input-check.js";
 import type { ClaimedStep, RunDefinition, StepResult, WorkQueue } from "./queue.js";
-import { outputsNeeded, resolveInput } from "./scope.js";
+import { outputsNeeded, resolveInput, type Outputs } from "./scope.js";
+import type { CheckSpec } from "../formats/types.js";
 import { failureResult, StepAbort, StoreUnavailable } from "./step-failure.js";
 import { longTimeout, sleep } from "./timers.js";
 
@@ -80,14 +81,21 @@ export class StepRunner {
   private async forward(step: ClaimedStep, loaded: LoadedRun, controller: AbortController, secrets: SecretsSeen): Promise<StepResult> {
     const node = loaded.graph.nodes.get(step.stepId)!;
     const action = this.action(node.spec.uses);
-    const input = await this.input(step, loaded, node.spec.with, controller.signal, secrets);
+    const check = node.spec.check;
+    // The step's inputs and its check's are read in one load.
+    const read = await this.outputs(step, loaded, [node.spec.with, check?.with], controller.signal, secrets);
+    const input = resolveInput(loaded.graph, step.stepId, node.spec.with, loaded.params, loaded.request, read);
     assertActionInput(action, input);
-    if (action.delayMs) {
-      if (step.timerDone) return { kind: "succeeded", outputs: {}, secretOutputs: [] };
-      return { kind: "park", delayMs: Math.max(0, action.delayMs(input)) };
-    }
+    // A timer that fired ends its step: the check, if any, ran before the step was parked.
+    if (action.delayMs && step.timerDone) return { kind: "succeeded", outputs: {}, secretOutputs: [] };
+    // One clock for the attempt: the check and the action share the step's timeout.
     const clear = this.timeouts(step, node.timeoutMs, controller);
     try {
+      if (check) {
+        const skipped = await this.stepCheck(step, loaded, check, read, controller.signal, secrets);
+        if (skipped) return skipped;
+      }
+      if (action.delayMs) return { kind: "park", delayMs: Math.max(0, action.delayMs(input)) };
       const ctx = this.opts.contextFactory(this.identity(step, loaded), controller.signal, secrets);
       if (action.check) {
         const done = await untilAborted(action.check(input, ctx), controller.signal);
@@ -104,6 +112,32 @@ export class StepRunner {
     }
   }
 
+  /**
+   * The step's `check:`: its action run with its own `with`. Outputs `done: true` (the
+   * boolean, nothing merely truthy) make the step skipped, with the check's outputs as
+   * its own; anything else lets the step run. A check that fails fails the attempt,
+   * under the step's retry policy, with a message that says it was the check.
+   */
+  private async stepCheck(step: ClaimedStep, loaded: LoadedRun, check: CheckSpec, outputs: Outputs, signal: AbortSignal, secrets: SecretsSeen): Promise<StepResult | null> {
+    const action = this.action(check.uses);
+    let out: Record<string, unknown>;
+    try {
+      // Validation refuses a timer as a check; a run() of one would not say anything.
+      if (action.delayMs) throw new ActionError("invalid-input", "a durable timer cannot be a check");
+      const input = resolveInput(loaded.graph, step.stepId, check.with, loaded.params, loaded.request, outputs);
+      assertActionInput(action, input);
+      const ctx = this.opts.contextFactory(this.identity(step, loaded), signal, secrets);
+      out = checkedOutputs(action, await untilAborted(action.run(input, ctx), signal), "run()");
+    } catch (err) {
+      // An abort is recorded by its reason (timeout, cancel, shutdown), not as the check's failure.
+      if (signal.aborted) throw err;
+      const message = err instanceof Error ? err.message : String(err);
+      throw new ActionError(classifyError(err), `check ${action.name}: ${message}`, { cause: err });
+    }
+    if (out.done !== true) return null;
+    return { kind: "skipped", outputs: out, secretOutputs: secretNames(action, out, secrets), reason: `check ${action.name} reported done` };
+  }
+
   private async rollback(step: ClaimedStep, loaded: LoadedRun, controller: AbortController, secrets: SecretsSeen): Promise<StepResult> {
     const node = loaded.graph.nodes.get(step.stepId)!;
     const clear = this.timeouts({ ...step, deadline: null }, node.timeoutMs, controller);
@@ -111,7 +145,8 @@ export class StepRunner {
       const ctx = this.opts.contextFactory(this.identity(step, loaded), controller.signal, secrets);
       const spec = node.spec.rollback;
       if (spec) {
-        const input = await this.input(step, loaded, spec.with, controller.signal, secrets, true);
+        const outputs = await this.outputs(step, loaded, [spec.with], controller.signal, secrets, true);
+        const input = resolveInput(loaded.graph, step.stepId, spec.with, loaded.params, loaded.request, outputs, true);
         const undo = this.action(spec.uses);
         assertActionInput(undo, input);
         await untilAborted(undo.run(input, ctx), controller.signal);
@@ -130,18 +165,17 @@ export class StepRunner {
     }
   }
 
-  /** A `with` of this step resolved: the outputs it reads loaded, then substituted. `self`: a rollback's, which may read the step's own. */
-  private async input(
+  /** The outputs these `with` templates of the step read, loaded in one go. `self`: a rollback's, which may read the step's own. */
+  private async outputs(
     step: ClaimedStep,
     loaded: LoadedRun,
-    template: Record<string, unknown> | undefined,
+    templates: (Record<string, unknown> | undefined)[],
     signal: AbortSignal,
     secrets: SecretsSeen,
     self = false,
-  ): Promise<Record<string, unknown>> {
-    const needed = outputsNeeded(loaded.graph, step.stepId, template ?? {}, self);
-    const outputs = needed.length > 0 ? await this.storeRead(() => this.opts.queue.loadOutputs(step.runId, needed, secrets), signal) : {};
-    return resolveInput(loaded.graph, step.stepId, template, loaded.params, loaded.request, outputs, self);
+  ): Promise<Outputs> {
+    const needed = [...new Set(templates.flatMap((t) => outputsNeeded(loaded.graph, step.stepId, t ?? {}, self)))];
+    return needed.length > 0 ? await this.storeRead(() => this.opts.queue.loadOutputs(step.runId, needed, secrets), signal) : {};
   }
 
   /** Abort the attempt at the step's own timeout and at the run's deadline; returns the disarm. */
