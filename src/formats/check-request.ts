@@ -62,6 +62,7 @@ function checkResolvedInputs(doc: SourceDoc, workflow: WorkflowSpec, params: Rec
   const calls = workflow.steps.flatMap((s) => [
     { step: s.id, uses: s.uses, with: s.with },
     ...(s.rollback ? [{ step: `${s.id} (rollback)`, uses: s.rollback.uses, with: s.rollback.with }] : []),
+    ...(s.check ? [{ step: `${s.id} (check)`, uses: s.check.uses, with: s.check.with }] : []),
   ]);
   for (const call of calls) {
     const action = registry.get(call.uses);

@@ -128,7 +128,7 @@ export function checkWorkflow(doc: SourceDoc, registry: ActionRegistry, opts: { 
     }
   };
 
-  /** `uses` + `with` of a step or of its rollback. */
+  /** `uses` + `with` of a step, of its rollback or of its check. */
   const checkCall = (
     base: PathSegment[],
     uses: unknown,
@@ -172,10 +172,20 @@ export function checkWorkflow(doc: SourceDoc, registry: ActionRegistry, opts: { 
     }
     const readable = deps.get(id) ?? new Set<string>();
     const action = checkCall(base, s.uses, s.with, readable, `step "${id}"`);
+    // A check reads what its step may read: it runs in the step's place, at the same time.
+    const check = isObject(s.check) ? checkCall([...base, "check"], s.check.uses, s.check.with, readable, `check of "${id}"`) : undefined;
+    if (check?.delayMs) at([...base, "check", "uses"], `check of "${id}": ${check.name} is a durable timer; a check must be an action that reports done`);
+    else if (check) {
+      const outputs = declaredOutputs(check, isObject(s.check) ? s.check.with : undefined);
+      if (outputs && !outputs.includes("done")) {
+        at([...base, "check", "uses"], `check of "${id}": ${check.name} has no output "done", so it could never skip the step (outputs: ${outputs.join(", ") || "none"})`);
+      }
+    }
 
     const retry = s.retry;
     if (isObject(retry) && Array.isArray(retry.on)) {
-      const known = [...BUILTIN_ERROR_CLASSES, ...(action?.errorCodes ?? [])];
+      // A failing check fails the step, so its error codes are the step's to retry on too.
+      const known = [...new Set([...BUILTIN_ERROR_CLASSES, ...(action?.errorCodes ?? []), ...(check?.errorCodes ?? [])])];
       retry.on.forEach((cls, j) => {
         if (typeof cls === "string" && !known.includes(cls)) {
           const hint = closest(cls, known);

@@ -20,6 +20,8 @@ export interface PlannedStep {
   after?: string;
   retry?: StepSpec["retry"];
   rollback?: { uses: string; with: Record<string, unknown> };
+  /** Run first: the step is skipped when this action reports done. */
+  check?: { uses: string; with: Record<string, unknown> };
 }
 
 export interface Plan {
@@ -120,6 +122,7 @@ export function buildPlan(
       ...(s.rollback
         ? { rollback: { uses: s.rollback.uses, with: resolveStatic(s.rollback.with ?? {}, scope) as Record<string, unknown> } }
         : {}),
+      ...(s.check ? { check: { uses: s.check.uses, with: resolveStatic(s.check.with ?? {}, scope) as Record<string, unknown> } } : {}),
     })),
   };
 }
@@ -130,6 +133,7 @@ function stepTraits(s: PlannedStep): string {
   if (s.timeout) traits.push(`timeout ${s.timeout}`);
   if (s.retry) traits.push(`retry ${s.retry.attempts}× on ${s.retry.on.join(",")}`);
   if (s.rollback) traits.push(`rollback ${s.rollback.uses}`);
+  if (s.check) traits.push(`skipped if ${s.check.uses} reports done`);
   return traits.length ? `  [${traits.join(" · ")}]` : "";
 }
 
@@ -199,6 +203,7 @@ export function renderPlanText(plan: Plan): string {
     const refs = referrers(s.id);
     const below = kids.length + refs.length;
     if (Object.keys(s.with).length) out.push(`  ${inner}${below ? "│" : " "}   with ${compact(s.with)}`);
+    if (s.check && Object.keys(s.check.with).length) out.push(`  ${inner}${below ? "│" : " "}   check with ${compact(s.check.with)}`);
     kids.forEach((k, i) => draw(k, inner, i === below - 1, false, depth + 1));
     refs.forEach((r, i) => {
       out.push(`  ${inner}${kids.length + i === below - 1 ? "└── " : "├── "}${r.id}  (see under ${parentOf.get(r.id)})`);
@@ -222,7 +227,10 @@ export function mermaidLabel(text: string): string {
 export function renderPlanMermaid(plan: Plan): string {
   const node = new Map(plan.steps.map((s, i) => [s.id, `s${i}`]));
   const lines = ["graph TD"];
-  for (const s of plan.steps) lines.push(`  ${node.get(s.id)}["${mermaidLabel(s.id)}<br/>${mermaidLabel(s.uses)}"]`);
+  for (const s of plan.steps) {
+    const check = s.check ? `<br/>${mermaidLabel(`skipped if ${s.check.uses} reports done`)}` : "";
+    lines.push(`  ${node.get(s.id)}["${mermaidLabel(s.id)}<br/>${mermaidLabel(s.uses)}${check}"]`);
+  }
   for (const s of plan.steps) for (const d of s.needs) if (node.has(d)) lines.push(`  ${node.get(d)} --> ${node.get(s.id)}`);
   return lines.join("\n") + "\n";
 }

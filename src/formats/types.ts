@@ -30,10 +30,16 @@ export interface RetrySpec {
   on: string[];
 }
 
-export interface RollbackSpec {
+/** An action and its inputs: a step's rollback, or its check. */
+export interface CallSpec {
   uses: string;
   with?: Record<string, unknown>;
 }
+
+export type RollbackSpec = CallSpec;
+
+/** Luigi's `complete()` for any step: when this action's outputs say `done: true`, the step is skipped. */
+export type CheckSpec = CallSpec;
 
 export interface StepSpec {
   id: string;
@@ -47,6 +53,8 @@ export interface StepSpec {
   /** Durable delay after the step's dependencies completed, before it starts. */
   after?: string;
   rollback?: RollbackSpec;
+  /** Run before the step's action (forward only); outputs `done: true` skip the step. */
+  check?: CheckSpec;
 }
 
 export interface ApprovalSpec {
