@@ -205,7 +205,7 @@ const FUNCTIONS: string[] = [
      s record;
      ev jsonb;
      v_outcome text;
-     v_zero integer := 0;
+     v_promoted jsonb;
    begin
      -- The run first: one run's reports serialize, so a join step is promoted once and the run finishes once.
      select state, steps_left, active, max_parallel into r from runs where id = v_run for update;
@@ -224,18 +224,42 @@ const FUNCTIONS: string[] = [
        ev := jsonb_build_array(cl_event('step.' || v_kind, v_run, v_step, v_actor,
                v_base || jsonb_build_object('outputs', coalesce(p_item->'output_names', '[]'::jsonb))
                || case when p_item->>'reason' is null then '{}'::jsonb else jsonb_build_object('reason', p_item->'reason') end));
-       update runs set active = active - 1, steps_left = steps_left - 1, updated_at = now() where id = v_run;
        if r.state <> 'running' then
+         update runs set active = active - 1, steps_left = steps_left - 1, updated_at = now() where id = v_run;
          ev := ev || cl_reconcile_events(v_run, v_actor);
        elsif r.steps_left = 1 then
+         update runs set active = active - 1, steps_left = 0, updated_at = now() where id = v_run;
          ev := ev || cl_finish_run_events(v_run, 'succeeded', v_actor);
+       elsif r.active >= r.max_parallel then
+         -- The budget was full: steps may be queued behind it, in any order, so promote from the whole run.
+         update steps set deps_left = deps_left - 1 where run_id = v_run and step_id = any(s.dependents);
+         update runs set active = active - 1, steps_left = steps_left - 1, updated_at = now() where id = v_run;
+         ev := ev || cl_promote_events(v_run, v_actor);
        else
-         if cardinality(s.dependents) > 0 then
-           with d as (update steps set deps_left = deps_left - 1 where run_id = v_run and step_id = any(s.dependents) returning deps_left)
-           select count(*) filter (where deps_left = 0) into v_zero from d;
-         end if;
-         -- Nothing became ready and a slot was free before: no one is queued behind this step.
-         if v_zero > 0 or r.active >= r.max_parallel then ev := ev || cl_promote_events(v_run, v_actor); end if;
+         -- The budget had room, so nothing was queued behind it: the only steps to promote
+         -- are the dependents this success unblocks, as many as the budget holds, by file order.
+         -- One statement counts down their dependencies and promotes them.
+         with d as (
+           select step_id, ord from steps
+           where run_id = v_run and step_id = any(s.dependents) and state = 'pending' and deps_left = 1
+           order by ord limit greatest(r.max_parallel - r.active + 1, 0)
+         ),
+         upd as (
+           update steps t set deps_left = t.deps_left - 1,
+             state = case when d.step_id is null then t.state when t.after_ms > 0 then 'waiting' else 'ready' end,
+             run_at = case when d.step_id is null then t.run_at else clock_timestamp() + t.after_ms * interval '1 millisecond' end,
+             ready_at = case when d.step_id is null then t.ready_at else clock_timestamp() + t.after_ms * interval '1 millisecond' end
+           from unnest(s.dependents) as k(step_id) left join d on d.step_id = k.step_id
+           where t.run_id = v_run and t.step_id = k.step_id
+           returning t.step_id, t.state, t.after_ms, t.ord, d.step_id is not null as promoted
+         )
+         select coalesce(jsonb_agg(cl_event(
+                  case when state = 'waiting' then 'step.waiting' else 'step.ready' end, v_run, step_id, v_actor,
+                  case when state = 'waiting' then jsonb_build_object('timerMs', after_ms) else '{}'::jsonb end) order by ord)
+                  filter (where promoted), '[]'::jsonb)
+           into v_promoted from upd;
+         update runs set active = active - 1 + jsonb_array_length(v_promoted), steps_left = steps_left - 1, updated_at = now() where id = v_run;
+         ev := ev || v_promoted;
        end if;
      elsif v_forward and v_kind = 'park' then
        update steps set lease_owner = null, lease_expires_at = null, state = 'waiting', timer_done = true,
