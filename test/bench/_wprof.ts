@@ -9,14 +9,19 @@ const db = await createTestDatabase("wprof");
 const store = await openStore({ databaseUrl: db.url, poolMax: 4 });
 const N = Number(process.env.N ?? 3000), C = Number(process.env.C ?? 8);
 const wf = { apiVersion: "clutch-luigi/v1" as const, kind: "Workflow" as const, name: "w", steps: Array.from({ length: N }, (_, i) => ({ id: `s${i}`, uses: "noop" })) };
-const { runId } = await createRun(store, { workflow: wf, request: { apiVersion: "clutch-luigi/v1", kind: "Request", workflow: "w", reason: "b" }, requestPath: "b", repository: "o/r", requester: { login: "b", type: "User" }, approvers: [], maxParallel: N });
+const chain = { apiVersion: "clutch-luigi/v1" as const, kind: "Workflow" as const, name: "c", steps: Array.from({ length: 5 }, (_, i) => ({ id: `c${i}`, uses: "noop", ...(i > 0 ? { needs: [`c${i - 1}`] } : {}) })) };
+const CHAINS = Number(process.env.CHAINS ?? 0);
+const ids: string[] = [];
+for (let i = 0; i < CHAINS; i++) ids.push((await createRun(store, { workflow: chain, request: { apiVersion: "clutch-luigi/v1", kind: "Request", workflow: "c", reason: "b" }, requestPath: "b", repository: "o/r", requester: { login: "b", type: "User" }, approvers: [] })).runId);
+const { runId } = CHAINS ? { runId: "" } : await createRun(store, { workflow: wf, request: { apiVersion: "clutch-luigi/v1", kind: "Request", workflow: "w", reason: "b" }, requestPath: "b", repository: "o/r", requester: { login: "b", type: "User" }, approvers: [], maxParallel: N });
 const ctl = new AbortController();
 const t0 = performance.now();
 const w = runWorker(store, { registry: defaultRegistry(), concurrency: C, signal: ctl.signal, onError: (e) => console.error(e) });
 const c = new pg.Client({ connectionString: db.url }); await c.connect();
-for (;;) { const r = await c.query("select state from runs where id = $1", [runId]); if (r.rows[0].state !== "running") break; await new Promise((r) => setTimeout(r, 20)); }
+for (;;) { const r = await c.query("select count(*)::int as n from runs where state in ('running','waiting')"); if (r.rows[0].n === 0) break; await new Promise((r) => setTimeout(r, 20)); }
 const ms = performance.now() - t0;
-console.log(`${N} steps in ${ms.toFixed(0)} ms: ${(N / ms * 1000).toFixed(0)} steps/s (real worker in-process, C=${C})`);
+const NN = CHAINS ? CHAINS * 5 : N;
+console.log(`${NN} steps in ${ms.toFixed(0)} ms: ${(NN / ms * 1000).toFixed(0)} steps/s (real worker in-process, C=${C})`);
 ctl.abort(); await w;
 await new Promise((r) => setTimeout(r, 1200));
 const st = await c.query("select funcname, calls, round(total_time::numeric,1) total_ms, round(self_time::numeric,1) self_ms from pg_stat_user_functions order by self_time desc limit 8"); console.table(st.rows);

@@ -1,12 +1,15 @@
 /**
  * PgWorkQueue edge cases that the worker loop alone rarely reaches: steps leased in
- * a batch whose report then took the slow path sit in a stash, without heartbeats.
+ * a batch whose report was lost sit in a stash, without heartbeats; reports of a run
+ * that started failing meanwhile.
  */
 import { expect, it } from "vitest";
 import { describeEngine } from "../engine/fixture.js";
 import { loadWorkflow } from "../engine/harness.js";
 import { PgWorkQueue } from "../../../src/store/queue.js";
 import { stepKey } from "../../../src/engine/queue.js";
+import { listAuditEvents } from "../../../src/store/audit.js";
+import { getRun } from "../../../src/store/runs.js";
 
 describeEngine("work queue on $name", (env) => {
   it("never hands out a stashed step whose lease lapsed and that another worker took over", async () => {
@@ -30,5 +33,23 @@ describeEngine("work queue on $name", (env) => {
     expect((await a.claim(10)).map(stepKey)).not.toContain(stepKey(first!));
     await a.close();
     await b.close();
+  });
+
+  it("cancels a step whose retry or hand-back arrives after its run started failing, instead of queueing it", async () => {
+    const run = await env.startRun(loadWorkflow("parallel.yaml"), {}, { maxParallel: 3 });
+    const q = new PgWorkQueue(env.store, { workerId: "solo" });
+    const [a, b, c] = await q.claim(3);
+    expect(await q.complete(a!, { kind: "failed", errorClass: "permanent", message: "no", retryInMs: null })).toMatchObject({ ok: true });
+    // the run is failing now; b's retry and c's hand-back must not put them back in the queue
+    expect(await q.complete(b!, { kind: "failed", errorClass: "transient", message: "again", retryInMs: 0 })).toMatchObject({ ok: true });
+    expect(await q.complete(c!, { kind: "interrupted", message: "worker stopping" })).toMatchObject({ ok: true });
+    const status = await getRun(env.store, run.runId);
+    const byId = new Map(status!.steps.map((s) => [s.stepId, s.state]));
+    expect([byId.get(a!.stepId), byId.get(b!.stepId), byId.get(c!.stepId)]).toEqual(["failed", "cancelled", "cancelled"]);
+    expect(await q.claim(10)).toEqual([]);
+    expect(status!.state).toBe("failed"); // test.hold has no rollback: nothing to undo
+    const kinds = (await listAuditEvents(env.store.db, { runId: run.runId })).filter((e) => e.step_id === b!.stepId).map((e) => e.kind);
+    expect(kinds.slice(-2)).toEqual(["step.retrying", "step.cancelled"]);
+    await q.close();
   });
 });
