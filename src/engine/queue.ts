@@ -74,7 +74,7 @@ export interface WorkQueue {
    * further steps for this worker. `ok` is false when the lease was lost (another
    * worker took the step over); the result is then dropped.
    */
-  complete(step: ClaimedStep, result: StepResult, dependents: string[], claimNext?: number): Promise<CompleteOutcome>;
+  complete(step: ClaimedStep, result: StepResult, claimNext?: number): Promise<CompleteOutcome>;
   /** Extend the leases of steps still running here. Returns the keys of steps to abort (cancelled or lease lost). */
   heartbeat(steps: ClaimedStep[]): Promise<Set<string>>;
   /** Of these runs, those a person asked to cancel: their running steps stop within a second, not at the next heartbeat. */

@@ -229,23 +229,22 @@ export class Worker {
       const action = step.phase === "forward" ? node.spec.uses : (node.spec.rollback?.uses ?? node.spec.uses);
       this.onAttempt({ action, phase: step.phase, outcome: result.kind, seconds: (performance.now() - began) / 1000 });
     }
-    const dependents = node?.dependents ?? [];
     // This step's own slot passes to whatever the report claims next, plus any idle ones.
     const extra = this.stopping || workerSignal.aborted ? 0 : Math.max(0, this.freeSlots());
     this.reserved += extra;
     try {
-      return await this.report(step, result, dependents, this.stopping || workerSignal.aborted ? 0 : extra + 1);
+      return await this.report(step, result, this.stopping || workerSignal.aborted ? 0 : extra + 1);
     } finally {
       this.reserved -= extra;
     }
   }
 
   /** Persist a result, retrying through database outages for as long as the lease could still be ours. */
-  private async report(step: ClaimedStep, result: StepResult, dependents: string[], claimNext: number): Promise<ClaimedStep[]> {
+  private async report(step: ClaimedStep, result: StepResult, claimNext: number): Promise<ClaimedStep[]> {
     const giveUpAt = Date.now() + this.leaseMs * 4;
     for (let i = 0; ; i++) {
       try {
-        const { next } = await this.queue.complete(step, result, dependents, claimNext);
+        const { next } = await this.queue.complete(step, result, claimNext);
         this.completed++;
         return next;
       } catch (err) {

@@ -82,8 +82,8 @@ export class PgWorkQueue implements WorkQueue {
     return loadOutputs(this.db, this.store.cipher, runId, stepIds, secretsSeen);
   }
 
-  /** The step's dependents are the store's to know (steps.dependents); the argument is the loop's view of them. */
-  complete(step: ClaimedStep, result: StepResult, _dependents: string[] = [], claimNext = 0): Promise<CompleteOutcome> {
+  /** Which steps a result promotes is the store's to know: each step row carries its dependents. */
+  complete(step: ClaimedStep, result: StepResult, claimNext = 0): Promise<CompleteOutcome> {
     return this.reports.report(reportItem(step, result, this.store.cipher), claimNext);
   }
 

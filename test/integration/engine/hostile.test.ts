@@ -99,9 +99,9 @@ describeEngine("hostile input on $name", (env) => {
     const [first, poisoned, fine] = ids.map(byRun);
     // The first report goes out alone; the two made while it is in flight share the next batch.
     const results = await Promise.allSettled([
-      queue.complete(first!, { kind: "succeeded", outputs: { value: "first" }, secretOutputs: [] }, ["b", "c"]),
-      queue.complete(poisoned!, { kind: "succeeded", outputs: { value: "x\u0000y" }, secretOutputs: [] }, ["b", "c"]),
-      queue.complete(fine!, { kind: "succeeded", outputs: { value: "fine" }, secretOutputs: [] }, ["b", "c"]),
+      queue.complete(first!, { kind: "succeeded", outputs: { value: "first" }, secretOutputs: [] }),
+      queue.complete(poisoned!, { kind: "succeeded", outputs: { value: "x\u0000y" }, secretOutputs: [] }),
+      queue.complete(fine!, { kind: "succeeded", outputs: { value: "fine" }, secretOutputs: [] }),
     ]);
     expect(results[0]).toMatchObject({ status: "fulfilled", value: { ok: true } });
     expect(results[1]).toMatchObject({ status: "rejected", reason: expect.any(UnstorableResultError) });
@@ -110,7 +110,7 @@ describeEngine("hostile input on $name", (env) => {
     expect((await getRun(env.store, fine!.runId))!.steps.find((s) => s.stepId === "a")!.state).toBe("succeeded");
     // the refused step is still ours and still running: the worker reports a failure in its place
     expect((await getRun(env.store, poisoned!.runId))!.steps.find((s) => s.stepId === "a")!.state).toBe("running");
-    await queue.complete(poisoned!, { kind: "failed", errorClass: "invalid-output", message: "unstorable", retryInMs: null }, ["b", "c"]);
+    await queue.complete(poisoned!, { kind: "failed", errorClass: "invalid-output", message: "unstorable", retryInMs: null });
     expect((await env.waitForRun(poisoned!.runId)).state).toBe("failed");
     await queue.close();
   });

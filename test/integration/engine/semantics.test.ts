@@ -246,10 +246,10 @@ describeEngine("engine semantics on $name", (env) => {
     const { runId } = await env.startRun(loadWorkflow("undo-crash.yaml"));
     const setup = new PgWorkQueue(env.store, { workerId: "setup", leaseMs: 30_000 });
     const [grant] = await setup.claim(1);
-    await setup.complete(grant!, { kind: "succeeded", outputs: { tag: "grant" }, secretOutputs: [] }, ["boom"]);
+    await setup.complete(grant!, { kind: "succeeded", outputs: { tag: "grant" }, secretOutputs: [] });
     const [boom] = await setup.claim(1);
     expect(boom!.stepId).toBe("boom");
-    await setup.complete(boom!, { kind: "failed", errorClass: "refused", message: "no", retryInMs: null }, []);
+    await setup.complete(boom!, { kind: "failed", errorClass: "refused", message: "no", retryInMs: null });
     expect(stepStates((await getRun(env.store, runId))!)).toEqual({ grant: "rolling_back", boom: "failed" });
     for (let i = 1; i <= MAX_INTERRUPTIONS; i++) {
       const doomed = new PgWorkQueue(env.store, { workerId: `undo-doomed-${i}`, leaseMs: 1 });

@@ -24,7 +24,7 @@ describeEngine("work queue on $name", (env) => {
     expect((await b.claim(2)).map(stepKey)).not.toContain(stepKey(first!));
     // `a` reports anyway: the report is lost, but the batch it rode in leased `a` the
     // one claimable step (the same one, attempt 2), which waits in a's stash, unheartbeated
-    expect(await a.complete(first!, { kind: "succeeded", outputs: {}, secretOutputs: [] }, [], 1)).toEqual({ ok: false, next: [] });
+    expect(await a.complete(first!, { kind: "succeeded", outputs: {}, secretOutputs: [] }, 1)).toEqual({ ok: false, next: [] });
     await new Promise((r) => setTimeout(r, 120));
     expect(await b.reclaimExpired()).toBe(1);
     const again = await b.claim(10);

@@ -9,7 +9,7 @@ import type { WorkflowSpec } from "../../../src/formats/types.js";
 /** A queue over plain arrays: hands out the given steps once, records what the worker reports. */
 class FakeQueue implements WorkQueue {
   readonly workerId = "fake";
-  results: { step: ClaimedStep; result: StepResult; dependents: string[] }[] = [];
+  results: { step: ClaimedStep; result: StepResult }[] = [];
   abort = new Set<string>();
   constructor(private pending: ClaimedStep[], private def: RunDefinition, private outputs: Record<string, Record<string, unknown>> = {}) {}
   async claim(limit: number) {
@@ -21,8 +21,8 @@ class FakeQueue implements WorkQueue {
   async loadOutputs(_run: string, ids: string[]) {
     return Object.fromEntries(ids.map((id) => [id, this.outputs[id] ?? {}]));
   }
-  async complete(step: ClaimedStep, result: StepResult, dependents: string[], claimNext = 0) {
-    this.results.push({ step, result, dependents });
+  async complete(step: ClaimedStep, result: StepResult, claimNext = 0) {
+    this.results.push({ step, result });
     return { ok: true, next: this.pending.splice(0, claimNext) };
   }
   async heartbeat() {
@@ -74,12 +74,11 @@ const echo: Action<Record<string, unknown>, Record<string, unknown>> = {
 };
 
 describe("Worker", () => {
-  it("substitutes inputs from dependencies and reports success with the step's dependents", async () => {
+  it("substitutes inputs from dependencies and reports success", async () => {
     const q = new FakeQueue([claimed("b")], def([{ id: "a", uses: "echo" }, { id: "b", uses: "echo", needs: ["a"], with: { x: "${{ steps.a.outputs.y }}", db: "${{ params.db }}" } }, { id: "c", uses: "echo", needs: ["b"] }]), { a: { y: 42 } });
     const lines: LogLine[] = [];
     const [r] = await drain(q, [echo], 1, lines);
     expect(r!.result).toEqual({ kind: "succeeded", outputs: { x: 42, db: "orders", key: "r1:b" }, secretOutputs: [] });
-    expect(r!.dependents).toEqual(["c"]);
     expect(lines).toEqual([{ level: "info", message: "ran b for alice" }]);
   });
 
@@ -157,12 +156,12 @@ describe("Worker", () => {
   it("reports a failure in place of a result the store refuses, instead of retrying it until the lease runs out", async () => {
     class RefusingQueue extends FakeQueue {
       refusals = 0;
-      override async complete(step: ClaimedStep, result: StepResult, dependents: string[], claimNext = 0) {
+      override async complete(step: ClaimedStep, result: StepResult, claimNext = 0) {
         if (result.kind === "succeeded") {
           this.refusals++;
           throw new UnstorableResultError("unsupported Unicode escape sequence");
         }
-        return super.complete(step, result, dependents, claimNext);
+        return super.complete(step, result, claimNext);
       }
     }
     const q = new RefusingQueue([claimed("a")], def([{ id: "a", uses: "echo", retry: { attempts: 5, on: ["invalid-output", "error"] } }]));
@@ -219,9 +218,9 @@ describe("Worker", () => {
   it("never aborts the signal of an action that has already returned, while its report is on the way", async () => {
     class SlowReportQueue extends FakeQueue {
       beats = 0;
-      override async complete(step: ClaimedStep, result: StepResult, dependents: string[], claimNext = 0) {
+      override async complete(step: ClaimedStep, result: StepResult, claimNext = 0) {
         await new Promise((r) => setTimeout(r, 400)); // three heartbeats happen meanwhile
-        return super.complete(step, result, dependents, claimNext);
+        return super.complete(step, result, claimNext);
       }
       override async heartbeat() {
         this.beats++;
