@@ -56,6 +56,7 @@ export class Worker {
   /** The one cache of runs' definitions and graphs; the runner reads through it. */
   private readonly runs = new Map<string, LoadedRun & { bytes: number }>();
   private cachedBytes = 0;
+  private readonly loading = new Map<string, Promise<LoadedRun>>();
   /** Slots promised to claims in flight, so a completion and the main loop never overbook. */
   private reserved = 0;
   private stopping = false;
@@ -200,24 +201,32 @@ export class Worker {
     }
   }
 
-  private async load(runId: string): Promise<LoadedRun> {
-    let loaded = this.runs.get(runId);
-    if (!loaded) {
-      const def = await this.queue.loadRun(runId);
-      const bytes = JSON.stringify(def.request).length + JSON.stringify(def.workflow).length;
-      const entry = { def, graph: buildGraph(def.workflow), request: requestFields(def), params: def.request.params ?? {}, bytes };
-      // Bounded by count and by size: requests may carry large params, and a worker
-      // that serves many runs must not hold them all.
-      for (const [id, old] of this.runs) {
-        if (this.runs.size < MAX_CACHED_RUNS && this.cachedBytes + bytes <= MAX_CACHED_RUN_BYTES) break;
-        this.runs.delete(id);
-        this.cachedBytes -= old.bytes;
-      }
-      this.runs.set(runId, entry);
-      this.cachedBytes += bytes;
-      loaded = entry;
+  private load(runId: string): Promise<LoadedRun> {
+    const cached = this.runs.get(runId);
+    if (cached) return Promise.resolve(cached);
+    // The slots that claim a new run's first steps together share one load of it.
+    let pending = this.loading.get(runId);
+    if (!pending) {
+      pending = this.loadOnce(runId).finally(() => this.loading.delete(runId));
+      this.loading.set(runId, pending);
     }
-    return loaded;
+    return pending;
+  }
+
+  private async loadOnce(runId: string): Promise<LoadedRun> {
+    const def = await this.queue.loadRun(runId);
+    const bytes = JSON.stringify(def.request).length + JSON.stringify(def.workflow).length;
+    const entry = { def, graph: buildGraph(def.workflow), request: requestFields(def), params: def.request.params ?? {}, bytes };
+    // Bounded by count and by size: requests may carry large params, and a worker
+    // that serves many runs must not hold them all.
+    for (const [id, old] of this.runs) {
+      if (this.runs.size < MAX_CACHED_RUNS && this.cachedBytes + bytes <= MAX_CACHED_RUN_BYTES) break;
+      this.runs.delete(id);
+      this.cachedBytes -= old.bytes;
+    }
+    this.runs.set(runId, entry);
+    this.cachedBytes += bytes;
+    return entry;
   }
 
   /** Run one claimed step and report it; returns the steps claimed along with the report. */

@@ -74,6 +74,22 @@ const echo: Action<Record<string, unknown>, Record<string, unknown>> = {
 };
 
 describe("Worker", () => {
+  it("loads a run once for the slots that claim its first steps together", async () => {
+    class CountingQueue extends FakeQueue {
+      loads = 0;
+      override async loadRun() {
+        this.loads++;
+        await new Promise((r) => setTimeout(r, 20));
+        return super.loadRun();
+      }
+    }
+    const steps = ["a", "b", "c", "d"].map((id) => ({ id, uses: "echo" }));
+    const q = new CountingQueue(steps.map((s) => claimed(s.id)), def(steps));
+    const results = await drain(q, [echo], 4);
+    expect(results.map((r) => r.result.kind)).toEqual(["succeeded", "succeeded", "succeeded", "succeeded"]);
+    expect(q.loads).toBe(1);
+  });
+
   it("substitutes inputs from dependencies and reports success", async () => {
     const q = new FakeQueue([claimed("b")], def([{ id: "a", uses: "echo" }, { id: "b", uses: "echo", needs: ["a"], with: { x: "${{ steps.a.outputs.y }}", db: "${{ params.db }}" } }, { id: "c", uses: "echo", needs: ["b"] }]), { a: { y: 42 } });
     const lines: LogLine[] = [];
