@@ -1,23 +1,53 @@
 /**
  * One DBOS Transact worker process for `npm run bench:engine`: the second peer.
- * It dequeues from one queue with `workerConcurrency` = CONCURRENCY, the equal of
- * our worker's steps in flight. Two workflows: `one` runs a single no-op step (an
- * independent step of ours), `chain` runs five no-op steps one after the other.
+ *
+ * Two workflows, both dequeued from one database-backed queue whose per-process limit is
+ * CONCURRENCY (the same steps in flight per process as our workers and graphile's):
+ *   benchOne    one no-op step: a "run of N independent steps" is N of these
+ *   benchChain  five no-op steps in sequence: DBOS's idiom for a 5-step chain
+ * DBOS has no notification for new queue entries: each process polls its queue every
+ * DBOS_POLL_MS (DBOS's default is 1,000 ms, which would cap a process at 8 workflows a second).
  */
-import { DBOS } from "@dbos-inc/dbos-sdk";
+import { DBOS, type DLogger } from "@dbos-inc/dbos-sdk";
+
+export const QUEUE = "bench";
+export const APP = "clutch-bench";
+export const APP_VERSION = "bench";
 
 const noop = DBOS.registerStep(async (): Promise<void> => undefined, { name: "noop" });
-DBOS.registerWorkflow(async (): Promise<void> => { await noop(); }, { name: "one" });
-DBOS.registerWorkflow(async (): Promise<void> => { for (let i = 0; i < 5; i++) await noop(); }, { name: "chain" });
 
-DBOS.setConfig({
-  name: "bench",
-  systemDatabaseUrl: process.env.DATABASE_URL!,
-  applicationVersion: "bench",
-  logLevel: "error",
-  runMigrations: false,
-  listenQueues: [process.env.DBOS_QUEUE ?? "bench"],
-});
-await DBOS.launch();
-process.once("SIGTERM", () => void DBOS.shutdown().then(() => process.exit(0)));
-process.stdout.write(`ready ${process.pid}\n`);
+async function one(): Promise<void> {
+  await noop();
+}
+async function chain(): Promise<void> {
+  for (let i = 0; i < 5; i++) await noop();
+}
+
+export const benchOne = DBOS.registerWorkflow(one, { name: "benchOne" });
+export const benchChain = DBOS.registerWorkflow(chain, { name: "benchChain" });
+
+const quiet: DLogger = {
+  debug() {},
+  info() {},
+  warn: (m) => void process.stderr.write(`dbos warn: ${String(m)}\n`),
+  error: (m) => void process.stderr.write(`dbos error: ${String(m)}\n`),
+};
+
+if (process.env.DATABASE_URL) {
+  DBOS.setConfig({
+    name: APP,
+    applicationVersion: APP_VERSION,
+    systemDatabaseUrl: process.env.DATABASE_URL,
+    systemDatabasePoolSize: Number(process.env.POOL ?? 10),
+    logger: quiet,
+    runMigrations: false,
+  });
+  await DBOS.launch();
+  await DBOS.registerQueue(QUEUE, {
+    workerConcurrency: Number(process.env.CONCURRENCY ?? 8),
+    minPollingIntervalMs: Number(process.env.DBOS_POLL_MS ?? 10),
+    onConflict: "always_update",
+  });
+  process.once("SIGTERM", () => void DBOS.shutdown().then(() => process.exit(0)));
+  process.stdout.write(`ready ${process.pid}\n`);
+}
