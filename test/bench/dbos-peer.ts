@@ -9,10 +9,7 @@
  * DBOS_POLL_MS (DBOS's default is 1,000 ms, which would cap a process at 8 workflows a second).
  */
 import { DBOS, type DLogger } from "@dbos-inc/dbos-sdk";
-
-export const QUEUE = "bench";
-export const APP = "clutch-bench";
-export const APP_VERSION = "bench";
+import { APP, APP_VERSION, CHAIN, ONE, QUEUE } from "./dbos-names.js";
 
 const noop = DBOS.registerStep(async (): Promise<void> => undefined, { name: "noop" });
 
@@ -22,9 +19,8 @@ async function one(): Promise<void> {
 async function chain(): Promise<void> {
   for (let i = 0; i < 5; i++) await noop();
 }
-
-export const benchOne = DBOS.registerWorkflow(one, { name: "benchOne" });
-export const benchChain = DBOS.registerWorkflow(chain, { name: "benchChain" });
+DBOS.registerWorkflow(one, { name: ONE });
+DBOS.registerWorkflow(chain, { name: CHAIN });
 
 const quiet: DLogger = {
   debug() {},
@@ -33,21 +29,20 @@ const quiet: DLogger = {
   error: (m) => void process.stderr.write(`dbos error: ${String(m)}\n`),
 };
 
-if (process.env.DATABASE_URL) {
-  DBOS.setConfig({
-    name: APP,
-    applicationVersion: APP_VERSION,
-    systemDatabaseUrl: process.env.DATABASE_URL,
-    systemDatabasePoolSize: Number(process.env.POOL ?? 10),
-    logger: quiet,
-    runMigrations: false,
-  });
-  await DBOS.launch();
-  await DBOS.registerQueue(QUEUE, {
-    workerConcurrency: Number(process.env.CONCURRENCY ?? 8),
-    minPollingIntervalMs: Number(process.env.DBOS_POLL_MS ?? 10),
-    onConflict: "always_update",
-  });
-  process.once("SIGTERM", () => void DBOS.shutdown().then(() => process.exit(0)));
-  process.stdout.write(`ready ${process.pid}\n`);
-}
+DBOS.setConfig({
+  name: APP,
+  applicationVersion: APP_VERSION,
+  systemDatabaseUrl: process.env.DATABASE_URL!,
+  systemDatabasePoolSize: Number(process.env.POOL ?? 10),
+  logger: quiet,
+  // the bench migrates once, before any worker starts
+  runMigrations: false,
+});
+await DBOS.launch();
+await DBOS.registerQueue(QUEUE, {
+  workerConcurrency: Number(process.env.CONCURRENCY ?? 8),
+  minPollingIntervalMs: Number(process.env.DBOS_POLL_MS ?? 10),
+  onConflict: "always_update",
+});
+process.once("SIGTERM", () => void DBOS.shutdown().then(() => process.exit(0)));
+process.stdout.write(`ready ${process.pid}\n`);
