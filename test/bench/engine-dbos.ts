@@ -45,7 +45,7 @@ export async function dbosSystem(admin: pg.Client, concurrency: number): Promise
   async function window(workers: number, work: () => Promise<void>): Promise<Measured> {
     await q.query("truncate dbos.workflow_status cascade");
     const { commits } = await inWindow(
-      { admin, db: db.name, script: "./dbos-peer.ts", workers, env: { DATABASE_URL: db.url, CONCURRENCY: String(concurrency) }, benchTxns: () => polls },
+      { admin, db: db.name, script: "./dbos-peer.ts", workers, env: { DATABASE_URL: db.url, CONCURRENCY: String(concurrency), NODE_NO_WARNINGS: "1" /* DBOS trips pg's query-while-busy deprecation */ }, benchTxns: () => polls },
       async () => {
         await work();
         return async () => undefined;
