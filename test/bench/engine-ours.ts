@@ -39,11 +39,13 @@ export async function ourSystem(admin: pg.Client, concurrency: number): Promise<
       },
     );
     const t = await q.query(
-      `select extract(epoch from max(finished_at) - min(created_at)) as secs, count(*) filter (where state <> 'succeeded') as bad
+      `select extract(epoch from max(finished_at) - min(created_at)) as secs, extract(epoch from max(created_at) - min(created_at)) as creating,
+            count(*) filter (where state <> 'succeeded') as bad
        from runs where id = any($1)`,
       [result],
     );
     if (Number(t.rows[0].bad) > 0) throw new Error(`clutch-luigi: ${t.rows[0].bad} runs did not succeed`);
+    if (process.env.BENCH_VERBOSE) process.stderr.write(`clutch-luigi: ${result.length} runs created over ${Number(t.rows[0].creating).toFixed(2)} s of ${Number(t.rows[0].secs).toFixed(2)} s\n`);
     const lat = await q.query("select extract(epoch from started_at - ready_at) * 1000 as ms from steps where run_id = any($1)", [result]);
     return { steps: lat.rows.length, seconds: Number(t.rows[0].secs), latencies: lat.rows.map((r) => Number(r.ms)), commits };
   }
@@ -63,8 +65,7 @@ export async function ourSystem(admin: pg.Client, concurrency: number): Promise<
             ids.push(...batch.map((b) => b.runId));
           }
         }
-        const pollMs = 50;
-        await waitFinished(ids, pollMs);
+        await waitFinished(ids, 50);
         return ids;
       }),
     probe: (count: number, workers: number) =>

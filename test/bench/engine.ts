@@ -7,7 +7,7 @@
  *   BENCH_WORKERS       worker processes per system (2)
  *   BENCH_CONCURRENCY   steps in flight per worker process (8)
  *   BENCH_REPS          repetitions (3); the table shows medians
- *   BENCH_SHAPES        e.g. "1k" or "1k,10k" (both)
+ *   BENCH_SHAPES        sizes and/or single shapes, e.g. "1k" or "10k-chains" (1k,10k)
  *   BENCH_PROBE         idle-latency probe: single-step runs, one at a time (50)
  *   BENCH_SYSTEMS       e.g. "clutch-luigi" to run only ours (all three)
  *   DBOS_POLL_MS        DBOS's queue polling interval (10)
@@ -39,7 +39,7 @@ const SHAPES: Shape[] = (
     { size: "10k", kind: "independent", runs: 10, width: 1_000 },
     { size: "10k", kind: "chains", runs: 2_000, width: 5 },
   ] as const
-).filter((s) => SIZES.includes(s.size));
+).filter((s) => SIZES.includes(s.size) || SIZES.includes(`${s.size}-${s.kind}`));
 
 interface Row {
   shape: string;
