@@ -108,7 +108,11 @@ export async function inWindow<T>(w: Window, work: () => Promise<(procs: Proc[])
   const before = (await commits(w.admin, w.db)) - w.benchTxns();
   const procs = await spawnProcs(w.script, w.workers, w.env);
   await sleep(300);
+  // CLOCK_MONOTONIC in µs, the clock of V8's CPU profiles: cpuprofile-top.ts cuts a
+  // worker's profile to this window, leaving out its start-up
+  const from = process.hrtime.bigint() / 1000n;
   const collect = await work();
+  if (process.env.BENCH_VERBOSE) process.stderr.write(`window ${w.script} ${from} ${process.hrtime.bigint() / 1000n}\n`);
   await stopProcs(procs);
   await sleep(1_200);
   const after = (await commits(w.admin, w.db)) - w.benchTxns();
