@@ -11,7 +11,13 @@ import { APP, APP_VERSION, CHAIN, ONE, QUEUE } from "./dbos-names.js";
 
 export async function dbosSystem(admin: pg.Client, concurrency: number): Promise<System> {
   const db = await createTestDatabase("cl_bench_dbos");
-  await DBOS.migrate(db.url);
+  const log = console.log;
+  console.log = () => undefined; // why: DBOS.migrate announces itself on stdout, which is the bench's table
+  try {
+    await DBOS.migrate(db.url);
+  } finally {
+    console.log = log;
+  }
   const client = await DBOSClient.create({ systemDatabaseUrl: db.url, applicationName: APP, systemDatabasePoolSize: 2 });
   const q = new pg.Client({ connectionString: db.url });
   await q.connect();
