@@ -41,6 +41,8 @@ export interface AttemptObservation {
 const MAX_CACHED_RUNS = 1_000;
 /** How often running steps look whether their run was cancelled. */
 export const CANCEL_WATCH_MS = 1_000;
+/** The reason an idle wait is cut short; a constant, since abort() without one builds a DOMException each time. */
+const WOKEN = "woken";
 const MAX_CACHED_RUN_BYTES = 64 * 1024 * 1024;
 
 export class Worker {
@@ -135,7 +137,7 @@ export class Worker {
   private idle(signal: AbortSignal): Promise<void> {
     const ctl = new AbortController();
     // The stop may have come while this loop was claiming: then the wait must not start.
-    const unsubscribe = whenAborted(signal, () => ctl.abort());
+    const unsubscribe = whenAborted(signal, () => ctl.abort(WOKEN));
     // A full worker waits for a slot to free up. One with free slots waits for new
     // work only: a finishing step already claimed what there was in its own
     // transaction, so asking the database again would be an empty commit.
@@ -143,9 +145,9 @@ export class Worker {
     // Only a worker with nothing in flight listens for notifications; one that is busy
     // is woken when its last step ends, to start listening.
     const busy = this.inflight.size > 0;
-    if (full) this.wake = () => ctl.abort();
+    if (full) this.wake = () => ctl.abort(WOKEN);
     else if (busy) this.wake = () => {
-      if (this.inflight.size === 0) ctl.abort();
+      if (this.inflight.size === 0) ctl.abort(WOKEN);
     };
     const wait = full ? sleep(this.pollMs, ctl.signal) : this.queue.waitForWork(this.pollMs, ctl.signal, !busy);
     return wait.finally(() => {
@@ -203,7 +205,12 @@ export class Worker {
 
   private load(runId: string): Promise<LoadedRun> {
     const cached = this.runs.get(runId);
-    if (cached) return Promise.resolve(cached);
+    if (cached) {
+      // Least recently used goes first: a run in progress must not be evicted by the ones queued behind it.
+      this.runs.delete(runId);
+      this.runs.set(runId, cached);
+      return Promise.resolve(cached);
+    }
     // The slots that claim a new run's first steps together share one load of it.
     let pending = this.loading.get(runId);
     if (!pending) {

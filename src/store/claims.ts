@@ -75,14 +75,19 @@ export async function heartbeatSteps(db: Knex, workerId: string, steps: readonly
   if (steps.length === 0) return new Set();
   const kept = rowsOf<{ run_id: string; step_id: string; cancel_requested: boolean }>(
     await db.raw(
+      // Rows locked in key order, as reports take them, so a heartbeat and a report never wait on each other in a cycle.
       `with k as (select * from unnest(?::uuid[], ?::text[]) as k(run_id, step_id)),
+            mine as (
+              select s.run_id, s.step_id from steps s join k on s.run_id = k.run_id and s.step_id = k.step_id
+              where s.lease_owner = ? order by s.run_id, s.step_id for update of s
+            ),
             upd as (
               update steps s set lease_expires_at = now() + ? * interval '1 millisecond'
-              from k where s.run_id = k.run_id and s.step_id = k.step_id and s.lease_owner = ?
+              from mine where s.run_id = mine.run_id and s.step_id = mine.step_id
               returning s.run_id, s.step_id
             )
        select upd.*, r.cancel_requested from upd join runs r on r.id = upd.run_id`,
-      [steps.map((s) => s.runId), steps.map((s) => s.stepId), leaseMs, workerId],
+      [steps.map((s) => s.runId), steps.map((s) => s.stepId), workerId, leaseMs],
     ),
   );
   const alive = new Map(kept.map((k) => [stepKey({ runId: k.run_id, stepId: k.step_id }), k]));
