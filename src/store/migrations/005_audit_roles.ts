@@ -17,7 +17,8 @@ import type { Knex } from "knex";
 
 export const RUNTIME_ROLE = "clutch_luigi_runtime";
 
-const AUDIT_FUNCTION = (schema: string): string => `create or replace function cl_audit(events jsonb) returns void
+/** cl_audit as this migration wrote it; migration 015 replaces it and restores it on down(). */
+export const AUDIT_FUNCTION = (schema: string): string => `create or replace function cl_audit(events jsonb) returns void
    language plpgsql security definer set search_path = pg_catalog, ${schema} as $$
    declare
      n integer;
@@ -120,7 +121,7 @@ async function firstRow<T>(knex: Knex, sql: string, bindings: Knex.RawBinding[] 
   return (Array.isArray(r) ? r : r.rows)[0]!;
 }
 
-async function quotedSchema(knex: Knex): Promise<string> {
+export async function quotedSchema(knex: Knex): Promise<string> {
   return (await firstRow<{ q: string }>(knex, "select quote_ident(current_schema()) as q")).q;
 }
 

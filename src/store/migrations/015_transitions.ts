@@ -20,6 +20,7 @@ import { buildGraph } from "../../engine/graph.js";
 import type { WorkflowSpec } from "../../formats/types.js";
 import { rowsOf } from "../db.js";
 import { stateRulesSql } from "../state-sql.js";
+import { AUDIT_FUNCTION, quotedSchema } from "./005_audit_roles.js";
 
 const FUNCTIONS: string[] = [
   `create function cl_event(p_kind text, p_run uuid, p_step text, p_actor text, p_data jsonb default '{}'::jsonb)
@@ -554,6 +555,74 @@ const FUNCTIONS: string[] = [
      for each row when (old.state is distinct from new.state) execute function cl_refuse_illegal_move()`,
 ];
 
+/**
+ * cl_audit as 005 wrote it (same checks, same rows, same hashes), but appending the
+ * rows in one INSERT after the chain is computed: the head stays locked from its
+ * update to commit, and one statement per row was most of that time.
+ */
+const AUDIT_FUNCTION_BATCHED = (schema: string): string => `create or replace function cl_audit(events jsonb) returns void
+   language plpgsql security definer set search_path = pg_catalog, ${schema} as $$
+   declare
+     n integer;
+     s bigint;
+     prev text;
+     b text;
+     t timestamptz := clock_timestamp();
+     e jsonb;
+     extra text;
+     bodies text[] := '{}';
+     prevs text[] := '{}';
+     hashes text[] := '{}';
+   begin
+     if events is null then return; end if;
+     if jsonb_typeof(events) <> 'array' then
+       raise exception 'cl_audit takes a JSON array of events' using errcode = '22023';
+     end if;
+     n := jsonb_array_length(events);
+     if n = 0 then return; end if;
+     -- The chain computes seq, at and the hashes itself; a caller naming any of them
+     -- is trying to write a row it chose, so the whole append is refused.
+     for e in select value from jsonb_array_elements(events) loop
+       if jsonb_typeof(e) <> 'object' then
+         raise exception 'cl_audit: every event is a JSON object' using errcode = '22023';
+       end if;
+       select k into extra from jsonb_object_keys(e) k
+         where k not in ('kind', 'run_id', 'step_id', 'actor', 'data') limit 1;
+       if extra is not null then
+         raise exception 'cl_audit: "%" is not the caller''s to set (only kind, run_id, step_id, actor, data)', extra
+           using errcode = '42501';
+       end if;
+       if jsonb_typeof(e->'kind') is distinct from 'string' or jsonb_typeof(e->'actor') is distinct from 'string' then
+         raise exception 'cl_audit: kind and actor are required strings' using errcode = '22023';
+       end if;
+       if e->'data' is not null and jsonb_typeof(e->'data') not in ('object', 'null') then
+         raise exception 'cl_audit: data is a JSON object' using errcode = '22023';
+       end if;
+     end loop;
+     -- The row lock on the head serializes appenders until commit: one chain, no forks.
+     update audit_head set seq = seq + n where id = 1 returning seq - n, hash into s, prev;
+     for e in select value from jsonb_array_elements(events) loop
+       s := s + 1;
+       b := jsonb_build_object(
+         'seq', s,
+         'at', to_char(t at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
+         'kind', e->>'kind',
+         'run_id', e->'run_id',
+         'step_id', e->'step_id',
+         'actor', e->>'actor',
+         'data', coalesce(nullif(e->'data', 'null'::jsonb), '{}'::jsonb))::text;
+       prevs := prevs || prev;
+       prev := encode(sha256(convert_to(prev || E'\\n' || b, 'UTF8')), 'hex');
+       bodies := bodies || b;
+       hashes := hashes || prev;
+     end loop;
+     insert into audit_events (seq, at, kind, run_id, step_id, actor, data, prev_hash, hash, body)
+     select s - n + x.i, t, x.e->>'kind', (x.e->>'run_id')::uuid, x.e->>'step_id', x.e->>'actor',
+            coalesce(nullif(x.e->'data', 'null'::jsonb), '{}'::jsonb), prevs[x.i], hashes[x.i], bodies[x.i]
+     from jsonb_array_elements(events) with ordinality as x(e, i);
+     update audit_head set hash = prev where id = 1;
+   end $$`;
+
 const DROPPED = [
   "cl_complete_many(text, jsonb, integer, bigint, boolean)",
   "cl_complete_one(uuid, text, text, integer, text, jsonb, text, jsonb, text[])",
@@ -581,6 +650,7 @@ export async function up(knex: Knex): Promise<void> {
   await backfillDependents(knex);
   for (const f of DROPPED) await knex.raw(`drop function if exists ${f}`);
   for (const sql of [...stateRulesSql(), ...FUNCTIONS]) await knex.raw(sql);
+  await knex.raw(AUDIT_FUNCTION_BATCHED(await quotedSchema(knex)));
 }
 
 export async function down(knex: Knex): Promise<void> {
@@ -612,6 +682,7 @@ export async function down(knex: Knex): Promise<void> {
     await knex.raw(`drop function if exists ${f}`);
   }
   for (const t of ["cl_step_moves", "cl_run_moves"]) await knex.raw(`drop table if exists ${t}`);
+  await knex.raw(AUDIT_FUNCTION(await quotedSchema(knex)));
   for (const [t, c] of [["steps", "steps_state_known"], ["runs", "runs_state_known"], ["attempts", "attempts_phase_known"], ["attempts", "attempts_outcome_known"]]) {
     await knex.raw(`alter table ${t} drop constraint if exists ${c}`);
   }
