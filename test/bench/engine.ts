@@ -11,6 +11,7 @@
  *   BENCH_PROBE         idle-latency probe: single-step runs, one at a time (50)
  *   BENCH_SYSTEMS       e.g. "clutch-luigi" to run only ours (all three)
  *   DBOS_POLL_MS        DBOS's queue polling interval (10)
+ *   BENCH_PGBENCH       0 to skip pgbench's bound (1)
  *
  * Every repetition runs every shape on every system, rotating which system goes first,
  * so a burst of noise on this shared machine lands on all of them rather than on one.
@@ -128,12 +129,8 @@ async function main(): Promise<void> {
   const rows: Row[] = [];
   const probes: Row[] = [];
   try {
-    const makers = [ourSystem, graphileSystem, dbosSystem];
-    for (const make of makers) {
-      const s = await make(admin, CONCURRENCY);
-      if (ONLY && !ONLY.includes(s.name)) await s.close();
-      else systems.push(s);
-    }
+    const makers = { [OURS]: ourSystem, "graphile-worker": graphileSystem, dbos: dbosSystem };
+    for (const [name, make] of Object.entries(makers)) if (!ONLY || ONLY.includes(name)) systems.push(await make(admin, CONCURRENCY));
     for (let rep = 0; rep < REPS; rep++) {
       const order = systems.map((_, i) => systems[(i + rep) % systems.length]!);
       for (const shape of SHAPES)
@@ -151,7 +148,7 @@ async function main(): Promise<void> {
     const pgbDb = `cl_bench_pgb_${Date.now().toString(36)}`;
     await admin.query(`create database "${pgbDb}"`);
     let bound = "";
-    try {
+    if (process.env.BENCH_PGBENCH !== "0") try {
       execFileSync("pgbench", ["-i", "-q", "-s", "1", "-h", new URL(ADMIN_URL).hostname, "-p", new URL(ADMIN_URL).port || "5432", "-U", "postgres", pgbDb], { stdio: "ignore" });
       const w4 = pgbench(pgbDb, ["-N", "-c", "4", "-j", "2", "-T", "3"]);
       const w1 = pgbench(pgbDb, ["-N", "-c", "1", "-j", "1", "-T", "3"]);
