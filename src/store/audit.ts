@@ -58,14 +58,12 @@ export function auditHash(prevHash: string, body: string): string {
 export async function appendAudit(trx: Knex.Transaction, events: AuditEvent | AuditEvent[]): Promise<void> {
   const list = Array.isArray(events) ? events : [events];
   if (list.length === 0) return;
-  const payload = list.map((e) => ({
-    kind: e.kind,
-    run_id: e.runId ?? null,
-    step_id: e.stepId ?? null,
-    actor: e.actor,
-    data: e.data ?? {},
-  }));
-  await trx.raw("select cl_audit(?::jsonb)", [JSON.stringify(payload)]);
+  await trx.raw("select cl_audit(?::jsonb)", [JSON.stringify(list.map(auditPayload))]);
+}
+
+/** An event as cl_audit and the transition functions take it. */
+export function auditPayload(e: AuditEvent): { kind: string; run_id: string | null; step_id: string | null; actor: string; data: Record<string, unknown> } {
+  return { kind: e.kind, run_id: e.runId ?? null, step_id: e.stepId ?? null, actor: e.actor, data: e.data ?? {} };
 }
 
 export interface ChainProblem {

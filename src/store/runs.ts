@@ -15,7 +15,7 @@ import { jsonProblem, truncateText } from "./storable.js";
 import { substitute } from "../formats/expressions.js";
 import { ExpiryError, expiryTerms, type ExpiryTerms } from "../formats/expiry.js";
 import type { RequestSpec, WorkflowSpec } from "../formats/types.js";
-import type { AuditEvent } from "./audit.js";
+import { auditPayload, type AuditEvent } from "./audit.js";
 import { rowsOf, type Store } from "./db.js";
 import { openRunReport } from "./run-reports.js";
 
@@ -204,7 +204,7 @@ export async function createRun(store: Store, input: CreateRunInput): Promise<Cr
     // The run takes its lock (or waits for it) and its first steps are queued: cl_begin_run, migration 015.
     const state = rowsOf<{ state: RunState }>(
       await trx.raw("select cl_begin_run(?, ?, ?::jsonb, ?) as state", [
-        runId, actor, JSON.stringify({ kind: created.kind, run_id: runId, step_id: null, actor, data: created.data }), store.backend === "pg",
+        runId, actor, JSON.stringify(auditPayload(created)), store.backend === "pg",
       ]),
     )[0]!.state;
     return { runId, created: true, state };
