@@ -20,7 +20,7 @@ import { buildGraph } from "../../engine/graph.js";
 import type { WorkflowSpec } from "../../formats/types.js";
 import { rowsOf } from "../db.js";
 import { stateRulesSql } from "../state-sql.js";
-import { AUDIT_FUNCTION, quotedSchema } from "./005_audit_roles.js";
+import { AUDIT_CHECKS, AUDIT_FUNCTION, quotedSchema } from "./005_audit_roles.js";
 
 const FUNCTIONS: string[] = [
   `create function cl_event(p_kind text, p_run uuid, p_step text, p_actor text, p_data jsonb default '{}'::jsonb)
@@ -117,6 +117,20 @@ const FUNCTIONS: string[] = [
      return ev;
    end $$`,
 
+  // A run's steps that never started (queued, ready, on a timer) are cancelled.
+  `create function cl_cancel_unstarted_events(p_run uuid, p_actor text) returns jsonb language plpgsql as $$
+   declare
+     ev jsonb;
+   begin
+     with c as (
+       update steps set state = 'cancelled', finished_at = now()
+       where run_id = p_run and state in ('pending', 'ready', 'waiting')
+       returning step_id, ord
+     )
+     select coalesce(jsonb_agg(cl_event('step.cancelled', p_run, step_id, p_actor) order by ord), '[]'::jsonb) into ev from c;
+     return ev;
+   end $$`,
+
   // The failing path, run after every event of a failing run (the run row locked by
   // the caller): cancel what never started, start undoing each succeeded step none of
   // whose dependents is still standing, and finish the run once nothing is in flight.
@@ -130,12 +144,7 @@ const FUNCTIONS: string[] = [
    begin
      select state, cancel_requested into r from runs where id = p_run;
      if not found or r.state <> 'rolling_back' then return '[]'::jsonb; end if;
-     with c as (
-       update steps set state = 'cancelled', finished_at = now()
-       where run_id = p_run and state in ('pending', 'ready', 'waiting')
-       returning step_id, ord
-     )
-     select coalesce(jsonb_agg(cl_event('step.cancelled', p_run, step_id, p_actor) order by ord), '[]'::jsonb) into ev from c;
+     ev := cl_cancel_unstarted_events(p_run, p_actor);
      with rb as (
        update steps s set state = 'rolling_back', run_at = now(), ready_at = clock_timestamp(),
          -- the interruption cap counts lost leases of the undo, not of the forward run
@@ -450,10 +459,7 @@ const FUNCTIONS: string[] = [
      ev := jsonb_build_array(cl_event('run.cancel_requested', p_run, null, p_actor, p_origin));
      if v_state = 'waiting' then
        -- Only what never started: a retried run waiting for its lock keeps the steps it already did.
-       with c as (update steps set state = 'cancelled', finished_at = now()
-                  where run_id = p_run and state in ('pending', 'ready', 'waiting') returning step_id, ord)
-       select ev || coalesce(jsonb_agg(cl_event('step.cancelled', p_run, step_id, p_actor) order by ord), '[]'::jsonb) into ev from c;
-       ev := ev || cl_finish_run_events(p_run, 'cancelled', p_actor);
+       ev := ev || cl_cancel_unstarted_events(p_run, p_actor) || cl_finish_run_events(p_run, 'cancelled', p_actor);
      else
        ev := ev || cl_fail_run_events(p_run, 'cancelled by ' || p_actor, p_actor);
      end if;
@@ -574,32 +580,7 @@ const AUDIT_FUNCTION_BATCHED = (schema: string): string => `create or replace fu
      prevs text[] := '{}';
      hashes text[] := '{}';
    begin
-     if events is null then return; end if;
-     if jsonb_typeof(events) <> 'array' then
-       raise exception 'cl_audit takes a JSON array of events' using errcode = '22023';
-     end if;
-     n := jsonb_array_length(events);
-     if n = 0 then return; end if;
-     -- The chain computes seq, at and the hashes itself; a caller naming any of them
-     -- is trying to write a row it chose, so the whole append is refused.
-     for e in select value from jsonb_array_elements(events) loop
-       if jsonb_typeof(e) <> 'object' then
-         raise exception 'cl_audit: every event is a JSON object' using errcode = '22023';
-       end if;
-       select k into extra from jsonb_object_keys(e) k
-         where k not in ('kind', 'run_id', 'step_id', 'actor', 'data') limit 1;
-       if extra is not null then
-         raise exception 'cl_audit: "%" is not the caller''s to set (only kind, run_id, step_id, actor, data)', extra
-           using errcode = '42501';
-       end if;
-       if jsonb_typeof(e->'kind') is distinct from 'string' or jsonb_typeof(e->'actor') is distinct from 'string' then
-         raise exception 'cl_audit: kind and actor are required strings' using errcode = '22023';
-       end if;
-       if e->'data' is not null and jsonb_typeof(e->'data') not in ('object', 'null') then
-         raise exception 'cl_audit: data is a JSON object' using errcode = '22023';
-       end if;
-     end loop;
-     -- The row lock on the head serializes appenders until commit: one chain, no forks.
+${AUDIT_CHECKS}     -- The row lock on the head serializes appenders until commit: one chain, no forks.
      update audit_head set seq = seq + n where id = 1 returning seq - n, hash into s, prev;
      for e in select value from jsonb_array_elements(events) loop
        s := s + 1;
@@ -670,6 +651,7 @@ export async function down(knex: Knex): Promise<void> {
     "cl_begin_run_events(uuid, text)",
     "cl_fail_run_events(uuid, text, text)",
     "cl_reconcile_events(uuid, text)",
+    "cl_cancel_unstarted_events(uuid, text)",
     "cl_finish_run_events(uuid, text, text)",
     "cl_hand_on_lock_events(text, text)",
     "cl_take_lock(text, uuid)",
