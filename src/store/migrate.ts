@@ -19,6 +19,7 @@ import * as m012 from "./migrations/012_expiries.js";
 import * as m013 from "./migrations/013_follow_ups.js";
 import * as m014 from "./migrations/014_dispatch_callbacks.js";
 import * as m015 from "./migrations/015_transitions.js";
+import * as m016 from "./migrations/016_create_run.js";
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -41,6 +42,7 @@ export const MIGRATIONS: [string, Migration][] = [
   ["013_follow_ups", m013],
   ["014_dispatch_callbacks", m014],
   ["015_transitions", m015],
+  ["016_create_run", m016],
 ];
 
 const source: Knex.MigrationSource<string> = {

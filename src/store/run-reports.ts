@@ -93,11 +93,6 @@ function reportOf(r: Record<string, unknown>): RunReportRow {
   };
 }
 
-/** Called in the transaction that creates a run from a pull request: from now on GitHub is told how it goes. */
-export async function openRunReport(trx: Knex.Transaction, runId: string, at: { detailsUrl: string | null; defaultBranch: string | null; timeZone?: string | null }): Promise<void> {
-  await trx.raw("insert into run_reports (run_id, details_url, default_branch, time_zone) values (?, ?, ?, ?) on conflict do nothing", [runId, at.detailsUrl, at.defaultBranch, at.timeZone ?? null]);
-}
-
 /**
  * Mark reports due from audit rows past the shared cursor. One process scans at a
  * time (the cursor row is taken with SKIP LOCKED); rows up to the committed chain

@@ -5,7 +5,6 @@
  * another commit ever starts it twice.
  */
 import { createHash, randomUUID } from "node:crypto";
-import type { Knex } from "knex";
 import type { ActionRegistry } from "../actions/registry.js";
 import { buildGraph, GraphError } from "../engine/graph.js";
 import type { RunIdentity } from "../engine/queue.js";
@@ -17,7 +16,6 @@ import { ExpiryError, expiryTerms, type ExpiryTerms } from "../formats/expiry.js
 import type { RequestSpec, WorkflowSpec } from "../formats/types.js";
 import { auditPayload, type AuditEvent } from "./audit.js";
 import { rowsOf, type Store } from "./db.js";
-import { openRunReport } from "./run-reports.js";
 
 export interface CreateRunInput extends RunIdentity {
   request: RequestSpec;
@@ -128,87 +126,69 @@ export async function createRun(store: Store, input: CreateRunInput): Promise<Cr
       )
     : null;
   const actor = input.actor ?? input.requester.login;
-  return store.db.transaction(async (trx: Knex.Transaction) => {
-    const inserted = rowsOf<{ id: string }>(
-      await trx.raw(
-        `insert into runs (id, idempotency_key, request_key, workflow, request_path, spec, identity, state, lock_key, max_parallel, steps_left)
-         values (?, ?, ?, ?, ?, ?::jsonb, ?::jsonb, 'waiting', ?, ?, ?)
-         on conflict do nothing returning id`,
-        [
-          runId,
-          input.idempotencyKey ?? null,
-          input.requestKey ?? null,
-          input.workflow.name,
-          input.requestPath,
-          JSON.stringify({ workflow: input.workflow, request: input.request, timeoutMs: graph.timeoutMs ?? null }),
-          JSON.stringify(identity),
-          lockKey,
-          Math.max(1, input.maxParallel ?? 16),
-          graph.order.length,
-        ],
-      ),
-    );
-    if (inserted.length === 0) {
-      // Either key may be the one that matched; both name the same request's run.
-      const existing = rowsOf<{ id: string; state: RunState }>(
-        await trx.raw("select id, state from runs where idempotency_key = ? or request_key = ? order by created_at limit 1", [input.idempotencyKey ?? null, input.requestKey ?? null]),
-      )[0];
-      if (!existing) throw new Error("a run with this key was being created concurrently and is not visible yet; retry");
-      return { runId: existing.id, created: false, state: existing.state };
-    }
-    if (input.installationId !== undefined) await trx.raw("update runs set installation_id = ? where id = ?", [installationIdOf(input.installationId), runId]);
-    if (input.report) await openRunReport(trx, runId, input.report);
+  const run = {
+    id: runId,
+    idempotency_key: input.idempotencyKey ?? null,
+    request_key: input.requestKey ?? null,
+    workflow: input.workflow.name,
+    request_path: input.requestPath,
+    spec: { workflow: input.workflow, request: input.request, timeoutMs: graph.timeoutMs ?? null },
+    identity,
+    lock_key: lockKey,
+    max_parallel: Math.max(1, input.maxParallel ?? 16),
+    steps_left: graph.order.length,
+    installation_id: input.installationId !== undefined ? installationIdOf(input.installationId) : null,
     // The timer is armed by a trigger the moment the run succeeds (migration 012).
-    if (expiry) await trx.raw("update runs set expiry_ms = ?, expiry_max_ms = ? where id = ?", [expiry.durationMs, expiry.maxMs, runId]);
-    const stepRows = graph.order.map((id) => {
-      const n = graph.nodes.get(id)!;
-      const action = input.registry?.get(n.spec.uses);
-      return {
-        run_id: runId,
-        step_id: id,
-        ord: n.index,
-        state: "pending",
-        deps_left: n.needs.length,
-        after_ms: n.afterMs,
-        has_rollback: input.registry ? Boolean(n.spec.rollback || action?.rollback) : true,
-        dependents: n.dependents,
-        idempotency_key: `${runId}:${id}`,
-      };
-    });
-    for (let i = 0; i < stepRows.length; i += 500) await trx("steps").insert(stepRows.slice(i, i + 500));
-    const created: AuditEvent = {
-      kind: "run.created",
-      runId,
-      actor,
-      data: {
-        workflow: input.workflow.name,
-        requestPath: input.requestPath,
-        repository: identity.repository,
-        pullRequest: identity.pullRequest ?? null,
-        commit: identity.commit ?? null,
-        requester: identity.requester.login,
-        approvers: identity.approvers.map((a) => a.login),
-        // The review ids are what tie the run to the approving reviews on GitHub: they
-        // belong in the hashed row, not only in the editable runs table.
-        approvals: identity.approvers.map((a) => ({ login: a.login, reviewId: a.reviewId ?? null })),
-        reason: input.request.reason,
-        // Names only: values stay in the request file at the commit.
-        params: Object.keys(input.request.params ?? {}).sort(),
-        breakGlass: identity.breakGlass ?? false,
-        lock: lockKey,
-        steps: graph.order,
-        ...(expiry ? { expires: { afterMs: expiry.durationMs, maxMs: expiry.maxMs } } : {}),
-        ...(input.evidence ? { evidence: input.evidence } : {}),
-      },
+    expiry_ms: expiry?.durationMs ?? null,
+    expiry_max_ms: expiry?.maxMs ?? null,
+  };
+  const report = input.report ? { details_url: input.report.detailsUrl, default_branch: input.report.defaultBranch, time_zone: input.report.timeZone ?? null } : null;
+  const steps = graph.order.map((id) => {
+    const n = graph.nodes.get(id)!;
+    const action = input.registry?.get(n.spec.uses);
+    return {
+      step_id: id,
+      ord: n.index,
+      deps_left: n.needs.length,
+      after_ms: n.afterMs,
+      has_rollback: input.registry ? Boolean(n.spec.rollback || action?.rollback) : true,
+      dependents: n.dependents,
     };
-    // The run takes its lock (or waits for it) and its first steps are queued: cl_begin_run, migration 015.
-    const state = rowsOf<{ state: RunState }>(
-      await trx.raw("select cl_begin_run(?, ?, ?::jsonb, ?) as state", [
-        runId, actor, JSON.stringify(auditPayload(created)), store.backend === "pg",
-      ]),
-    )[0]!.state;
-    return { runId, created: true, state };
   });
+  const created: AuditEvent = {
+    kind: "run.created",
+    runId,
+    actor,
+    data: {
+      workflow: input.workflow.name,
+      requestPath: input.requestPath,
+      repository: identity.repository,
+      pullRequest: identity.pullRequest ?? null,
+      commit: identity.commit ?? null,
+      requester: identity.requester.login,
+      approvers: identity.approvers.map((a) => a.login),
+      // The review ids are what tie the run to the approving reviews on GitHub: they
+      // belong in the hashed row, not only in the editable runs table.
+      approvals: identity.approvers.map((a) => ({ login: a.login, reviewId: a.reviewId ?? null })),
+      reason: input.request.reason,
+      // Names only: values stay in the request file at the commit.
+      params: Object.keys(input.request.params ?? {}).sort(),
+      breakGlass: identity.breakGlass ?? false,
+      lock: lockKey,
+      steps: graph.order,
+      ...(expiry ? { expires: { afterMs: expiry.durationMs, maxMs: expiry.maxMs } } : {}),
+      ...(input.evidence ? { evidence: input.evidence } : {}),
+    },
+  };
+  // One statement, so one round trip and the audit head held only until its own commit:
+  // cl_create_run inserts the run and its steps and begins it (migration 016).
+  const out = rowsOf<{ r: { created: boolean; run_id: string | null; state: RunState | null } }>(
+    await store.db.raw("select cl_create_run(?::jsonb, ?::jsonb, ?::jsonb, ?::jsonb, ?) as r", [
+      JSON.stringify(run), JSON.stringify(steps), report ? JSON.stringify(report) : null, JSON.stringify(auditPayload(created)), store.backend === "pg",
+    ]),
+  )[0]!.r;
+  if (!out.run_id || !out.state) throw new Error("a run with this key was being created concurrently and is not visible yet; retry");
+  return { runId: out.run_id, created: out.created, state: out.state };
 }
 
 function installationIdOf(id: number): number {
