@@ -20,6 +20,7 @@ import * as m013 from "./migrations/013_follow_ups.js";
 import * as m014 from "./migrations/014_dispatch_callbacks.js";
 import * as m015 from "./migrations/015_transitions.js";
 import * as m016 from "./migrations/016_create_run.js";
+import * as m017 from "./migrations/017_claim_successors.js";
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -43,6 +44,7 @@ export const MIGRATIONS: [string, Migration][] = [
   ["014_dispatch_callbacks", m014],
   ["015_transitions", m015],
   ["016_create_run", m016],
+  ["017_claim_successors", m017],
 ];
 
 const source: Knex.MigrationSource<string> = {

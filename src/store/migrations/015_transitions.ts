@@ -22,7 +22,7 @@ import { rowsOf } from "../db.js";
 import { stateRulesSql } from "../state-sql.js";
 import { AUDIT_CHECKS, AUDIT_FUNCTION, quotedSchema } from "./005_audit_roles.js";
 
-const FUNCTIONS: string[] = [
+export const FUNCTIONS: string[] = [
   `create function cl_event(p_kind text, p_run uuid, p_step text, p_actor text, p_data jsonb default '{}'::jsonb)
    returns jsonb language sql immutable as $$
      select jsonb_build_object('kind', p_kind, 'run_id', p_run, 'step_id', p_step, 'actor', p_actor, 'data', coalesce(p_data, '{}'::jsonb))

@@ -1,7 +1,8 @@
 /**
  * PgWorkQueue edge cases that the worker loop alone rarely reaches: steps leased in
  * a batch whose report was lost sit in a stash, without heartbeats; reports of a run
- * that started failing meanwhile.
+ * that started failing meanwhile; the steps a report promotes going to the worker
+ * that reported.
  */
 import { expect, it } from "vitest";
 import { describeEngine } from "../engine/fixture.js";
@@ -31,6 +32,21 @@ describeEngine("work queue on $name", (env) => {
     expect(again.map((s) => [stepKey(s), s.attempt])).toEqual([[stepKey(first!), 3]]);
     // the stashed lease is stale: `a` must not run what `b` now holds
     expect((await a.claim(10)).map(stepKey)).not.toContain(stepKey(first!));
+    await a.close();
+    await b.close();
+  });
+
+  it("hands the steps a success promotes to the reporting worker, in the report's own transaction", async () => {
+    const run = await env.startRun(loadWorkflow("diamond.yaml"), { name: "x" });
+    const a = new PgWorkQueue(env.store, { workerId: "a" });
+    const b = new PgWorkQueue(env.store, { workerId: "b" });
+    const [first] = await a.claim(1);
+    expect(first!.stepId).toBe("a");
+    // b and c become ready in the report; they must not wait for the commit and the next claimer
+    const done = await a.complete(first!, { kind: "succeeded", outputs: { value: "x" }, secretOutputs: [] }, 2);
+    expect(done.ok).toBe(true);
+    expect(done.next.map((s) => [s.runId, s.stepId]).sort()).toEqual([[run.runId, "b"], [run.runId, "c"]]);
+    expect(await b.claim(10)).toEqual([]);
     await a.close();
     await b.close();
   });
