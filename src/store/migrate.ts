@@ -21,6 +21,7 @@ import * as m014 from "./migrations/014_dispatch_callbacks.js";
 import * as m015 from "./migrations/015_transitions.js";
 import * as m016 from "./migrations/016_create_run.js";
 import * as m017 from "./migrations/017_claim_successors.js";
+import * as m018 from "./migrations/018_generic_plans.js";
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -45,6 +46,7 @@ export const MIGRATIONS: [string, Migration][] = [
   ["015_transitions", m015],
   ["016_create_run", m016],
   ["017_claim_successors", m017],
+  ["018_generic_plans", m018],
 ];
 
 const source: Knex.MigrationSource<string> = {
