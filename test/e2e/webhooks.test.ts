@@ -103,12 +103,19 @@ describe("a request pull request, from opening to merge", () => {
     const created = await auditRows("run.created");
     expect(created.map((r) => r.run_id)).toEqual([run.id]);
 
-    // The same delivery again (a replay): acknowledged, nothing handled.
+    // The same delivery again (a replay): acknowledged, nothing handled. The run's steps
+    // go on calling GitHub meanwhile; handling a merge would start by reading the pull
+    // request (as the next delivery does) and would count as an attempt.
     const calls = app.world.fake.calls.length;
+    const before = await deliveryState(app.server.store.db, d.id);
     expect((await app.deliver(d)).status).toBe(200);
-    expect(app.world.fake.calls.length).toBe(calls);
-    // A new delivery with the same content: handled, but the run already exists.
+    const handling = new Set(["pulls/get", "pulls/list-files", "checks/create"]);
+    expect(app.world.fake.calls.slice(calls).filter((c) => handling.has(c.operationId)).map((c) => c.operationId)).toEqual([]);
+    expect(await deliveryState(app.server.store.db, d.id)).toEqual(before);
+    // A new delivery with the same content is handled (it reads the pull request), but the run already exists.
+    const handled = app.world.fake.calls.length;
     await send("pull_request", "closed", p, { merged: true, mergeCommitSha: mergeSha, sender: "sam" });
+    expect(app.world.fake.calls.slice(handled).map((c) => c.operationId)).toContain("pulls/get");
     expect(await runRows()).toHaveLength(1);
     expect(checksOn(mergeSha, "clutch-luigi/run")).toHaveLength(1);
     expect(await auditRows("run.created")).toHaveLength(1);
