@@ -22,7 +22,7 @@ import { rowsOf } from "../db.js";
 import { stateRulesSql } from "../state-sql.js";
 import { AUDIT_CHECKS, AUDIT_FUNCTION, quotedSchema } from "./005_audit_roles.js";
 
-export const FUNCTIONS: string[] = [
+const FUNCTIONS: string[] = [
   `create function cl_event(p_kind text, p_run uuid, p_step text, p_actor text, p_data jsonb default '{}'::jsonb)
    returns jsonb language sql immutable as $$
      select jsonb_build_object('kind', p_kind, 'run_id', p_run, 'step_id', p_step, 'actor', p_actor, 'data', coalesce(p_data, '{}'::jsonb))
@@ -560,6 +560,16 @@ export const FUNCTIONS: string[] = [
   `create trigger runs_legal_moves before update of state on runs
      for each row when (old.state is distinct from new.state) execute function cl_refuse_illegal_move()`,
 ];
+
+/**
+ * 015's definition of one of its functions, named by the start of its signature, as
+ * CREATE OR REPLACE: for a later migration that re-creates it changed, or restores it.
+ */
+export function transitionFunction(signature: string): string {
+  const sql = FUNCTIONS.find((f) => f.startsWith(`create function ${signature}`));
+  if (!sql) throw new Error(`migration 015 has no function ${signature}`);
+  return sql.replace(/^create function/, "create or replace function");
+}
 
 /**
  * cl_audit as 005 wrote it (same checks, same rows, same hashes), but appending the

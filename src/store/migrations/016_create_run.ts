@@ -7,6 +7,7 @@
  * cl_begin_run, whose only caller was createRun, is gone.
  */
 import type { Knex } from "knex";
+import { transitionFunction } from "./015_transitions.js";
 
 const CREATE_RUN = `create function cl_create_run(p_run jsonb, p_steps jsonb, p_report jsonb, p_created jsonb, p_notify boolean)
    returns jsonb language plpgsql as $$
@@ -41,18 +42,12 @@ const CREATE_RUN = `create function cl_create_run(p_run jsonb, p_steps jsonb, p_
      return jsonb_build_object('created', true, 'run_id', v_run, 'state', (select state from runs where id = v_run));
    end $$`;
 
-const BEGIN_RUN = `create function cl_begin_run(p_run uuid, p_actor text, p_created jsonb, p_notify boolean) returns text language plpgsql as $$
-   begin
-     perform cl_commit_events(jsonb_build_array(p_created) || cl_begin_run_events(p_run, p_actor), p_notify);
-     return (select state from runs where id = p_run);
-   end $$`;
-
 export async function up(knex: Knex): Promise<void> {
   await knex.raw(CREATE_RUN);
   await knex.raw("drop function cl_begin_run(uuid, text, jsonb, boolean)");
 }
 
 export async function down(knex: Knex): Promise<void> {
-  await knex.raw(BEGIN_RUN);
+  await knex.raw(transitionFunction("cl_begin_run(p_run uuid"));
   await knex.raw("drop function if exists cl_create_run(jsonb, jsonb, jsonb, jsonb, boolean)");
 }

@@ -10,17 +10,13 @@
  * clock). 015's two promoting functions are re-created with only that change.
  */
 import type { Knex } from "knex";
-import { FUNCTIONS } from "./015_transitions.js";
+import { transitionFunction } from "./015_transitions.js";
 
 const PROMOTERS = ["cl_promote_events(p_run uuid", "cl_report_events(p_worker text"];
 const STAMP = /run_at = (case when d\.step_id is null then t\.run_at else )?clock_timestamp\(\) \+ (\w)\.after_ms \* interval '1 millisecond'/g;
 
 function promoters(): string[] {
-  return PROMOTERS.map((sig) => {
-    const sql = FUNCTIONS.find((f) => f.startsWith(`create function ${sig}`));
-    if (!sql) throw new Error(`migration 015 has no function ${sig}`);
-    return sql.replace(/^create function/, "create or replace function");
-  });
+  return PROMOTERS.map((sig) => transitionFunction(sig));
 }
 
 function stampedNow(sql: string): string {

@@ -13,7 +13,7 @@
  */
 import type { Knex } from "knex";
 
-export const GENERIC_PLAN_FUNCTIONS = [
+const GENERIC_PLAN_FUNCTIONS = [
   "cl_report(text, jsonb, integer, bigint, boolean)",
   "cl_claim(text, integer, bigint)",
   "cl_create_run(jsonb, jsonb, jsonb, jsonb, boolean)",
