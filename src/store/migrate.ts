@@ -22,6 +22,7 @@ import * as m015 from "./migrations/015_transitions.js";
 import * as m016 from "./migrations/016_create_run.js";
 import * as m017 from "./migrations/017_claim_successors.js";
 import * as m018 from "./migrations/018_generic_plans.js";
+import * as m019 from "./migrations/019_claim_by_run.js";
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -47,6 +48,7 @@ export const MIGRATIONS: [string, Migration][] = [
   ["016_create_run", m016],
   ["017_claim_successors", m017],
   ["018_generic_plans", m018],
+  ["019_claim_by_run", m019],
 ];
 
 const source: Knex.MigrationSource<string> = {

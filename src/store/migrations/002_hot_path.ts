@@ -16,6 +16,7 @@
  * stored text and checking it matches the row's columns.
  */
 import type { Knex } from "knex";
+import { replaceableDefinition } from "./definitions.js";
 
 const UP: string[] = [
   `create function cl_audit(events jsonb) returns void language plpgsql as $$
@@ -204,6 +205,11 @@ const UP: string[] = [
      return jsonb_build_object('statuses', statuses, 'claimed', claimed);
    end $$`,
 ];
+
+/** 002's definition of one of its functions (see definitions.ts). */
+export function hotPathFunction(signature: string): string {
+  return replaceableDefinition(UP, signature, "002");
+}
 
 export async function up(knex: Knex): Promise<void> {
   for (const sql of UP) await knex.raw(sql);

@@ -21,6 +21,7 @@ import type { WorkflowSpec } from "../../formats/types.js";
 import { rowsOf } from "../db.js";
 import { stateRulesSql } from "../state-sql.js";
 import { AUDIT_CHECKS, AUDIT_FUNCTION, quotedSchema } from "./005_audit_roles.js";
+import { replaceableDefinition } from "./definitions.js";
 
 const FUNCTIONS: string[] = [
   `create function cl_event(p_kind text, p_run uuid, p_step text, p_actor text, p_data jsonb default '{}'::jsonb)
@@ -566,9 +567,7 @@ const FUNCTIONS: string[] = [
  * CREATE OR REPLACE: for a later migration that re-creates it changed, or restores it.
  */
 export function transitionFunction(signature: string): string {
-  const sql = FUNCTIONS.find((f) => f.startsWith(`create function ${signature}`));
-  if (!sql) throw new Error(`migration 015 has no function ${signature}`);
-  return sql.replace(/^create function/, "create or replace function");
+  return replaceableDefinition(FUNCTIONS, signature, "015");
 }
 
 /**
