@@ -8,11 +8,11 @@
  *
  *   tsx test/bench/claim-scope.ts          TEST_DATABASE_URL names the server
  */
-import { openStore } from "../../src/store/db.js";
-import { rowsOf } from "../../src/store/db.js";
+import { openStore, rowsOf } from "../../src/store/db.js";
 import { hotPathFunction } from "../../src/store/migrations/002_hot_path.js";
 import { CLAIM_ROWS } from "../../src/store/migrations/019_claim_by_run.js";
 import { createTestDatabase } from "../support/pg.js";
+import { insertReadyRuns } from "../support/ready-steps.js";
 
 const CALLS = 200;
 const REPS = 5;
@@ -31,10 +31,7 @@ try {
   console.log("| ready steps of other runs | definition | ms a claim (median) |\n|--:|---|--:|");
   for (const n of [200, 2_000, 20_000]) {
     await k.raw("delete from runs");
-    await k.raw(`insert into runs (id, workflow, request_path, spec, identity, state, steps_left)
-      select gen_random_uuid(), 'w', 'r', '{}', '{}', 'running', 1 from generate_series(1, ?::integer)`, [n]);
-    await k.raw(`insert into steps (run_id, step_id, ord, state, deps_left, idempotency_key, run_at)
-      select id, 'only', 0, 'ready', 0, id::text, now() - interval '1 minute' + random() * interval '1 second' from runs`);
+    await insertReadyRuns(k, n, { workflow: "w", spreadMs: 1000 });
     await k.raw("vacuum analyze steps");
     const runs = rowsOf<{ id: string }>(await k.raw("select id from runs order by random() limit ?", [CALLS])).map((r) => r.id);
     for (const [label, definition] of DEFINITIONS) {

@@ -11,7 +11,9 @@
 import type { Knex } from "knex";
 import { hotPathFunction } from "./002_hot_path.js";
 
-const CLAIMABLE = `lease_owner is null and state in ('ready', 'waiting', 'rolling_back') and run_at <= now()`;
+/** A step no worker holds, in a state a worker takes; the new index covers exactly these rows. */
+const UNHELD = `lease_owner is null and state in ('ready', 'waiting', 'rolling_back')`;
+const CLAIMABLE = `${UNHELD} and run_at <= now()`;
 
 /** The steps one claim takes, as `cand`: any claimable ones, oldest first. */
 const PICK_ANY = `cand as (
@@ -65,8 +67,7 @@ export const CLAIM_ROWS = `create or replace function cl_claim_rows(p_worker tex
    end $$`;
 
 export async function up(knex: Knex): Promise<void> {
-  await knex.raw(`create index steps_claimable_run on steps (run_id, run_at)
-    where lease_owner is null and state in ('ready', 'waiting', 'rolling_back')`);
+  await knex.raw(`create index steps_claimable_run on steps (run_id, run_at) where ${UNHELD}`);
   await knex.raw(CLAIM_ROWS);
 }
 

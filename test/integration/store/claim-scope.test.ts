@@ -8,6 +8,7 @@ import { describeEngine } from "../engine/fixture.js";
 import { BACKENDS } from "../engine/backends.js";
 import { loadWorkflow } from "../engine/harness.js";
 import { rowsOf } from "../../../src/store/db.js";
+import { insertReadyRuns } from "../../support/ready-steps.js";
 
 interface Claimed {
   run_id: string;
@@ -17,10 +18,7 @@ interface Claimed {
 describeEngine("the run-scoped claim on $name", (env) => {
   it("reads the reported run's steps, not the 3,000 ready steps of other runs queued before them", async () => {
     // other runs' ready steps, older than the reported run's: as with 3,000 chains in flight
-    await env.store.db.raw(`insert into runs (id, workflow, request_path, spec, identity, state, steps_left)
-      select gen_random_uuid(), 'other', 'r', '{}', '{}', 'running', 1 from generate_series(1, 3000)`);
-    await env.store.db.raw(`insert into steps (run_id, step_id, ord, state, deps_left, idempotency_key, run_at)
-      select id, 'only', 0, 'ready', 0, id::text, now() - interval '1 minute' from runs where workflow = 'other'`);
+    await insertReadyRuns(env.store.db, 3000, { workflow: "other" });
     await env.store.db.raw("analyze steps");
     const mine = await env.startRun(loadWorkflow("diamond.yaml"), { name: "x" });
     for (const mode of ["force_generic_plan", "auto"]) {
