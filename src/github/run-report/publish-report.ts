@@ -15,7 +15,7 @@ import { paginate, type GitHubClient } from "../client.js";
 import { clearCheckActions, createCheckRun, updateCheckRun } from "../publish.js";
 import { commentMarker, renderOutcomeComment, type AnchorLine } from "./outcome-comment.js";
 import { isFinalRunState } from "../../engine/states.js";
-import { renderRunCheck } from "./run-check.js";
+import { renderRunCheck, type RunCheckRender } from "./run-check.js";
 
 export class ReportWriteError extends Error {
   constructor(
@@ -47,6 +47,34 @@ async function findComment(gh: GitHubClient, at: { owner: string; repo: string }
   return page.items.find((c) => c.body?.startsWith(marker))?.id ?? null;
 }
 
+interface CheckItem {
+  id: number;
+  external_id?: string | null;
+  status: string;
+  conclusion?: string | null;
+}
+
+/**
+ * The run's newest check newer than `after`, if an earlier attempt created one and died before
+ * recording its id (GitHub made it, the answer or the process was lost). Found by the run id in
+ * `external_id`, so a retry updates that check instead of showing the run twice.
+ */
+async function findCheck(gh: GitHubClient, at: { owner: string; repo: string }, check: RunCheckRender, after: number | null): Promise<CheckItem | null> {
+  if (check.head_sha === "") return null;
+  const page = await paginate<CheckItem>(
+    gh,
+    "GET /repos/{owner}/{repo}/commits/{ref}/check-runs",
+    { ...at, ref: check.head_sha, check_name: check.name, filter: "all" },
+    { maxPages: 5 },
+    (d) => (d as { check_runs: CheckItem[] }).check_runs,
+  );
+  const mine = page.items.filter((c) => c.external_id === check.external_id && c.id > (after ?? 0));
+  return mine.reduce<CheckItem | null>((newest, c) => (newest === null || c.id > newest.id ? c : newest), null);
+}
+
+/** GitHub keeps a completed check's status and conclusion: only one already showing this outcome can take it. */
+const canShow = (c: CheckItem, check: RunCheckRender): boolean => c.status !== "completed" || (check.status === "completed" && c.conclusion === check.conclusion);
+
 export interface PublishOptions {
   now: Date;
   /** Publish the chain head as the `clutch-luigi/audit` status when a run finishes (default true). */
@@ -65,10 +93,16 @@ export async function publishRunReport(db: Knex, gh: GitHubClient, report: RunRe
     let checkRunId = report.checkRunId;
     const reopened = report.checkState !== null && isFinalRunState(report.checkState) && (!isFinalRunState(s.state) || report.checkState !== s.state);
     if (checkRunId === null || reopened) {
-      // The old check keeps its outcome, not its buttons, and loses them before the new check shows:
-      // nobody sees two checks offering buttons. Cosmetic: a click there is refused anyway.
-      if (checkRunId !== null) await clearCheckActions(gh, at, checkRunId).catch(() => undefined);
-      checkRunId = await createCheckRun(gh, at, check);
+      const lost = await findCheck(gh, at, check, checkRunId);
+      if (lost !== null && canShow(lost, check)) {
+        await updateCheckRun(gh, at, lost.id, check);
+        checkRunId = lost.id;
+      } else {
+        // The old check keeps its outcome, not its buttons, and loses them before the new check shows:
+        // nobody sees two checks offering buttons. Cosmetic: a click there is refused anyway.
+        for (const old of [checkRunId, lost?.id ?? null]) if (old !== null) await clearCheckActions(gh, at, old).catch(() => undefined);
+        checkRunId = await createCheckRun(gh, at, check);
+      }
       Object.assign(partial, { checkRunId, checkState: s.state, checkHash });
     } else if (report.checkHash !== checkHash) {
       await updateCheckRun(gh, at, checkRunId, check);

@@ -10,6 +10,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { RunReporter, retryDelayMs } from "../../../src/github/run-report/reporter.js";
 import { rowsOf, type Store } from "../../../src/store/db.js";
 import { claimDueReports, runReport } from "../../../src/store/run-reports.js";
+import { retryRun } from "../../../src/store/run-control.js";
 import { createRun, getRun } from "../../../src/store/runs.js";
 import type { WorkflowSpec } from "../../../src/formats/types.js";
 import { startPullRequestWorld, type PullRequestWorld } from "../../support/github/pull-request-world.js";
@@ -124,6 +125,46 @@ describe.each(BACKENDS)("the run reporter on $name", (backend) => {
     const comments = world.comments.on("acme/ops", 7).filter((c) => c.body.includes(runId));
     expect(comments).toHaveLength(1);
     expect(comments[0]!.edits).toBe(1);
+  });
+
+  it("a check GitHub created whose answer was lost is found by the run id and updated, never made twice", async () => {
+    const runId = await run(chain(1), `lost-check-${backend.name}`);
+    const r = reporter();
+    // GitHub creates the check; the publisher never learns its id (a cut connection, or kill -9 before the row was written).
+    world.fake.fail("POST /repos/{owner}/{repo}/check-runs", 502, 1, { afterWrite: true });
+    await r.tick();
+    expect(world.checks.runs).toHaveLength(1);
+    expect((await runReport(store.db, runId))!.checkRunId).toBeNull();
+    workers = startWorkers(store, registry, 1);
+    await waitForRun(store, runId);
+    await store.db.raw("update run_reports set next_at = now() where run_id = ?", [runId]);
+    await r.tick();
+    expect(world.checks.runs).toHaveLength(1);
+    expect(world.checks.runs[0]).toMatchObject({ externalId: runId, status: "completed", conclusion: "success" });
+    expect((await runReport(store.db, runId))!).toMatchObject({ checkRunId: world.checks.runs[0]!.id, failures: 0 });
+  });
+
+  it("a lost check already showing another outcome keeps it: a new check shows the run, and the lost one loses its buttons", async () => {
+    const failing = { ...chain(1), name: "fails", steps: [{ id: "s0", uses: "test.flaky", with: { tag: "f", code: "permanent", failTimes: 99 } }] } as WorkflowSpec;
+    const runId = await run(failing, `lost-final-${backend.name}`);
+    workers = startWorkers(store, registry, 1);
+    expect((await waitForRun(store, runId)).state).toBe("failed");
+    await workers.stop();
+    workers = null;
+    const r = reporter();
+    world.fake.fail("POST /repos/{owner}/{repo}/check-runs", 502, 1, { afterWrite: true });
+    await r.tick();
+    expect(world.checks.runs).toHaveLength(1);
+    expect(world.checks.runs[0]).toMatchObject({ status: "completed", conclusion: "failure" });
+    expect(world.checks.runs[0]!.actions.map((a) => a.identifier)).toContain("retry");
+    // The run is retried before any publisher records the lost check: GitHub cannot turn a failure back into in progress.
+    await retryRun(store, runId, "alice");
+    await store.db.raw("update run_reports set next_at = now() where run_id = ?", [runId]);
+    await r.tick();
+    expect(world.checks.runs).toHaveLength(2);
+    expect(world.checks.runs[0]).toMatchObject({ conclusion: "failure", actions: [] });
+    expect(world.checks.runs[1]).toMatchObject({ externalId: runId, status: "in_progress" });
+    expect((await runReport(store.db, runId))!.checkRunId).toBe(world.checks.runs[1]!.id);
   });
 
   it("reports a 200-step run at about one write a second and its last state always lands", async () => {

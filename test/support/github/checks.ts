@@ -12,6 +12,8 @@ export interface FakeCheckRun {
   repo: string;
   name: string;
   headSha: string;
+  /** What the app put in `external_id` (the run check: its run id). */
+  externalId: string | null;
   status: string;
   conclusion: string | null;
   output: { title?: string; summary?: string; text?: string };
@@ -23,6 +25,7 @@ export interface FakeCheckRun {
 interface CheckBody {
   name?: string;
   head_sha?: string;
+  external_id?: string;
   status?: string;
   conclusion?: string;
   output?: { title?: string; summary?: string; text?: string; annotations?: Record<string, unknown>[] };
@@ -44,6 +47,7 @@ export class FakeChecks {
         repo: params.repo!,
         name: b.name!,
         headSha: b.head_sha!,
+        externalId: null,
         status: b.status ?? "queued",
         conclusion: b.conclusion ?? null,
         output: {},
@@ -66,6 +70,19 @@ export class FakeChecks {
       this.apply(run, b);
       return { status: 200, body: this.toApi(run) };
     });
+    // GitHub's default `filter=latest` hides a name's older runs; `all` lists every one. Newest first.
+    fake.route("GET /repos/{owner}/{repo}/commits/{ref}/check-runs", ({ params, query }) => {
+      const perPage = Math.min(Number(query.get("per_page") ?? 30), 100);
+      const page = Math.max(Number(query.get("page") ?? 1), 1);
+      const name = query.get("check_name");
+      const status = query.get("status");
+      const onRef = this.runs
+        .filter((r) => r.owner.toLowerCase() === params.owner!.toLowerCase() && r.repo.toLowerCase() === params.repo!.toLowerCase() && r.headSha === params.ref)
+        .filter((r) => (name === null || r.name === name) && (status === null || r.status === status))
+        .sort((a, b) => b.id - a.id);
+      const listed = query.get("filter") === "all" ? onRef : onRef.filter((r, i) => onRef.findIndex((o) => o.name === r.name) === i);
+      return { status: 200, body: { total_count: listed.length, check_runs: listed.slice((page - 1) * perPage, page * perPage).map((r) => this.toApi(r)) } };
+    });
   }
 
   private tooMany(b: CheckBody): FakeResponse | null {
@@ -75,6 +92,7 @@ export class FakeChecks {
 
   private apply(run: FakeCheckRun, b: CheckBody): void {
     if (b.actions !== undefined) run.actions = b.actions;
+    if (b.external_id !== undefined) run.externalId = b.external_id;
     if (b.status) run.status = b.status;
     if (b.conclusion) {
       run.conclusion = b.conclusion;
@@ -93,6 +111,7 @@ export class FakeChecks {
       id: run.id,
       head_sha: run.headSha,
       name: run.name,
+      external_id: run.externalId,
       url,
       html_url: `https://github.com/${run.owner}/${run.repo}/runs/${run.id}`,
       status: run.status,

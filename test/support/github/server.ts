@@ -65,7 +65,7 @@ export class FakeGitHub {
   readonly calls: RecordedCall[] = [];
   readonly violations: string[] = [];
   /** Fail the next N matching calls with this status (GitHub outages, rate limits). */
-  readonly faults: { template: string; method: string; status: number; times: number; headers?: Record<string, string>; message?: string }[] = [];
+  readonly faults: { template: string; method: string; status: number; times: number; headers?: Record<string, string>; message?: string; afterWrite?: boolean }[] = [];
   /** Every answer waits this long (a slow GitHub); calls are still recorded as they arrive. */
   latencyMs = 0;
   /** Sent with every answer (e.g. `x-ratelimit-remaining`). */
@@ -92,8 +92,12 @@ export class FakeGitHub {
     return this.calls.slice(from).filter((c) => c.counted && c.operationId !== "apps/create-installation-access-token");
   }
 
-  /** `headers`/`message`: e.g. a secondary rate limit (403, `retry-after`, "You have exceeded a secondary rate limit"). */
-  fail(spec: string, status: number, times = 1, extra: { headers?: Record<string, string>; message?: string } = {}): this {
+  /**
+   * `headers`/`message`: e.g. a secondary rate limit (403, `retry-after`, "You have exceeded a secondary rate limit").
+   * `afterWrite`: GitHub does the write and the answer is lost (a timeout, a cut connection, a client killed
+   * mid-call): the caller sees the fault although the change is there.
+   */
+  fail(spec: string, status: number, times = 1, extra: { headers?: Record<string, string>; message?: string; afterWrite?: boolean } = {}): this {
     const [method, template] = spec.split(" ") as [string, string];
     this.faults.push({ method, template, status, times, ...extra });
     return this;
@@ -189,6 +193,7 @@ export class FakeGitHub {
     const fault = this.faults.find((f) => f.method === method && f.template === r.op.template && f.times > 0);
     if (fault) {
       fault.times--;
+      if (fault.afterWrite) await r.handler({ method, path: url.pathname, params, query: url.searchParams, body, headers });
       call.status = fault.status;
       return { status: fault.status, body: { message: fault.message ?? `fault injected (${fault.status})` }, ...(fault.headers ? { headers: fault.headers } : {}) };
     }
