@@ -23,6 +23,7 @@ import * as m016 from "./migrations/016_create_run.js";
 import * as m017 from "./migrations/017_claim_successors.js";
 import * as m018 from "./migrations/018_generic_plans.js";
 import * as m019 from "./migrations/019_claim_by_run.js";
+import * as m020 from "./migrations/020_run_lock_late.js";
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -49,6 +50,7 @@ export const MIGRATIONS: [string, Migration][] = [
   ["017_claim_successors", m017],
   ["018_generic_plans", m018],
   ["019_claim_by_run", m019],
+  ["020_run_lock_late", m020],
 ];
 
 const source: Knex.MigrationSource<string> = {

@@ -29,6 +29,11 @@ function stampedNow(sql: string): string {
   return out;
 }
 
+/** cl_report_events as this migration left it, for 020's down(), which restores it. */
+export function reportEventsAsOf017(): string {
+  return stampedNow(transitionFunction("cl_report_events(p_worker text"));
+}
+
 export async function up(knex: Knex): Promise<void> {
   for (const sql of promoters()) await knex.raw(stampedNow(sql));
 }
