@@ -24,6 +24,7 @@ import * as m017 from "./migrations/017_claim_successors.js";
 import * as m018 from "./migrations/018_generic_plans.js";
 import * as m019 from "./migrations/019_claim_by_run.js";
 import * as m020 from "./migrations/020_run_lock_late.js";
+import * as m021 from "./migrations/021_promote_without_joins.js";
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -51,6 +52,7 @@ export const MIGRATIONS: [string, Migration][] = [
   ["018_generic_plans", m018],
   ["019_claim_by_run", m019],
   ["020_run_lock_late", m020],
+  ["021_promote_without_joins", m021],
 ];
 
 const source: Knex.MigrationSource<string> = {

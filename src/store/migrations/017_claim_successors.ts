@@ -29,9 +29,10 @@ function stampedNow(sql: string): string {
   return out;
 }
 
-/** cl_report_events as this migration left it, for 020's down(), which restores it. */
-export function reportEventsAsOf017(): string {
-  return stampedNow(transitionFunction("cl_report_events(p_worker text"));
+/** A promoting function as this migration left it (`signature` as in PROMOTERS), for a later migration's down(). */
+export function promoterAsOf017(signature: string): string {
+  if (!PROMOTERS.includes(signature)) throw new Error(`migration 017 did not re-create ${signature}`);
+  return stampedNow(transitionFunction(signature));
 }
 
 export async function up(knex: Knex): Promise<void> {

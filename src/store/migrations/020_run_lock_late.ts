@@ -29,7 +29,7 @@
  * a run that an earlier attempt of the batch finished is left as it is.
  */
 import type { Knex } from "knex";
-import { reportEventsAsOf017 } from "./017_claim_successors.js";
+import { promoterAsOf017 } from "./017_claim_successors.js";
 import { transitionFunction } from "./015_transitions.js";
 
 const END_ATTEMPT = `create function cl_end_attempt(p_worker text, p_item jsonb) returns jsonb language plpgsql as $$
@@ -119,7 +119,7 @@ const END_ATTEMPT = `create function cl_end_attempt(p_worker text, p_item jsonb)
    end $$`;
 
 // p_dependents: the step's, as cl_end_attempt read them under its lock.
-const RUN_AFTER_ATTEMPT = `create function cl_run_after_attempt_events(p_worker text, p_item jsonb, p_dependents text[]) returns jsonb language plpgsql as $$
+export const RUN_AFTER_ATTEMPT = `create function cl_run_after_attempt_events(p_worker text, p_item jsonb, p_dependents text[]) returns jsonb language plpgsql as $$
    #variable_conflict use_column
    declare
      v_run uuid := (p_item->>'run_id')::uuid;
@@ -230,7 +230,7 @@ export async function up(knex: Knex): Promise<void> {
 }
 
 export async function down(knex: Knex): Promise<void> {
-  await knex.raw(reportEventsAsOf017());
+  await knex.raw(promoterAsOf017("cl_report_events(p_worker text"));
   await knex.raw(transitionFunction("cl_report(p_worker text"));
   await knex.raw("alter function cl_report(text, jsonb, integer, bigint, boolean) set plan_cache_mode = force_generic_plan");
   await knex.raw("drop function cl_run_after_attempt_events(text, jsonb, text[])");
