@@ -29,12 +29,15 @@ describeEngine("the run-scoped claim on $name", (env) => {
       try {
         // cl_report plans its statements generically (migration 018); a direct call plans them as usual
         await trx.raw(`set local plan_cache_mode = ${mode}`);
+        // The counters are the backend's not yet reported, which can include an earlier transaction's: a difference.
+        const readSoFar = async () => Number(rowsOf<{ n: string }>(
+          await trx.raw("select seq_tup_read + coalesce(idx_tup_fetch, 0) as n from pg_stat_xact_user_tables where relname = 'steps'"),
+        )[0]!.n);
+        const before = await readSoFar();
         claimed = rowsOf<{ r: Claimed[] }>(
           await trx.raw("select cl_claim_rows('scope-test', 4, 60000, array[?]::uuid[]) as r", [mine.runId]),
         )[0]!.r;
-        read = Number(rowsOf<{ n: string }>(
-          await trx.raw("select seq_tup_read + coalesce(idx_tup_fetch, 0) as n from pg_stat_xact_user_tables where relname = 'steps'"),
-        )[0]!.n);
+        read = (await readSoFar()) - before;
       } finally {
         await trx.rollback();
       }
