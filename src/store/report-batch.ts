@@ -33,7 +33,7 @@ interface Pending {
   reject: (e: unknown) => void;
 }
 
-/** One report as cl_report_events reads it. */
+/** One report as cl_end_attempt and cl_run_after_attempt_events read it. */
 export interface ReportItem {
   run_id: string;
   step_id: string;

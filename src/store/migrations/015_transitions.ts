@@ -9,7 +9,8 @@
  * return the audit events for it to append; the others are the entry points, each a
  * transaction of its own. Every entry point that touches a run locks its row first,
  * and batches take runs in id order, so two transactions never wait on each other in
- * a cycle.
+ * a cycle. (Since migration 020 a report first ends its attempts on their own step
+ * rows, then locks the runs; see there for why that order is safe.)
  *
  * Also here: CHECK constraints that admit only the states src/engine/states.ts
  * lists, and a trigger (on when the session sets clutch_luigi.check_transitions,
