@@ -4,9 +4,8 @@
  * ended. Two independent steps of one run reported together, one failing for good and
  * one succeeding, end the run as the one-at-a-time order did: counters at zero, the
  * success undone when it has an undo, and the audit rows in the order of the changes.
- * A batch of successes claims its runs' ready steps before the run-level work (022);
- * a batch with a failure claims only after it, so the failing run's ready steps are
- * cancelled, never started.
+ * The claim comes after the run-level work: a batch of successes takes the run's
+ * ready step, a batch with a failure cancels it rather than start it.
  */
 import { expect, it } from "vitest";
 import type { Knex } from "knex";
