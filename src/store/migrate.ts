@@ -25,6 +25,7 @@ import * as m018 from "./migrations/018_generic_plans.js";
 import * as m019 from "./migrations/019_claim_by_run.js";
 import * as m020 from "./migrations/020_run_lock_late.js";
 import * as m021 from "./migrations/021_promote_without_joins.js";
+import * as m022 from "./migrations/022_success_groups.js";
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -53,6 +54,7 @@ export const MIGRATIONS: [string, Migration][] = [
   ["019_claim_by_run", m019],
   ["020_run_lock_late", m020],
   ["021_promote_without_joins", m021],
+  ["022_success_groups", m022],
 ];
 
 const source: Knex.MigrationSource<string> = {

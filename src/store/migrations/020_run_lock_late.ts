@@ -189,7 +189,7 @@ export const RUN_AFTER_ATTEMPT = `create function cl_run_after_attempt_events(p_
      return ev;
    end $$`;
 
-const REPORT = `create or replace function cl_report(p_worker text, p_items jsonb, p_claim integer, p_lease_ms bigint, p_notify boolean)
+export const REPORT = `create or replace function cl_report(p_worker text, p_items jsonb, p_claim integer, p_lease_ms bigint, p_notify boolean)
    returns jsonb language plpgsql set plan_cache_mode = force_generic_plan as $$
    declare
      it jsonb;

@@ -78,7 +78,8 @@ const SUCCESS_PROMOTION = `       else
          update runs set active = active - 1 + jsonb_array_length(ev), steps_left = steps_left - 1, updated_at = now() where id = v_run;
 `;
 
-function afterAttempt(): string {
+/** cl_run_after_attempt_events as this migration re-creates it, for a later migration's down(). */
+export function afterAttempt(): string {
   const sql = RUN_AFTER_ATTEMPT.replace(/^create function/, "create or replace function");
   const found = sql.match(SUCCESS_PROMOTION_020);
   if (!found || found.length !== 2) throw new Error("expected 020's promotion of a success in cl_run_after_attempt_events");

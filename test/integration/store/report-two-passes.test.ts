@@ -24,6 +24,7 @@ const workflow: WorkflowSpec = {
   ],
 };
 const wider: WorkflowSpec = { ...workflow, name: "two-passes-3", steps: [...workflow.steps, { id: "c", uses: "x" }] };
+const join: WorkflowSpec = { ...workflow, name: "two-passes-join", steps: [...workflow.steps, { id: "c", uses: "x", needs: ["a", "b"] }] };
 
 interface Outcome {
   run: { state: string; active: number };
@@ -78,9 +79,9 @@ describeEngine("a report batch's two passes on $name", (env) => {
     });
   });
 
-  async function reportWithOneMore(kinds: ["failed" | "succeeded", "failed" | "succeeded"]): Promise<{ claimed: string[]; c: string }> {
+  async function reportWithOneMore(kinds: ["failed" | "succeeded", "failed" | "succeeded"], w: WorkflowSpec = wider): Promise<{ claimed: string[]; c: string }> {
     const { runId } = await createRun(env.store, {
-      workflow: wider, request: { apiVersion: "clutch-luigi/v1", kind: "Request", workflow: wider.name, reason: "table" }, requestPath: "r.yaml",
+      workflow: w, request: { apiVersion: "clutch-luigi/v1", kind: "Request", workflow: w.name, reason: "table" }, requestPath: "r.yaml",
       repository: "o/r", requester: { login: "t", type: "User" }, approvers: [],
     });
     const trx = await env.store.db.transaction();
@@ -108,5 +109,9 @@ describeEngine("a report batch's two passes on $name", (env) => {
 
   it("a failure reported with a success cancels the run's ready step rather than start it", async () => {
     expect(await reportWithOneMore(["failed", "succeeded"])).toEqual({ claimed: [], c: "cancelled" });
+  });
+
+  it("both prerequisites of a join reported together promote it once, and it is taken in the same transaction", async () => {
+    expect(await reportWithOneMore(["succeeded", "succeeded"], join)).toEqual({ claimed: ["c"], c: "running" });
   });
 });
