@@ -4,6 +4,7 @@
  * completed check run keeps its status and conclusion (only a new run with the
  * same name can show another).
  */
+import { pageOf } from "./paging.js";
 import type { FakeGitHub, FakeResponse } from "./server.js";
 
 export interface FakeCheckRun {
@@ -72,8 +73,6 @@ export class FakeChecks {
     });
     // GitHub's default `filter=latest` hides a name's older runs; `all` lists every one. Newest first.
     fake.route("GET /repos/{owner}/{repo}/commits/{ref}/check-runs", ({ params, query }) => {
-      const perPage = Math.min(Number(query.get("per_page") ?? 30), 100);
-      const page = Math.max(Number(query.get("page") ?? 1), 1);
       const name = query.get("check_name");
       const status = query.get("status");
       const onRef = this.runs
@@ -81,7 +80,7 @@ export class FakeChecks {
         .filter((r) => (name === null || r.name === name) && (status === null || r.status === status))
         .sort((a, b) => b.id - a.id);
       const listed = query.get("filter") === "all" ? onRef : onRef.filter((r, i) => onRef.findIndex((o) => o.name === r.name) === i);
-      return { status: 200, body: { total_count: listed.length, check_runs: listed.slice((page - 1) * perPage, page * perPage).map((r) => this.toApi(r)) } };
+      return { status: 200, body: { total_count: listed.length, check_runs: pageOf(listed, query).map((r) => this.toApi(r)) } };
     });
   }
 

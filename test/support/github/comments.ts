@@ -2,6 +2,7 @@
  * Issue comments on pull requests: posted, edited and listed as GitHub does (oldest
  * first, paginated), with the author taken from whoever the test says is posting.
  */
+import { pageOf } from "./paging.js";
 import type { FakeGitHub } from "./server.js";
 
 export interface FakeComment {
@@ -36,10 +37,8 @@ export class FakeComments {
       return { status: 200, body: this.toApi(c) };
     });
     fake.route("GET /repos/{owner}/{repo}/issues/{issue_number}/comments", ({ params, query }) => {
-      const perPage = Math.min(Number(query.get("per_page") ?? 30), 100);
-      const page = Math.max(Number(query.get("page") ?? 1), 1);
       const all = this.comments.filter((c) => this.same(c, params.owner!, params.repo!) && c.issueNumber === Number(params.issue_number));
-      return { status: 200, body: all.slice((page - 1) * perPage, page * perPage).map((c) => this.toApi(c)) };
+      return { status: 200, body: pageOf(all, query).map((c) => this.toApi(c)) };
     });
   }
 

@@ -5,6 +5,7 @@
  * given on. Also collaborator permissions, which decide whose approval counts.
  */
 import type { FakeGit } from "./git.js";
+import { pageOf } from "./paging.js";
 import type { FakeGitHub, FakeRequest, FakeResponse } from "./server.js";
 
 export interface FakeUser {
@@ -48,12 +49,6 @@ export interface FakePull {
 
 const notFound: FakeResponse = { status: 404, body: { message: "Not Found", documentation_url: "https://docs.github.com/rest" } };
 
-function page<T>(items: T[], query: URLSearchParams): T[] {
-  const perPage = Math.min(100, Number(query.get("per_page") ?? 30));
-  const n = Number(query.get("page") ?? 1);
-  return items.slice((n - 1) * perPage, n * perPage);
-}
-
 export class FakePulls {
   readonly pulls = new Map<string, FakePull>();
   /** `owner/repo` → login (lower-case) → permission. */
@@ -72,23 +67,23 @@ export class FakePulls {
     });
     fake.route("GET /repos/{owner}/{repo}/pulls/{pull_number}/files", ({ params, query }) => {
       const p = this.find(params);
-      return p ? { status: 200, body: page(this.files(p), query) } : notFound;
+      return p ? { status: 200, body: pageOf(this.files(p), query) } : notFound;
     });
     fake.route("GET /repos/{owner}/{repo}/pulls/{pull_number}/reviews", ({ params, query }) => {
       const p = this.find(params);
       if (!p) return notFound;
-      return { status: 200, body: page(p.reviews.map((r) => this.reviewToApi(p, r)), query) };
+      return { status: 200, body: pageOf(p.reviews.map((r) => this.reviewToApi(p, r)), query) };
     });
     fake.route("GET /repos/{owner}/{repo}/pulls/{pull_number}/commits", ({ params, query }) => {
       const p = this.find(params);
       if (!p) return notFound;
       // GitHub lists at most 250 commits of a pull request.
-      return { status: 200, body: page(p.commits.slice(0, 250).map((c) => this.commitToApi(p, c)), query) };
+      return { status: 200, body: pageOf(p.commits.slice(0, 250).map((c) => this.commitToApi(p, c)), query) };
     });
     fake.route("GET /repos/{owner}/{repo}/issues/{issue_number}/events", ({ params, query }) => {
       const p = this.pulls.get(`${params.owner}/${params.repo}#${params.issue_number}`.toLowerCase());
       if (!p) return notFound;
-      return { status: 200, body: page(p.events.map((e) => this.eventToApi(p, e)), query) };
+      return { status: 200, body: pageOf(p.events.map((e) => this.eventToApi(p, e)), query) };
     });
     fake.route("GET /repos/{owner}/{repo}/collaborators/{username}/permission", ({ params }) => {
       const perm = this.permissions.get(`${params.owner}/${params.repo}`.toLowerCase())?.get(params.username!.toLowerCase());

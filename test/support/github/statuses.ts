@@ -3,6 +3,7 @@
  * with the creator taken from whoever the test says is posting (GitHub takes it
  * from the token; the fake does not model tokens).
  */
+import { pageOf } from "./paging.js";
 import type { FakeGitHub } from "./server.js";
 
 export interface FakeStatus {
@@ -54,12 +55,10 @@ export class FakeStatuses {
       return { status: 201, body: this.toApi(s) };
     });
     fake.route("GET /repos/{owner}/{repo}/commits/{ref}/statuses", ({ params, query }) => {
-      const perPage = Math.min(Number(query.get("per_page") ?? 30), 100);
-      const page = Math.max(Number(query.get("page") ?? 1), 1);
       const all = this.statuses
         .filter((s) => s.owner.toLowerCase() === params.owner!.toLowerCase() && s.repo.toLowerCase() === params.repo!.toLowerCase() && s.sha === params.ref)
         .reverse();
-      return { status: 200, body: all.slice((page - 1) * perPage, page * perPage).map((s) => this.toApi(s)) };
+      return { status: 200, body: pageOf(all, query).map((s) => this.toApi(s)) };
     });
   }
 
