@@ -9,6 +9,7 @@ import { BACKENDS } from "../engine/backends.js";
 import { loadWorkflow } from "../engine/harness.js";
 import { rowsOf } from "../../../src/store/db.js";
 import { insertReadyRuns } from "../../support/ready-steps.js";
+import { readingSteps } from "../../support/steps-read.js";
 
 interface Claimed {
   run_id: string;
@@ -21,26 +22,12 @@ describeEngine("the run-scoped claim on $name", (env) => {
     await insertReadyRuns(env.store.db, 3000, { workflow: "other" });
     await env.store.db.raw("analyze steps");
     const mine = await env.startRun(loadWorkflow("diamond.yaml"), { name: "x" });
-    for (const mode of ["force_generic_plan", "auto"]) {
-      // one transaction: the counters are its own, and rolling back leaves the steps claimable
-      const trx = await env.store.db.transaction();
-      let claimed: Claimed[];
-      let read: number;
-      try {
-        // cl_report plans its statements generically (migration 018); a direct call plans them as usual
-        await trx.raw(`set local plan_cache_mode = ${mode}`);
-        // The counters are the backend's not yet reported, which can include an earlier transaction's: a difference.
-        const readSoFar = async () => Number(rowsOf<{ n: string }>(
-          await trx.raw("select seq_tup_read + coalesce(idx_tup_fetch, 0) as n from pg_stat_xact_user_tables where relname = 'steps'"),
-        )[0]!.n);
-        const before = await readSoFar();
-        claimed = rowsOf<{ r: Claimed[] }>(
-          await trx.raw("select cl_claim_rows('scope-test', 4, 60000, array[?]::uuid[]) as r", [mine.runId]),
-        )[0]!.r;
-        read = (await readSoFar()) - before;
-      } finally {
-        await trx.rollback();
-      }
+    // cl_report plans its statements generically (migration 018); a direct call plans them as usual.
+    // Rolled back, so the steps stay claimable for the next mode.
+    for (const mode of ["force_generic_plan", "auto"] as const) {
+      const { out: claimed, read } = await readingSteps<Claimed[]>(
+        env.store.db, "select cl_claim_rows('scope-test', 4, 60000, array[?]::uuid[]) as r", [mine.runId], mode,
+      );
       expect(claimed.map((c) => [c.run_id, c.step_id]), mode).toEqual([[mine.runId, "a"]]);
       // the diamond's one claimable step, found, locked and taken; not the others'
       expect(read, mode).toBeLessThan(50);

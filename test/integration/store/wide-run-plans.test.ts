@@ -11,6 +11,7 @@ import type { Knex } from "knex";
 import { describeEngine } from "../engine/fixture.js";
 import { BACKENDS } from "../engine/backends.js";
 import { rowsOf } from "../../../src/store/db.js";
+import { readingSteps } from "../../support/steps-read.js";
 
 const WIDE = 1000;
 /** Reads a step may cost (found, locked, updated, promoted); the quadratic plans read about WIDE / 2 a step. */
@@ -41,25 +42,6 @@ async function insertWideRun(db: Knex, opts: { state: string; runState?: string;
   return id;
 }
 
-const readSoFar = async (trx: Knex.Transaction): Promise<number> =>
-  Number(rowsOf<{ n: string }>(await trx.raw("select seq_tup_read + coalesce(idx_tup_fetch, 0) as n from pg_stat_xact_user_tables where relname = 'steps'"))[0]!.n);
-
-/**
- * Runs `sql` in a transaction that is rolled back; returns its result and the steps rows it read.
- * The counters are the backend's not yet reported, which can include an earlier transaction's: a difference.
- */
-async function reading<T>(db: Knex, sql: string, bindings: readonly Knex.RawBinding[]): Promise<{ out: T; read: number }> {
-  const trx = await db.transaction();
-  try {
-    await trx.raw("set local plan_cache_mode = force_generic_plan");
-    const before = await readSoFar(trx);
-    const out = rowsOf<{ r: T }>(await trx.raw(sql, bindings))[0]!.r;
-    return { out, read: (await readSoFar(trx)) - before };
-  } finally {
-    await trx.rollback();
-  }
-}
-
 describeEngine("a wide run's transitions on $name", (env) => {
   beforeAll(async () => {
     // A new database, whose steps were never analyzed: the plans the bench's fresh database got.
@@ -72,7 +54,7 @@ describeEngine("a wide run's transitions on $name", (env) => {
 
   it("promotes 1,000 queued steps reading each once (a run's start, a full budget freed)", async () => {
     const run = await insertWideRun(env.store.db, { state: "pending" });
-    const { out, read } = await reading<unknown[]>(env.store.db, "select cl_promote_events(?, 'test') as r", [run]);
+    const { out, read } = await readingSteps<unknown[]>(env.store.db, "select cl_promote_events(?, 'test') as r", [run]);
     expect(out).toHaveLength(WIDE);
     expect(read).toBeLessThan(LINEAR);
   });
@@ -80,7 +62,7 @@ describeEngine("a wide run's transitions on $name", (env) => {
   it("promotes the 1,000 dependents of a step that succeeded reading each once (a fan-out)", async () => {
     const run = await insertWideRun(env.store.db, { state: "pending", root: true });
     const item = { run_id: run, step_id: "root", attempt: 1, kind: "succeeded", outputs: {}, output_names: [] };
-    const { out, read } = await reading<{ statuses: Record<string, string> }>(
+    const { out, read } = await readingSteps<{ statuses: Record<string, string> }>(
       env.store.db,
       "select cl_report('plans-test', ?::jsonb, 0, 60000, false) as r",
       [JSON.stringify([item])],
@@ -92,7 +74,7 @@ describeEngine("a wide run's transitions on $name", (env) => {
   it("retries a run of 1,000 failed steps reading each once", async () => {
     const run = await insertWideRun(env.store.db, { state: "failed", runState: "failed" });
     const ids = Array.from({ length: WIDE }, (_, i) => `s${i + 1}`);
-    const { out, read } = await reading<string>(
+    const { out, read } = await readingSteps<string>(
       env.store.db,
       "select cl_retry_run(?, 'test', ?::text[], ?::int[], '{}'::jsonb, false) as r",
       [run, ids, ids.map(() => 0)],
