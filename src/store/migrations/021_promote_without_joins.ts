@@ -21,12 +21,7 @@ import type { Knex } from "knex";
 import { promoterAsOf017 } from "./017_claim_successors.js";
 import { transitionFunction } from "./015_transitions.js";
 import { RUN_AFTER_ATTEMPT } from "./020_run_lock_late.js";
-
-function replaced(sql: string, from: string, to: string, what: string): string {
-  const at = sql.indexOf(from);
-  if (at < 0 || sql.indexOf(from, at + 1) >= 0) throw new Error(`expected one ${what}`);
-  return sql.slice(0, at) + to + sql.slice(at + from.length);
-}
+import { replacedOnce } from "./definitions.js";
 
 // Up to p_free queued steps, in file order: the last one the budget takes is found first (an
 // ordered read of the queue index), then the queue is updated up to it, in one statement.
@@ -98,7 +93,7 @@ export async function up(knex: Knex): Promise<void> {
   await knex.raw(PROMOTE_WITHIN);
   await knex.raw(PROMOTE);
   await knex.raw(afterAttempt());
-  await knex.raw(replaced(replaced(RETRY_015, RETRY_BY_JOIN, RETRY_BY_KEY, "retry's set in 015"), RETRY_FROM_JOIN, RETRY_FROM_KEYS, "retry's join in 015"));
+  await knex.raw(replacedOnce(replacedOnce(RETRY_015, RETRY_BY_JOIN, RETRY_BY_KEY, "retry's set in 015"), RETRY_FROM_JOIN, RETRY_FROM_KEYS, "retry's join in 015"));
 }
 
 export async function down(knex: Knex): Promise<void> {

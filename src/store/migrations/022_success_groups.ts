@@ -16,6 +16,7 @@
 import type { Knex } from "knex";
 import { REPORT as REPORT_020 } from "./020_run_lock_late.js";
 import { afterAttempt as afterAttempt021 } from "./021_promote_without_joins.js";
+import { replacedOnce } from "./definitions.js";
 
 const SUCCESSES = `create function cl_run_after_successes_events(p_worker text, p_run uuid, p_count integer, p_dependents text[]) returns jsonb language plpgsql as $$
    declare
@@ -68,61 +69,44 @@ function afterAttempt(): string {
   );
 }
 
-const REPORT = `create or replace function cl_report(p_worker text, p_items jsonb, p_claim integer, p_lease_ms bigint, p_notify boolean)
-   returns jsonb language plpgsql set plan_cache_mode = force_generic_plan as $$
-   declare
-     it jsonb;
-     res jsonb;
-     statuses jsonb := '{}'::jsonb;
-     ended jsonb[] := '{}';
-     ev jsonb := '[]'::jsonb;
-     claimed jsonb;
-     n integer;
-     i integer := 1;
-     j integer;
-     v_run uuid;
-     v_all boolean;
-     v_deps text[];
-   begin
-     -- The attempts first, each on its own step's row; then each run, in id order, held to commit.
-     for it in select value from jsonb_array_elements(p_items) order by value->>'run_id', value->>'step_id' loop
-       res := cl_end_attempt(p_worker, it);
-       statuses := statuses || jsonb_build_object((it->>'run_id') || '/' || (it->>'step_id'), res->>'status');
-       if res->>'status' = 'ok' then ended := ended || jsonb_build_object('item', it, 'end', res); end if;
+/** 020's pass over the runs, one call per attempt. */
+const PER_ATTEMPT_020 = `     for i in 1 .. coalesce(array_length(ended, 1), 0) loop
+       ev := ev || cl_run_after_attempt_events(p_worker, ended[i]->'item',
+                     array(select jsonb_array_elements_text(ended[i]->'end'->'dependents')));
      end loop;
-     n := coalesce(array_length(ended, 1), 0);
-     for k in 1 .. n loop
-       ev := ev || (ended[k]->'end'->'events');
-     end loop;
-     while i <= n loop
-       v_run := (ended[i]->'item'->>'run_id')::uuid;
+`;
+
+/** The pass over the runs: a run whose attempts all succeeded in one call, any other run one call per attempt. */
+const PER_RUN = `     n := coalesce(array_length(ended, 1), 0);
+     g := 1;
+     while g <= n loop
+       v_run := (ended[g]->'item'->>'run_id')::uuid;
        v_all := true;
        v_deps := '{}';
-       j := i;
+       j := g;
        while j <= n and (ended[j]->'item'->>'run_id')::uuid = v_run loop
          v_all := v_all and coalesce(ended[j]->'item'->>'phase', 'forward') = 'forward' and ended[j]->'item'->>'kind' in ('succeeded', 'skipped');
          v_deps := v_deps || array(select jsonb_array_elements_text(ended[j]->'end'->'dependents'));
          j := j + 1;
        end loop;
        if v_all then
-         ev := ev || cl_run_after_successes_events(p_worker, v_run, j - i, v_deps);
+         ev := ev || cl_run_after_successes_events(p_worker, v_run, j - g, v_deps);
        else
-         for k in i .. j - 1 loop
+         for k in g .. j - 1 loop
            ev := ev || cl_run_after_attempt_events(p_worker, ended[k]->'item',
                          array(select jsonb_array_elements_text(ended[k]->'end'->'dependents')));
          end loop;
        end if;
-       i := j;
+       g := j;
      end loop;
-     claimed := cl_claim_rows(p_worker, p_claim, p_lease_ms,
-                              array(select distinct (value->>'run_id')::uuid from jsonb_array_elements(p_items)));
-     if jsonb_array_length(claimed) < p_claim then
-       claimed := claimed || cl_claim_rows(p_worker, p_claim - jsonb_array_length(claimed), p_lease_ms);
-     end if;
-     ev := ev || cl_claim_events(claimed, 'worker:' || p_worker);
-     perform cl_commit_events(ev, p_notify, jsonb_array_length(claimed));
-     return jsonb_build_object('statuses', statuses, 'claimed', claimed);
-   end $$`;
+`;
+
+const REPORT = replacedOnce(
+  replacedOnce(REPORT_020, PER_ATTEMPT_020, PER_RUN, "pass over the runs in 020's cl_report"),
+  "     claimed jsonb;\n",
+  "     claimed jsonb;\n     n integer;\n     g integer;\n     j integer;\n     v_run uuid;\n     v_all boolean;\n     v_deps text[];\n",
+  "declaration of claimed in 020's cl_report",
+);
 
 export async function up(knex: Knex): Promise<void> {
   await knex.raw(SUCCESSES);

@@ -8,3 +8,10 @@ export function replaceableDefinition(functions: readonly string[], signature: s
   if (!sql) throw new Error(`migration ${migration} has no function ${signature}`);
   return sql.replace(/^create function/, "create or replace function");
 }
+
+/** `sql` with its one occurrence of `from` replaced by `to`; `what` names it when there is none or more than one. */
+export function replacedOnce(sql: string, from: string, to: string, what: string): string {
+  const at = sql.indexOf(from);
+  if (at < 0 || sql.indexOf(from, at + 1) >= 0) throw new Error(`expected one ${what}`);
+  return sql.slice(0, at) + to + sql.slice(at + from.length);
+}
