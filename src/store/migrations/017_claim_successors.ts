@@ -36,7 +36,7 @@ export function promoterAsOf017(signature: string): string {
 }
 
 export async function up(knex: Knex): Promise<void> {
-  for (const sql of promoters()) await knex.raw(stampedNow(sql));
+  for (const signature of PROMOTERS) await knex.raw(promoterAsOf017(signature));
 }
 
 export async function down(knex: Knex): Promise<void> {
