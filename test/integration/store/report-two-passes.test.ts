@@ -11,7 +11,6 @@ import { expect, it } from "vitest";
 import type { Knex } from "knex";
 import { describeEngine } from "../engine/fixture.js";
 import { rowsOf } from "../../../src/store/db.js";
-import { createRun } from "../../../src/store/runs.js";
 import type { WorkflowSpec } from "../../../src/formats/types.js";
 
 const workflow: WorkflowSpec = {
@@ -19,12 +18,12 @@ const workflow: WorkflowSpec = {
   kind: "Workflow",
   name: "two-passes",
   steps: [
-    { id: "a", uses: "x" },
-    { id: "b", uses: "x" },
+    { id: "a", uses: "test.record", with: { tag: "a" } },
+    { id: "b", uses: "test.record", with: { tag: "b" } },
   ],
 };
-const wider: WorkflowSpec = { ...workflow, name: "two-passes-3", steps: [...workflow.steps, { id: "c", uses: "x" }] };
-const join: WorkflowSpec = { ...workflow, name: "two-passes-join", steps: [...workflow.steps, { id: "c", uses: "x", needs: ["a", "b"] }] };
+const wider: WorkflowSpec = { ...workflow, name: "two-passes-3", steps: [...workflow.steps, { id: "c", uses: "test.record", with: { tag: "c" } }] };
+const join: WorkflowSpec = { ...workflow, name: "two-passes-join", steps: [...workflow.steps, { id: "c", uses: "test.record", with: { tag: "c" }, needs: ["a", "b"] }] };
 
 interface Outcome {
   run: { state: string; active: number };
@@ -34,10 +33,7 @@ interface Outcome {
 
 describeEngine("a report batch's two passes on $name", (env) => {
   async function reportTogether(bHasUndo: boolean): Promise<Outcome> {
-    const { runId } = await createRun(env.store, {
-      workflow, request: { apiVersion: "clutch-luigi/v1", kind: "Request", workflow: "two-passes", reason: "table" }, requestPath: "r.yaml",
-      repository: "o/r", requester: { login: "t", type: "User" }, approvers: [],
-    });
+    const { runId } = await env.startRun(workflow);
     let out: Outcome | null = null;
     const trx = await env.store.db.transaction();
     try {
@@ -80,10 +76,7 @@ describeEngine("a report batch's two passes on $name", (env) => {
   });
 
   async function reportWithOneMore(kinds: ["failed" | "succeeded", "failed" | "succeeded"], w: WorkflowSpec = wider): Promise<{ claimed: string[]; c: string }> {
-    const { runId } = await createRun(env.store, {
-      workflow: w, request: { apiVersion: "clutch-luigi/v1", kind: "Request", workflow: w.name, reason: "table" }, requestPath: "r.yaml",
-      repository: "o/r", requester: { login: "t", type: "User" }, approvers: [],
-    });
+    const { runId } = await env.startRun(w);
     const trx = await env.store.db.transaction();
     try {
       // a and b run; c is ready. Nothing has an undo, so a failure leaves nothing to claim.
